@@ -43,6 +43,7 @@ class TokenizerInfo(_Strict):
     bos_id: int
     eos_id: int
     pad_id: int
+    specials: dict[str, int] = Field(default_factory=dict, description="media marker ids")
 
 
 class SourceTotals(_Strict):

@@ -1,0 +1,204 @@
+"""Model configuration: one frozen dataclass, named presets, `key=value` overrides.
+
+Every size the model needs lives here, so the parameter count, the FLOPs per token
+and the sharding of a preset can all be derived without building the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Decoder-only MoE transformer over text tokens, image patches and audio frames."""
+
+    name: str = "custom"
+    vocab_size: int = 256
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    n_kv_heads: int = 2
+    head_dim: int = 16
+    d_ff: int = 128  # hidden width of the dense (non-MoE) SwiGLU layers
+    # Mixture of experts. n_experts == 0 makes every layer dense.
+    n_experts: int = 4
+    top_k: int = 2
+    d_expert: int = 64  # hidden width of each expert's SwiGLU
+    dense_every: int = 0  # every n-th layer dense (0: none); n_layers must be a multiple
+    capacity_factor_train: float = 1.25
+    capacity_factor_eval: float = 2.0
+    dropless: bool = False
+    aux_loss_coef: float = 0.01
+    z_loss_coef: float = 0.001
+    # Attention.
+    rope_theta: float = 10_000.0
+    attention: Literal["direct", "blockwise"] = "direct"
+    attention_block: int = 512  # query/key block of the blockwise path
+    max_seq_len: int = 2048  # used for FLOPs per token, not a hard limit
+    # Media embedders.
+    patch_size: int = 16
+    image_channels: int = 3
+    max_patch_grid: int = 64  # rows/cols of the learned 2-D patch position tables
+    n_mels: int = 32
+    frame_stack: int = 4  # mel frames concatenated into one position
+    max_audio_positions: int = 1024  # stacked frames per audio block (1-D position table)
+    # Numerics.
+    norm_eps: float = 1e-6
+    dtype: str = "float32"  # activations / matmul inputs
+    param_dtype: str = "float32"
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads={self.n_heads} not a multiple of n_kv_heads={self.n_kv_heads}")
+        if self.n_experts and not 0 < self.top_k <= self.n_experts:
+            raise ValueError(f"top_k={self.top_k} must be in 1..n_experts={self.n_experts}")
+        if self.dense_every and self.n_layers % self.dense_every:
+            raise ValueError(f"n_layers={self.n_layers} not a multiple of dense_every")
+
+    @property
+    def patch_dim(self) -> int:
+        return self.patch_size * self.patch_size * self.image_channels
+
+    @property
+    def frame_dim(self) -> int:
+        return self.n_mels * self.frame_stack
+
+    @property
+    def layer_kinds(self) -> tuple[str, ...]:
+        """Kinds of the layers in one repeating unit; the unit is scanned n_layers/len times.
+
+        Scanning a unit instead of single layers keeps compile time flat in depth while
+        still allowing a dense layer every n-th position.
+        """
+        if not self.n_experts:
+            return ("dense",)
+        if not self.dense_every:
+            return ("moe",)
+        return ("moe",) * (self.dense_every - 1) + ("dense",)
+
+    @property
+    def n_units(self) -> int:
+        return self.n_layers // len(self.layer_kinds)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        return dataclasses.replace(self, **changes)
+
+    def capacity(self, group_size: int, train: bool) -> int:
+        """Slots per expert per group: the capacity factor times a perfectly even share."""
+        factor = self.capacity_factor_train if train else self.capacity_factor_eval
+        return max(1, math.ceil(factor * self.top_k * group_size / self.n_experts))
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # Unit tests: compiles and runs in seconds on one CPU core.
+    "tiny": ModelConfig(
+        name="tiny",
+        vocab_size=128,
+        d_model=64,
+        n_layers=2,
+        n_heads=8,
+        n_kv_heads=4,
+        head_dim=8,
+        d_ff=128,
+        n_experts=4,
+        top_k=2,
+        d_expert=64,
+        dense_every=2,
+        max_seq_len=32,
+        attention_block=8,
+        patch_size=4,
+        max_patch_grid=8,
+        n_mels=8,
+        frame_stack=2,
+        max_audio_positions=16,
+    ),
+    # `make demo`: a real (small) MoE that trains for a few hundred steps on a laptop CPU.
+    "demo": ModelConfig(
+        name="demo",
+        vocab_size=8192,
+        d_model=256,
+        n_layers=4,
+        n_heads=8,
+        n_kv_heads=4,
+        head_dim=32,
+        d_ff=1024,
+        n_experts=8,
+        top_k=2,
+        d_expert=512,
+        dense_every=0,
+        max_seq_len=256,
+        attention_block=128,
+        patch_size=16,
+        max_patch_grid=32,
+        n_mels=32,
+        frame_stack=4,
+        max_audio_positions=256,
+    ),
+    # The reference model's size: ~90e9 parameters, 256k SentencePiece vocabulary,
+    # top-2 of 16 experts in every layer, trained in bfloat16 on TPU v4.
+    "gemini-pro-90b": ModelConfig(
+        name="gemini-pro-90b",
+        vocab_size=256_000,
+        d_model=6144,
+        n_layers=32,
+        n_heads=48,
+        n_kv_heads=8,
+        head_dim=128,
+        d_ff=24576,
+        n_experts=16,
+        top_k=2,
+        d_expert=8960,
+        dense_every=0,
+        max_seq_len=8192,
+        attention="blockwise",
+        attention_block=1024,
+        patch_size=16,
+        max_patch_grid=64,
+        n_mels=128,
+        frame_stack=4,
+        max_audio_positions=2048,
+        dtype="bfloat16",
+        param_dtype="float32",
+    ),
+}
+
+
+def parse_value(text: str, current: Any) -> Any:
+    """Parse an override's text into the type of the field it replaces."""
+    if isinstance(current, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"not a boolean: {text!r}")
+    if isinstance(current, int):
+        return int(text.replace("_", ""))
+    if isinstance(current, float):
+        return float(text)
+    return text
+
+
+def get_config(name: str, overrides: list[str] | dict[str, Any] | None = None) -> ModelConfig:
+    """A preset with MaxText-style `key=value` overrides (strings) or a dict of values."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown model {name!r}; presets: {', '.join(sorted(PRESETS))}")
+    cfg = PRESETS[name]
+    if not overrides:
+        return cfg
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    changes: dict[str, Any] = {}
+    items = overrides.items() if isinstance(overrides, dict) else (o.split("=", 1) for o in overrides)
+    for item in items:
+        if len(item) != 2:
+            raise ValueError(f"override must be key=value, got {item[0]!r}")
+        key, value = item
+        if key not in fields:
+            raise KeyError(f"unknown model field {key!r}")
+        current = getattr(cfg, key)
+        changes[key] = parse_value(value, current) if isinstance(value, str) else value
+    return cfg.replace(**changes)

@@ -1,0 +1,41 @@
+"""Per-source counts that prove `input = kept + duplicates + rejected`.
+
+Each outcome becomes a small (key, 1) pair and is summed by Beam; the totals are a
+few numbers per source and reason, the only thing gathered onto one worker.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from transforms.example import Duplicate, Example, Rejection
+
+Key = tuple[str, str, str, str]  # (source, bucket, stage, reason)
+
+
+def input_key(item: Example | Rejection) -> Key:
+    example = item.example if isinstance(item, Rejection) else item
+    return (example.source, "input", "", "")
+
+
+def rejected_key(rejection: Rejection) -> Key:
+    return (rejection.example.source, "rejected", rejection.stage, rejection.reason)
+
+
+def duplicate_key(duplicate: Duplicate) -> Key:
+    return (duplicate.example.source, "duplicates", duplicate.stage, "")
+
+
+def kept_key(example: Example) -> Key:
+    return (example.source, "kept", "", "")
+
+
+class CountBy(beam.PTransform):
+    """PCollection[T] → PCollection[(Key, int)] summed per key."""
+
+    def __init__(self, key_fn):
+        super().__init__()
+        self.key_fn = key_fn
+
+    def expand(self, items):
+        return items | beam.Map(lambda item: (self.key_fn(item), 1)) | beam.CombinePerKey(sum)

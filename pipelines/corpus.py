@@ -1,0 +1,89 @@
+"""The main job, as a Beam graph:
+
+    read ─► normalize ─► exact dedup ─► [near dedup] ─► [quality filters] ─► tokenize ─► shards
+      │          │             │              │                 │
+      └──────────┴── rejected/<source>/<stage>/<reason>   duplicates/<source>/<stage>
+                                    └──────────► counts ─► manifest.json
+
+Every stage returns its survivors plus what it removed; the removed go to side
+outputs and into the counts, so the manifest can prove the accounting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+
+from pipelines import accounting
+from pipelines.exact_dedup import ExactDuplicates
+from pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
+from pipelines.manifest_writer import RunFacts, WriteManifest
+from pipelines.normalize import NormalizeText
+from pipelines.read import ReadTextSource
+from pipelines.tokenize import TokenizeText
+from polymix.config import Config
+from transforms.side_records import duplicate_line, rejection_line
+
+
+@dataclass(frozen=True)
+class CorpusJob:
+    config: Config
+    patterns: dict[str, list[str]]  # source name -> globs that matched at launch
+    facts: RunFacts
+    tokenizer_proto: bytes
+
+
+def _flatten(pcolls, label: str, pipeline):
+    pcolls = [pc for pc in pcolls if pc is not None]
+    return pcolls | label >> beam.Flatten() if pcolls else pipeline | label >> beam.Create([])
+
+
+def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
+    """Add the whole job to `pipeline`; returns the manifest path PCollection."""
+    config, output = job.config, job.facts.output
+    reads = [
+        pipeline | f"Read[{source.name}]" >> ReadTextSource(source, job.patterns[source.name], config.base_dir)
+        for source in config.sources
+    ]
+    examples = _flatten([r["examples"] for r in reads], "AllExamples", pipeline)
+    read_rejected = _flatten([r["rejected"] for r in reads], "ReadRejected", pipeline)
+
+    normalized = examples | "Normalize" >> NormalizeText(config.normalize)
+    exact = normalized["kept"] | "ExactDedup" >> ExactDuplicates(config.exact_dedup)
+    kept = exact["kept"]
+    rejected_parts = [read_rejected, normalized["rejected"]]
+    duplicate_parts = [exact["duplicates"]]
+
+    records = kept | "Tokenize" >> TokenizeText(job.tokenizer_proto, config.shards.max_seq_len)
+    shards = (
+        records
+        | "ShardItems" >> beam.Map(lambda r: Item((r.source,), r.id, r.payload, r.positions))
+        | "WriteShards" >> WriteGroupedFiles(output, "array_record", config.shards.target_bytes, shard_name)
+    )
+
+    rejected = _flatten(rejected_parts, "AllRejected", pipeline)
+    duplicates = _flatten(duplicate_parts, "AllDuplicates", pipeline)
+    side_target = config.shards.side_output_target_bytes
+    rejected_files = (
+        rejected
+        | "RejectedItems" >> beam.Map(lambda r: Item((r.example.source, r.stage, r.reason), r.example.id, rejection_line(r)))
+        | "WriteRejected" >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("rejected"))
+    )
+    duplicate_files = (
+        duplicates
+        | "DuplicateItems" >> beam.Map(lambda d: Item((d.example.source, d.stage), d.example.id, duplicate_line(d)))
+        | "WriteDuplicates" >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("duplicates"))
+    )
+    side_files = (rejected_files, duplicate_files) | "SideFiles" >> beam.Flatten()
+
+    counts = (
+        (
+            _flatten([examples, read_rejected], "Inputs", pipeline) | "CountInput" >> accounting.CountBy(accounting.input_key),
+            kept | "CountKept" >> accounting.CountBy(accounting.kept_key),
+            rejected | "CountRejected" >> accounting.CountBy(accounting.rejected_key),
+            duplicates | "CountDuplicates" >> accounting.CountBy(accounting.duplicate_key),
+        )
+        | "AllCounts" >> beam.Flatten()
+    )
+    return pipeline | "Manifest" >> WriteManifest(job.facts, shards, side_files, counts)

@@ -1,0 +1,30 @@
+"""`polymix run CONFIG --output OUT [beam flags...]`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the corpus pipeline (any extra flags go to Beam: --runner, --direct_num_workers, ...)",
+    )
+    parser.add_argument("config", help="YAML config (see `polymix init`)")
+    parser.add_argument("--output", required=True, help="output folder (local path or gs://...)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a previous run's output")
+    parser.set_defaults(handler=handle, accepts_extra=True)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from polymix.config import load_config
+    from polymix.corpus_run import prepare, run_corpus, summary
+
+    config = load_config(args.config)
+    prepared = prepare(config, args.output, overwrite=args.overwrite)
+    for warning in prepared.warnings:
+        print(f"warning: {warning}")
+    manifest = run_corpus(prepared, args.extra)
+    print(summary(manifest))
+    print(f"manifest: {prepared.output}/manifest.json")
+    return 0

@@ -1,0 +1,247 @@
+"""The built-in sample corpus: generated, seeded, and full of what real corpora have.
+
+Exact and near duplicates, boilerplate, very short and very long documents,
+non-English text, code, and broken input (invalid JSON, invalid UTF-8, missing and
+empty text, an empty file, a file that is not what its name says). `generate`
+returns the counts a correct pipeline must report, derived from how the corpus was
+built, not from running the pipeline.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zstandard
+
+from polymix.sample import words as W
+
+
+@dataclass
+class Expected:
+    """Per-source counts implied by construction."""
+
+    input: Counter = field(default_factory=Counter)
+    rejected: dict[str, Counter] = field(default_factory=dict)  # source -> "stage/reason" -> n
+    exact_duplicates: Counter = field(default_factory=Counter)
+    near_duplicates_planted: Counter = field(default_factory=Counter)
+
+    def reject(self, source: str, stage: str, reason: str, n: int = 1) -> None:
+        self.rejected.setdefault(source, Counter())[f"{stage}/{reason}"] += n
+        self.input[source] += n
+
+
+def sentence(rng: random.Random) -> str:
+    s = f"{rng.choice(W.SUBJECTS)} {rng.choice(W.VERBS)} {rng.choice(W.OBJECTS)} {rng.choice(W.CLAUSES)}."
+    if rng.random() < 0.3:
+        s = f"{rng.choice(W.CONNECTORS)} {s}"
+    return s[0].upper() + s[1:]
+
+
+def paragraph(rng: random.Random, sentences: int) -> str:
+    return " ".join(sentence(rng) for _ in range(sentences))
+
+
+def article(rng: random.Random, index: int, paragraphs: int, boilerplate: bool) -> str:
+    title = f"{rng.choice(W.TOPICS)}: report number {index}"
+    body = [paragraph(rng, rng.randint(3, 6)) for _ in range(paragraphs)]
+    lines = [title, *body]
+    if boilerplate:
+        lines = [W.BOILERPLATE[0], *lines, *rng.sample(W.BOILERPLATE[1:], 2)]
+    return "\n\n".join(lines)
+
+
+def spam(rng: random.Random, index: int) -> str:
+    return " ".join(rng.choice(W.SPAM) for _ in range(rng.randint(30, 80))) + f" {index}"
+
+
+def foreign(rng: random.Random, language: str, index: int) -> str:
+    sentences = W.FOREIGN[language]
+    return " ".join(rng.choice(sentences) for _ in range(rng.randint(4, 9))) + f" ({index})"
+
+
+def code_file(rng: random.Random, index: int) -> str:
+    functions = []
+    for k in range(rng.randint(2, 5)):
+        name = f"{rng.choice(W.CODE_NAMES)}_{rng.choice(W.CODE_NOUNS)}_{index}_{k}"
+        arg = rng.choice(W.CODE_NOUNS)
+        body = [
+            f'    """{rng.choice(W.CODE_NAMES).capitalize()} the {arg} before it is stored."""',
+            f"    if {arg} is None:",
+            f"        raise ValueError('missing {arg}')",
+            f"    result = [item for item in {arg} if item]",
+            f"    return len(result) * {rng.randint(1, 99)}",
+        ]
+        functions.append("\n".join([f"def {name}({arg}):", *body]))
+    return "import os\nimport sys\n\n\n" + "\n\n\n".join(functions) + "\n"
+
+
+def near_copy(rng: random.Random, text: str, rate: float, index: int) -> str:
+    """Random word substitutions plus a unique last line, so it is never an exact copy."""
+    words = text.split(" ")
+    for i in range(len(words)):
+        if rng.random() < rate:
+            words[i] = rng.choice(["new", "small", "old", "local", "public"])
+    return " ".join(words) + f"\n\nUpdated edition {index}."
+
+
+def whitespace_variant(text: str) -> str:
+    """Same text after normalization: CRLF line ends, trailing spaces, decomposed accents."""
+    return unicodedata.normalize("NFD", text.replace("\n", "  \r\n"))
+
+
+def _jsonl(rows: list[dict]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows)
+
+
+def _gzip(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as out:
+        out.write(data)
+    return buffer.getvalue()
+
+
+def _web(rng: random.Random, root: Path, expected: Expected, scale: int) -> None:
+    rows: list[dict] = []
+    originals: list[str] = []
+    for i in range(300 * scale):
+        text = article(rng, i, rng.randint(2, 6), boilerplate=rng.random() < 0.3)
+        originals.append(text)
+        rows.append({"id": f"web-{i:06d}", "url": f"https://example.org/a/{i}", "text": text})
+    for i in range(20 * scale):
+        rows.append({"id": f"web-spam-{i}", "text": spam(rng, i)})
+    for i, language in enumerate(sorted(W.FOREIGN) * 8 * scale):
+        rows.append({"id": f"web-{language}-{i}", "text": foreign(rng, language, i)})
+    for i in range(10 * scale):
+        rows.append({"id": f"web-short-{i}", "text": f"Page {i} not found."})
+    for i in range(2 * scale):
+        rows.append({"id": f"web-long-{i}", "text": article(rng, 10_000 + i, 120, boilerplate=False)})
+    for i in range(20 * scale):
+        source = rng.choice(originals)
+        rows.append({"id": f"web-near-{i}", "text": near_copy(rng, source, 0.03, i)})
+        expected.near_duplicates_planted["web"] += 1
+    for i in range(30 * scale):
+        text = rng.choice(originals)
+        rows.append({"id": f"web-copy-{i}", "text": whitespace_variant(text) if i % 3 == 0 else text})
+        expected.exact_duplicates["web"] += 1
+    rng.shuffle(rows)
+    half = len(rows) // 2
+    (root / "web").mkdir(parents=True)
+    (root / "web" / "web-000.jsonl.gz").write_bytes(_gzip(_jsonl(rows[:half])))
+    (root / "web" / "web-001.jsonl.gz").write_bytes(_gzip(_jsonl(rows[half:])))
+    expected.input["web"] += len(rows)
+
+    bad_lines = [
+        b'{"id": "bad-json-1", "text": "unterminated',
+        b"this is not json at all",
+        b'{"id": "bad-utf8", "text": "caf\xe9 au lait"}',
+        b'{"id": "no-text", "body": "the text is under another key"}',
+        b'{"id": "empty-text", "text": ""}',
+        b'{"id": "blank-text", "text": "   \\n\\t  "}',
+        b"[1, 2, 3]",
+        b'{"id": "number-text", "text": 42}',
+        b'{"id": "good-in-bad-file", "text": "A good line in a bad file still counts as a document."}',
+    ]
+    (root / "web" / "web-broken.jsonl").write_bytes(b"\n".join(bad_lines) + b"\n")
+    for reason in ("invalid_json", "invalid_json", "invalid_utf8", "missing_text_field"):
+        expected.reject("web", "read", reason)
+    expected.reject("web", "normalize", "empty_text", 2)
+    expected.reject("web", "read", "not_an_object")
+    expected.reject("web", "read", "text_not_a_string")
+    expected.input["web"] += 1
+    (root / "web" / "web-empty.jsonl").write_bytes(b"")
+    expected.reject("web", "read", "empty_file")
+    (root / "web" / "web-notgzip.jsonl.gz").write_bytes(b"this file claims to be gzip but is not\n")
+    expected.reject("web", "read", "unreadable_file")
+
+
+def _books(rng: random.Random, root: Path, expected: Expected, scale: int) -> None:
+    books = [
+        {"book_id": f"book-{i:03d}", "title": f"Volume {i}", "content": article(rng, 50_000 + i, rng.randint(20, 60), False)}
+        for i in range(8 * scale)
+    ]
+    books.append({"book_id": "book-reprint", "title": "Reprint", "content": books[0]["content"]})
+    expected.exact_duplicates["books"] += 1
+    (root / "books").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(books), root / "books" / "books.parquet")
+    expected.input["books"] += len(books)
+
+
+def _code(rng: random.Random, root: Path, expected: Expected, scale: int) -> None:
+    files = [{"path": f"lib/v1/module_{i}.py", "content": code_file(rng, i)} for i in range(60 * scale)]
+    for i in range(6 * scale):
+        copied = files[i]["content"]
+        files.append({"path": f"lib/v2/module_{i}.py", "content": copied})
+        expected.exact_duplicates["code"] += 1
+    (root / "code").mkdir(parents=True)
+    data = zstandard.ZstdCompressor(level=3).compress(_jsonl(files))
+    (root / "code" / "code.jsonl.zst").write_bytes(data)
+    expected.input["code"] += len(files)
+
+
+DEMO_CONFIG = """\
+# The demo corpus's config: written by `polymix sample`, run by `make demo`.
+seed: 0
+sources:
+  - name: web
+    modality: text
+    paths: ["web/*.jsonl.gz", "web/*.jsonl"]
+    format: jsonl
+    text_field: text
+    id_field: id
+    weight: 0.6
+  - name: books
+    modality: text
+    paths: ["books/*.parquet"]
+    format: parquet
+    text_field: content
+    id_field: book_id
+    weight: 0.25
+  - name: code
+    modality: code
+    paths: ["code/*.jsonl.zst"]
+    format: jsonl
+    text_field: content
+    id_field: path
+    weight: 0.15
+tokenizer:
+  model: tokenizer/spm.model
+  vocab_size: 2000
+shards:
+  target_bytes: 262144
+  max_seq_len: 512
+  side_output_target_bytes: 65536
+"""
+
+
+def generate(root: str | Path, *, seed: int = 0, scale: int = 1) -> Expected:
+    """Write the sample corpus and its config under `root` (which must not exist yet)."""
+    root = Path(root)
+    root.mkdir(parents=True)
+    rng = random.Random(seed)
+    expected = Expected()
+    _web(rng, root, expected, scale)
+    _books(rng, root, expected, scale)
+    _code(rng, root, expected, scale)
+    (root / "polymix.yaml").write_text(DEMO_CONFIG)
+    (root / "expected.json").write_text(
+        json.dumps(
+            {
+                "input": dict(expected.input),
+                "rejected": {s: dict(c) for s, c in expected.rejected.items()},
+                "exact_duplicates": dict(expected.exact_duplicates),
+                "near_duplicates_planted": dict(expected.near_duplicates_planted),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+    )
+    return expected

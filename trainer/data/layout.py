@@ -1,0 +1,158 @@
+"""One shard record -> one packable element: the positions it occupies, in order.
+
+The pipeline stores media as arrays; the model wants one sequence. This module is the
+single place that decides how a record becomes positions, so the loader, the packer
+and the mixture arithmetic agree with the pipeline's position count (text tokens, plus
+per media block two markers and its patches or stacked audio frames).
+
+An element is three arrays, so grain's packer can pack them side by side:
+
+- ``seq`` int32 ``[n, 4]``: per position (text id or 0, modality id, coord a, coord b).
+  Image positions carry their (row, col) in the patch grid, audio positions their
+  stacked-frame index in ``a``; markers are text positions with the marker's id.
+- ``patches`` uint8 ``[n_patches, patch_dim]`` in the order the image positions appear.
+- ``frames`` float16 ``[n_stacked, n_mels * stack]`` in the order the audio positions appear.
+
+Order inside a record: media blocks first (video: one image block per frame, then its
+audio block), then the record's text (caption / transcript), so text is conditioned on
+the media it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.batch import AUDIO, IMAGE, TEXT
+from transforms import record_codec
+
+MARKER_NAMES = ("<image>", "</image>", "<audio>", "</audio>")
+# The SentencePiece trainer reserves the markers right after pad/bos/eos/unk (0..3), so
+# these are the ids whenever a manifest predates `TokenizerInfo.specials`.
+DEFAULT_MARKERS = {"<image>": 4, "</image>": 5, "<audio>": 6, "</audio>": 7}
+
+Element = dict[str, np.ndarray]
+
+
+class RecordLayoutError(ValueError):
+    """A record the loader cannot lay out; the message names the record and source."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a row looks like: fixed dims so every element has the same trailing shapes."""
+
+    seq_len: int
+    patch_dim: int = 16 * 16 * 3
+    n_mels: int = 128
+    audio_stack: int = 4
+    markers: Mapping[str, int] | None = None
+
+    @property
+    def frame_dim(self) -> int:
+        return self.n_mels * self.audio_stack
+
+    @property
+    def marker_ids(self) -> dict[str, int]:
+        markers = dict(self.markers or DEFAULT_MARKERS)
+        missing = [name for name in MARKER_NAMES if name not in markers]
+        if missing:
+            raise ValueError(f"marker ids missing for {missing}")
+        return {name: int(markers[name]) for name in MARKER_NAMES}
+
+
+def _image_block(grid_rows: int, grid_cols: int, begin: int, end: int) -> np.ndarray:
+    n = grid_rows * grid_cols
+    block = np.zeros((n + 2, 4), dtype=np.int32)
+    block[0] = (begin, TEXT, 0, 0)
+    block[-1] = (end, TEXT, 0, 0)
+    block[1:-1, 1] = IMAGE
+    block[1:-1, 2] = np.repeat(np.arange(grid_rows, dtype=np.int32), grid_cols)
+    block[1:-1, 3] = np.tile(np.arange(grid_cols, dtype=np.int32), grid_rows)
+    return block
+
+
+def _audio_block(n_stacked: int, begin: int, end: int) -> np.ndarray:
+    block = np.zeros((n_stacked + 2, 4), dtype=np.int32)
+    block[0] = (begin, TEXT, 0, 0)
+    block[-1] = (end, TEXT, 0, 0)
+    block[1:-1, 1] = AUDIO
+    block[1:-1, 2] = np.arange(n_stacked, dtype=np.int32)
+    return block
+
+
+def stack_frames(mel: np.ndarray, stack: int) -> np.ndarray:
+    """`[frames, n_mels]` -> `[ceil(frames/stack), stack*n_mels]`, zero-padding the tail."""
+    frames, n_mels = mel.shape
+    n_stacked = -(-frames // stack)
+    padded = np.zeros((n_stacked * stack, n_mels), dtype=np.float16)
+    padded[:frames] = mel
+    return padded.reshape(n_stacked, stack * n_mels)
+
+
+def _grid(record: record_codec.Record, n_patches: int, where: str) -> tuple[int, int, int]:
+    """(blocks, rows, cols): `grid` is [rows, cols] or, for video, [frames, rows, cols]."""
+    grid = [int(v) for v in np.asarray(record["grid"]).reshape(-1)]
+    if len(grid) == 2:
+        grid = [n_patches // max(1, grid[0] * grid[1]), *grid]
+    if len(grid) != 3 or grid[0] * grid[1] * grid[2] != n_patches or n_patches == 0:
+        raise RecordLayoutError(f"{where}: grid {grid} does not match {n_patches} patches")
+    return grid[0], grid[1], grid[2]
+
+
+def record_positions(record: record_codec.Record, layout: Layout) -> int:
+    """Positions a record occupies: what the manifest's `tokens` counts."""
+    return int(to_element(record, layout)["seq"].shape[0])
+
+
+def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") -> Element:
+    """Lay a decoded record out as positions plus its media arrays (see module doc)."""
+    where = where or f"record {record.fields.get('id')!r} of source {record.fields.get('source')!r}"
+    markers = layout.marker_ids
+    pieces: list[np.ndarray] = []
+    patches = np.zeros((0, layout.patch_dim), dtype=np.uint8)
+    frames = np.zeros((0, layout.frame_dim), dtype=np.float16)
+    if "patches" in record.arrays:
+        patches = record.arrays["patches"]
+        if patches.ndim != 2 or patches.shape[1] != layout.patch_dim or patches.dtype != np.uint8:
+            raise RecordLayoutError(
+                f"{where}: patches {patches.dtype}{list(patches.shape)}, "
+                f"loader expects uint8[n, {layout.patch_dim}]"
+            )
+        blocks, rows, cols = _grid(record, patches.shape[0], where)
+        image = _image_block(rows, cols, markers["<image>"], markers["</image>"])
+        pieces.extend([image] * blocks)
+    if "mel" in record.arrays:
+        mel = record.arrays["mel"]
+        if mel.ndim != 2 or mel.shape[1] != layout.n_mels or mel.shape[0] == 0:
+            raise RecordLayoutError(
+                f"{where}: mel {list(mel.shape)}, loader expects [frames>0, {layout.n_mels}]"
+            )
+        frames = stack_frames(mel, layout.audio_stack)
+        pieces.append(_audio_block(frames.shape[0], markers["<audio>"], markers["</audio>"]))
+    if "tokens" in record.arrays:
+        tokens = record.arrays["tokens"].astype(np.int32, copy=False)
+        text = np.zeros((tokens.shape[0], 4), dtype=np.int32)
+        text[:, 0] = tokens
+        text[:, 1] = TEXT
+        pieces.append(text)
+    if not pieces:
+        raise RecordLayoutError(f"{where}: no tokens, patches or mel")
+    seq = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    if seq.shape[0] > layout.seq_len:
+        raise RecordLayoutError(
+            f"{where}: needs {seq.shape[0]} positions, more than seq_len {layout.seq_len}; "
+            "the pipeline must cut or reject such records"
+        )
+    return {"seq": seq, "patches": patches, "frames": frames}
+
+
+def decode_element(data: bytes, layout: Layout, source: str) -> Element:
+    """Bytes of one shard record -> element; module-level so worker processes can pickle it."""
+    try:
+        record = record_codec.decode(data)
+    except record_codec.RecordFormatError as exc:
+        raise RecordLayoutError(f"source {source!r}: {exc}") from exc
+    return to_element(record, layout)

@@ -1,0 +1,405 @@
+"""MinHash signatures for a whole batch of documents, value for value equal to datasketch.
+
+datasketch (pinned at 2.0.0) is the reference and the interop layer: a signature row
+from `MinHasher.signatures` is the `hashvalues` of `datasketch.MinHash(num_perm, seed,
+hashfunc=MinHasher.hashfunc)` updated with `MinHasher.shingles(text)`, so it loads as
+`LeanMinHash(seed=seed, hashvalues=row, scheme="affine32")` and works with `MinHashLSH`.
+
+datasketch spends its time in one Python call per shingle and one numpy round trip per
+document. Here the normalized text of a batch sits in one byte buffer; a compiled
+kernel finds the word n-grams, hashes each with xxh32 and applies every permutation in
+one fused loop, so no per-shingle Python object or `(shingles, num_perm)` matrix exists.
+
+Scheme ("affine32", datasketch's default): h = fmix32(hash32(shingle)), then
+`min over shingles of (a_k * h + b_k) mod 2**32` for each permutation k, with `(a, b)`
+drawn exactly as datasketch draws them from `numpy.random.RandomState(seed)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import unicodedata
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+import numba
+import numpy as np
+import xxhash
+
+SCHEME = "affine32"
+HASH_FUNCTIONS = ("xxh32", "sha1_32")
+NORMALIZATION = (
+    "NFKD, combining marks removed, lowercased, decimal digits -> '0', every other "
+    "non-letter -> space, whitespace collapsed; shingles are word n-grams joined by one "
+    "space, UTF-8; a text with 0 < words < ngram gives one shingle of all its words"
+)
+
+_P1 = np.uint32(0x9E3779B1)
+_P2 = np.uint32(0x85EBCA77)
+_P3 = np.uint32(0xC2B2AE3D)
+_P4 = np.uint32(0x27D4EB2F)
+_P5 = np.uint32(0x165667B1)
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+def _fold_char(char: str) -> str:
+    """What one character becomes; applied per character so `str.translate` can cache it.
+
+    Per-character NFKD equals whole-string NFKD once combining marks are dropped (NFKD
+    never composes; it only reorders marks, which are removed anyway).
+    """
+    out = []
+    for piece in unicodedata.normalize("NFKD", char):
+        if unicodedata.combining(piece):
+            continue
+        for low in unicodedata.normalize("NFKD", piece.lower()):
+            if unicodedata.combining(low):
+                continue
+            if low.isalpha():
+                out.append(low)
+            elif unicodedata.decimal(low, None) is not None:
+                out.append("0")
+            else:
+                out.append(" ")
+    return "".join(out)
+
+
+class _FoldTable(dict):
+    """A `str.translate` table that computes a character's fold on first sight only."""
+
+    def __missing__(self, codepoint: int) -> str:
+        folded = _fold_char(chr(codepoint))
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+# ASCII fast path: `bytes.translate` runs at memory speed; built from the same rule.
+_ASCII_TABLE = bytes(ord(_fold_char(chr(i)) or " ") for i in range(128)) + bytes(128)
+
+
+def normalize(text: str) -> bytes:
+    """The UTF-8 bytes MinHash sees: folded words separated by single spaces."""
+    return b" ".join(_fold(text).split())
+
+
+# --------------------------------------------------------------------------- hash functions
+
+
+def xxh32(data: bytes) -> int:
+    """The default shingle hash: xxh32 with seed 0 (give it to datasketch as `hashfunc`)."""
+    return xxhash.xxh32_intdigest(data)
+
+
+def sha1_32(data: bytes) -> int:
+    """datasketch's own default (`sha1_hash32`): slow, kept for sketches made without us."""
+    return struct.unpack("<I", hashlib.sha1(data).digest()[:4])[0]
+
+
+_HASHFUNCS: dict[str, Callable[[bytes], int]] = {"xxh32": xxh32, "sha1_32": sha1_32}
+
+
+@numba.njit(cache=True, inline="always")
+def _rotl(x, r):
+    return np.uint32((x << np.uint32(r)) | (x >> np.uint32(32 - r)))
+
+
+@numba.njit(cache=True, inline="always")
+def _read32(buf, p):
+    return np.uint32(
+        np.uint32(buf[p])
+        | (np.uint32(buf[p + 1]) << np.uint32(8))
+        | (np.uint32(buf[p + 2]) << np.uint32(16))
+        | (np.uint32(buf[p + 3]) << np.uint32(24))
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _round(acc, lane):
+    acc = np.uint32(acc + np.uint32(lane * _P2))
+    return np.uint32(_rotl(acc, 13) * _P1)
+
+
+@numba.njit(cache=True, inline="always")
+def _xxh32(buf, start, end):
+    """XXH32 (seed 0) of `buf[start:end]`, bit-exact with the reference implementation."""
+    p = start
+    length = end - start
+    if length >= 16:
+        v1 = np.uint32(_P1 + _P2)
+        v2 = _P2
+        v3 = np.uint32(0)
+        v4 = np.uint32(np.uint32(0) - _P1)
+        limit = end - 16
+        while p <= limit:
+            v1 = _round(v1, _read32(buf, p))
+            v2 = _round(v2, _read32(buf, p + 4))
+            v3 = _round(v3, _read32(buf, p + 8))
+            v4 = _round(v4, _read32(buf, p + 12))
+            p += 16
+        h = np.uint32(_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18))
+    else:
+        h = _P5
+    h = np.uint32(h + np.uint32(length))
+    while p + 4 <= end:
+        h = np.uint32(h + np.uint32(_read32(buf, p) * _P3))
+        h = np.uint32(_rotl(h, 17) * _P4)
+        p += 4
+    while p < end:
+        h = np.uint32(h + np.uint32(np.uint32(buf[p]) * _P5))
+        h = np.uint32(_rotl(h, 11) * _P1)
+        p += 1
+    h = np.uint32(h ^ (h >> np.uint32(15)))
+    h = np.uint32(h * _P2)
+    h = np.uint32(h ^ (h >> np.uint32(13)))
+    h = np.uint32(h * _P3)
+    return np.uint32(h ^ (h >> np.uint32(16)))
+
+
+@numba.njit(cache=True)
+def _collapse_spaces(buf, doc_offsets):
+    """Trim each folded document, squeeze runs of spaces to one (so a shingle is one
+    contiguous byte span) and note where every word ends, all in one branch-free pass."""
+    n_docs = doc_offsets.shape[0] - 1
+    out = np.empty(buf.shape[0] + 1, np.uint8)
+    offsets = np.zeros(n_docs + 1, np.int64)
+    word_ends = np.empty((buf.shape[0] + n_docs) // 2 + 2, np.int64)
+    word_offsets = np.zeros(n_docs + 1, np.int64)
+    q = 0
+    n = 0
+    for d in range(n_docs):
+        prev = np.uint8(32)
+        for p in range(doc_offsets[d], doc_offsets[d + 1]):
+            c = buf[p]
+            out[q] = c
+            word_ends[n] = q
+            n += (c == 32) & (prev != 32)
+            q += (c != 32) | (prev != 32)
+            prev = c
+        if prev != 32:
+            word_ends[n] = q
+            n += 1
+        elif q > offsets[d]:
+            q -= 1
+        offsets[d + 1] = q
+        word_offsets[d + 1] = n
+    return out[:q], offsets, word_ends[:n], word_offsets
+
+
+@numba.njit(cache=True)
+def _signatures_xxh32(buf, offsets, word_ends, word_offsets, ngram, a, b):
+    """Fused shingle -> xxh32 -> fmix32 -> permute -> min, with no per-shingle allocation."""
+    n_docs = offsets.shape[0] - 1
+    num_perm = a.shape[0]
+    out = np.full((n_docs, num_perm), np.uint32(0xFFFFFFFF), np.uint32)
+    for d in range(n_docs):
+        w0 = word_offsets[d]
+        n_words = word_offsets[d + 1] - w0
+        if n_words == 0:
+            continue
+        last = min(ngram, n_words) - 1
+        row = out[d]
+        for i in range(max(1, n_words - ngram + 1)):
+            s = offsets[d] if i == 0 else word_ends[w0 + i - 1] + 1
+            h = _fmix32(_xxh32(buf, s, word_ends[w0 + i + last]))
+            for k in range(num_perm):
+                v = np.uint32(a[k] * h + b[k])
+                if v < row[k]:
+                    row[k] = v
+    return out
+
+
+@numba.njit(cache=True)
+def _xxh32_shingles(buf, offsets, word_ends, word_offsets, ngram):
+    """Every shingle's xxh32, and each document's slice into them (for exact Jaccard)."""
+    n_docs = offsets.shape[0] - 1
+    counts = np.zeros(n_docs + 1, np.int64)
+    for d in range(n_docs):
+        n_words = word_offsets[d + 1] - word_offsets[d]
+        counts[d + 1] = counts[d] + (0 if n_words == 0 else max(1, n_words - ngram + 1))
+    hashes = np.empty(counts[n_docs], np.uint32)
+    for d in range(n_docs):
+        w0 = word_offsets[d]
+        n_words = word_offsets[d + 1] - w0
+        last = min(ngram, n_words) - 1
+        for i in range(counts[d + 1] - counts[d]):
+            s = offsets[d] if i == 0 else word_ends[w0 + i - 1] + 1
+            hashes[counts[d] + i] = _xxh32(buf, s, word_ends[w0 + i + last])
+    return hashes, counts
+
+
+@numba.njit(cache=True, inline="always")
+def _fmix32(h):
+    h = np.uint32(h ^ (h >> np.uint32(16)))
+    h = np.uint32(h * np.uint32(0x85EBCA6B))
+    h = np.uint32(h ^ (h >> np.uint32(13)))
+    h = np.uint32(h * np.uint32(0xC2B2AE35))
+    return np.uint32(h ^ (h >> np.uint32(16)))
+
+
+@numba.njit(cache=True)
+def _permute_min(hashes, offsets, a, b):
+    """fmix32 each hash, then the per-document min of `a*h + b mod 2**32` per permutation."""
+    n_docs = offsets.shape[0] - 1
+    num_perm = a.shape[0]
+    out = np.full((n_docs, num_perm), np.uint32(0xFFFFFFFF), np.uint32)
+    for d in range(n_docs):
+        row = out[d]
+        for i in range(offsets[d], offsets[d + 1]):
+            h = _fmix32(hashes[i])
+            for k in range(num_perm):
+                v = np.uint32(a[k] * h + b[k])
+                if v < row[k]:
+                    row[k] = v
+    return out
+
+
+# --------------------------------------------------------------------------- the hasher
+
+
+@lru_cache(maxsize=16)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) uint32 arrays exactly as datasketch's affine32 scheme draws them."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+class MinHasher:
+    """Shingles and MinHash signatures under one fixed, recordable scheme.
+
+    Picklable and cheap to build, so a Beam DoFn can hold one per worker.
+    """
+
+    def __init__(
+        self, num_perm: int = 128, seed: int = 1, ngram: int = 5, hash_function: str = "xxh32"
+    ) -> None:
+        if num_perm < 1:
+            raise ValueError("num_perm must be positive")
+        if ngram < 1:
+            raise ValueError("ngram must be positive")
+        if hash_function not in _HASHFUNCS:
+            raise ValueError(f"hash_function must be one of {HASH_FUNCTIONS}, got {hash_function!r}")
+        self.num_perm = num_perm
+        self.seed = seed
+        self.ngram = ngram
+        self.hash_function = hash_function
+
+    @property
+    def hashfunc(self) -> Callable[[bytes], int]:
+        """The `hashfunc` that makes datasketch produce our values from `shingles()`."""
+        return _HASHFUNCS[self.hash_function]
+
+    def scheme(self) -> dict[str, object]:
+        """What a reader needs to recompute or query these signatures (for the manifest)."""
+        return {
+            "library": "datasketch==2.0.0",
+            "scheme": SCHEME,
+            "hash_function": self.hash_function,
+            "seed": self.seed,
+            "num_perm": self.num_perm,
+            "ngram": self.ngram,
+            "normalization": NORMALIZATION,
+        }
+
+    def shingles(self, text: str) -> list[bytes]:
+        """The word n-grams of `text` (with repeats, in order); the reference path."""
+        words = normalize(text).split(b" ") if text else []
+        words = [w for w in words if w]
+        if not words:
+            return []
+        n = min(self.ngram, len(words))
+        return [b" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+    def _normalized_buffer(self, texts: Sequence[str]) -> tuple[np.ndarray, ...]:
+        """All texts folded into one buffer, spaces squeezed (`normalize` in bulk), with
+        offsets of texts in it, word end positions and offsets of texts' words in those."""
+        folded = [_fold(t) for t in texts]
+        doc_offsets = np.zeros(len(folded) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, folded), np.int64, len(folded)), out=doc_offsets[1:])
+        buf = np.frombuffer(b"".join(folded) or b" ", np.uint8)
+        return _collapse_spaces(buf, doc_offsets)
+
+    def shingle_hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """uint32 hash of every shingle of every text, and `offsets` (text i owns
+        `hashes[offsets[i]:offsets[i + 1]]`): the input of exact Jaccard verification."""
+        if self.hash_function == "xxh32":
+            return _xxh32_shingles(*self._normalized_buffer(texts), self.ngram)
+        hashfunc = self.hashfunc
+        per_doc = [[hashfunc(s) for s in self.shingles(t)] for t in texts]
+        offsets = np.zeros(len(per_doc) + 1, np.int64)
+        np.cumsum([len(h) for h in per_doc], out=offsets[1:])
+        flat = np.fromiter((h for hs in per_doc for h in hs), np.uint32, int(offsets[-1]))
+        return flat, offsets
+
+    def signatures(self, texts: Sequence[str]) -> np.ndarray:
+        """uint32 array (len(texts), num_perm); a text without words gets all 0xFFFFFFFF."""
+        a, b = permutations(self.num_perm, self.seed)
+        if self.hash_function == "xxh32":
+            return _signatures_xxh32(*self._normalized_buffer(texts), self.ngram, a, b)
+        hashes, offsets = self.shingle_hashes(texts)
+        return _permute_min(hashes, offsets, a, b)
+
+
+def _fold(text: str | None) -> bytes:
+    if not text:
+        return b""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_TABLE)
+    return text.translate(_FOLD).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- LSH banding
+
+
+@lru_cache(maxsize=64)
+def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) that `datasketch.MinHashLSH(threshold, num_perm)` would choose."""
+    from datasketch.lsh import _optimal_param
+
+    return tuple(_optimal_param(threshold, num_perm, 0.5, 0.5))
+
+
+def collision_probability(similarity: float, bands: int, rows: int) -> float:
+    """Chance that two documents of this Jaccard share at least one band (LSH S-curve)."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
+    """One 9-byte bucket key per band: band index + 64-bit xxh3 of the band's rows.
+
+    Hashing the rows keeps the shuffle key small; a 2**-64 false bucket collision is
+    far below MinHash's own error (and verification removes it when on).
+    """
+    row_bytes = np.ascontiguousarray(signature[: bands * rows], dtype="<u4").tobytes()
+    width = rows * 4
+    return [
+        bytes((band,)) + xxhash.xxh3_64_digest(row_bytes[band * width : (band + 1) * width])
+        if bands < 256
+        else band.to_bytes(2, "big") + xxhash.xxh3_64_digest(row_bytes[band * width : (band + 1) * width])
+        for band in range(bands)
+    ]
+
+
+def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    """datasketch's `MinHash.jaccard`: the share of equal signature values."""
+    return float(np.count_nonzero(sig_a == sig_b)) / float(len(sig_a))
+
+
+def shingle_set(hashes: np.ndarray) -> np.ndarray:
+    """Sorted unique shingle hashes of one document: the set exact verification compares."""
+    return np.unique(hashes)
+
+
+def exact_jaccard(set_a: np.ndarray, set_b: np.ndarray) -> float:
+    """Jaccard of two `shingle_set`s (exact up to 32-bit hash collisions, ~n**2 / 2**33)."""
+    if len(set_a) == 0 and len(set_b) == 0:
+        return 1.0
+    inter = len(np.intersect1d(set_a, set_b, assume_unique=True))
+    return inter / (len(set_a) + len(set_b) - inter)
