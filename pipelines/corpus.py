@@ -43,7 +43,9 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     """Add the whole job to `pipeline`; returns the manifest path PCollection."""
     config, output = job.config, job.facts.output
     reads = [
-        pipeline | f"Read[{source.name}]" >> ReadTextSource(source, job.patterns[source.name], config.base_dir)
+        pipeline
+        | f"Read[{source.name}]"
+        >> ReadTextSource(source, job.patterns[source.name], config.base_dir)
         for source in config.sources
     ]
     examples = _flatten([r["examples"] for r in reads], "AllExamples", pipeline)
@@ -59,7 +61,8 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     shards = (
         records
         | "ShardItems" >> beam.Map(lambda r: Item((r.source,), r.id, r.payload, r.positions))
-        | "WriteShards" >> WriteGroupedFiles(output, "array_record", config.shards.target_bytes, shard_name)
+        | "WriteShards"
+        >> WriteGroupedFiles(output, "array_record", config.shards.target_bytes, shard_name)
     )
 
     rejected = _flatten(rejected_parts, "AllRejected", pipeline)
@@ -67,23 +70,27 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     side_target = config.shards.side_output_target_bytes
     rejected_files = (
         rejected
-        | "RejectedItems" >> beam.Map(lambda r: Item((r.example.source, r.stage, r.reason), r.example.id, rejection_line(r)))
-        | "WriteRejected" >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("rejected"))
+        | "RejectedItems"
+        >> beam.Map(
+            lambda r: Item((r.example.source, r.stage, r.reason), r.example.id, rejection_line(r))
+        )
+        | "WriteRejected"
+        >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("rejected"))
     )
     duplicate_files = (
         duplicates
-        | "DuplicateItems" >> beam.Map(lambda d: Item((d.example.source, d.stage), d.example.id, duplicate_line(d)))
-        | "WriteDuplicates" >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("duplicates"))
+        | "DuplicateItems"
+        >> beam.Map(lambda d: Item((d.example.source, d.stage), d.example.id, duplicate_line(d)))
+        | "WriteDuplicates"
+        >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("duplicates"))
     )
     side_files = (rejected_files, duplicate_files) | "SideFiles" >> beam.Flatten()
 
     counts = (
-        (
-            _flatten([examples, read_rejected], "Inputs", pipeline) | "CountInput" >> accounting.CountBy(accounting.input_key),
-            kept | "CountKept" >> accounting.CountBy(accounting.kept_key),
-            rejected | "CountRejected" >> accounting.CountBy(accounting.rejected_key),
-            duplicates | "CountDuplicates" >> accounting.CountBy(accounting.duplicate_key),
-        )
-        | "AllCounts" >> beam.Flatten()
-    )
+        _flatten([examples, read_rejected], "Inputs", pipeline)
+        | "CountInput" >> accounting.CountBy(accounting.input_key),
+        kept | "CountKept" >> accounting.CountBy(accounting.kept_key),
+        rejected | "CountRejected" >> accounting.CountBy(accounting.rejected_key),
+        duplicates | "CountDuplicates" >> accounting.CountBy(accounting.duplicate_key),
+    ) | "AllCounts" >> beam.Flatten()
     return pipeline | "Manifest" >> WriteManifest(job.facts, shards, side_files, counts)

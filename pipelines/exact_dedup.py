@@ -43,7 +43,10 @@ class ExactDuplicates(beam.PTransform):
 
     def expand(self, examples):
         if not self.config.enabled:
-            return {"kept": examples, "duplicates": examples.pipeline | "NoDuplicates" >> beam.Create([])}
+            return {
+                "kept": examples,
+                "duplicates": examples.pipeline | "NoDuplicates" >> beam.Create([]),
+            }
         scope = self.config.scope
         out = (
             examples

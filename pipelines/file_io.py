@@ -19,14 +19,23 @@ def join(*parts: str) -> str:
     return FileSystems.join(*parts) if "://" in parts[0] else os.path.join(*parts)
 
 
+def ensure_dir(path: str) -> None:
+    """mkdir -p that tolerates a concurrent worker creating the same folder first."""
+    try:
+        FileSystems.mkdirs(path)
+    except OSError:
+        if not FileSystems.exists(path):
+            raise
+
+
 def publish(local_path: str, final_path: str) -> None:
     """Move a finished local file to `final_path` atomically (rename within the target FS)."""
-    parent = final_path.rsplit("/", 1)[0]
-    FileSystems.mkdirs(parent) if not FileSystems.exists(parent) else None
+    ensure_dir(final_path.rsplit("/", 1)[0])
     temporary = f"{final_path}.tmp-{uuid.uuid4().hex}"
-    with open(local_path, "rb") as src, FileSystems.create(
-        temporary, compression_type=CompressionTypes.UNCOMPRESSED
-    ) as dst:
+    with (
+        open(local_path, "rb") as src,
+        FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as dst,
+    ):
         shutil.copyfileobj(src, dst, 1 << 20)
     if FileSystems.exists(final_path):
         FileSystems.delete([final_path])
@@ -35,8 +44,7 @@ def publish(local_path: str, final_path: str) -> None:
 
 def write_bytes(path: str, data: bytes) -> None:
     """Small files (manifest, tokenizer copy): same atomic rename, no scratch file needed."""
-    parent = path.rsplit("/", 1)[0]
-    FileSystems.mkdirs(parent) if not FileSystems.exists(parent) else None
+    ensure_dir(path.rsplit("/", 1)[0])
     temporary = f"{path}.tmp-{uuid.uuid4().hex}"
     with FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         handle.write(data)

@@ -52,7 +52,10 @@ def _write_array_record(path: str, payloads: list[bytes]) -> None:
 
 
 def _write_jsonl_gz(path: str, payloads: list[bytes]) -> None:
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out,
+    ):
         for payload in payloads:
             out.write(payload)
 
@@ -71,7 +74,9 @@ class _WriteGroupFn(beam.DoFn):
 
     def process(self, element):
         (group, index, count), items = element
-        ordered = sorted(items, key=lambda it: (stable_hash64(it.sort_key), it.sort_key, it.payload))
+        ordered = sorted(
+            items, key=lambda it: (stable_hash64(it.sort_key), it.sort_key, it.payload)
+        )
         relative = self.naming(group, index, count)
         handle, local = tempfile.mkstemp(suffix="." + self.kind.replace(".", "_"))
         os.close(handle)
@@ -86,7 +91,14 @@ class _WriteGroupFn(beam.DoFn):
         finally:
             os.unlink(local)
         beam.metrics.Metrics.counter("write", self.kind).inc()
-        yield WrittenFile(group, relative, len(ordered), sum(it.positions for it in ordered), size, digest.hexdigest())
+        yield WrittenFile(
+            group,
+            relative,
+            len(ordered),
+            sum(it.positions for it in ordered),
+            size,
+            digest.hexdigest(),
+        )
 
 
 def _place(item: Item, counts: dict[tuple[str, ...], int]) -> tuple[tuple[Any, ...], Item]:

@@ -43,9 +43,13 @@ def assemble_manifest(
         elif bucket == "duplicates":
             entry.duplicates[stage] = entry.duplicates.get(stage, 0) + n
         elif bucket == "rejected":
-            entry.rejected.setdefault(stage, {})[reason] = entry.rejected.get(stage, {}).get(reason, 0) + n
+            entry.rejected.setdefault(stage, {})[reason] = (
+                entry.rejected.get(stage, {}).get(reason, 0) + n
+            )
         elif bucket == "modified":
-            entry.modified.setdefault(stage, {})[reason] = entry.modified.get(stage, {}).get(reason, 0) + n
+            entry.modified.setdefault(stage, {})[reason] = (
+                entry.modified.get(stage, {}).get(reason, 0) + n
+            )
     shard_infos = []
     for shard in sorted(shards, key=lambda s: s.path):
         source = shard.group[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import apache_beam as beam
@@ -10,7 +11,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from polymix.config import SourceConfig
-from transforms.example import Example, Rejection
+from transforms.example import Rejection
 from transforms.read_text import TextSourceSpec, read_text_file
 
 REJECTED = "rejected"
@@ -25,13 +26,18 @@ def file_id(path: str, base_dir: str) -> str:
     return path
 
 
+def open_raw(path: str):
+    """Open any Beam filesystem path as bytes; our readers decompress by suffix themselves."""
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 class _ReadFileFn(beam.DoFn):
     def __init__(self, spec: TextSourceSpec, base_dir: str):
         self.spec = spec
         self.base_dir = base_dir
 
     def process(self, path: str):
-        opener = lambda: FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)  # noqa: E731
+        opener = functools.partial(open_raw, path)
         for item in read_text_file(self.spec, opener, path, file_id(path, self.base_dir)):
             if isinstance(item, Rejection):
                 beam.metrics.Metrics.counter("read", item.reason).inc()
@@ -46,7 +52,9 @@ class ReadTextSource(beam.PTransform):
 
     def __init__(self, source: SourceConfig, patterns: list[str], base_dir: str):
         super().__init__()
-        self.spec = TextSourceSpec(source.name, source.modality, source.format, source.text_field, source.id_field)
+        self.spec = TextSourceSpec(
+            source.name, source.modality, source.format, source.text_field, source.id_field
+        )
         self.patterns = patterns
         self.base_dir = base_dir
 
@@ -58,7 +66,10 @@ class ReadTextSource(beam.PTransform):
             | "Paths" >> beam.Map(lambda meta: meta.path)
             | "Once" >> beam.Distinct()
             | "Spread" >> beam.Reshuffle()
-            | "Read" >> beam.ParDo(_ReadFileFn(self.spec, self.base_dir)).with_outputs(REJECTED, main="examples")
+            | "Read"
+            >> beam.ParDo(_ReadFileFn(self.spec, self.base_dir)).with_outputs(
+                REJECTED, main="examples"
+            )
         )
         return {"examples": outputs.examples, "rejected": outputs[REJECTED]}
 

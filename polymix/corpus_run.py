@@ -96,7 +96,9 @@ def prepare(config: Config, output: str, *, overwrite: bool) -> Prepared:
 
     unsupported = [s.name for s in config.sources if s.modality not in ("text", "code")]
     if unsupported:
-        raise UserFacingError(f"sources {unsupported}: only text and code modalities are supported yet")
+        raise UserFacingError(
+            f"sources {unsupported}: only text and code modalities are supported yet"
+        )
     tokenizer, proto = tokenizer_facts(config)
     patterns, warnings = matched_patterns(config)
     root = prepare_output(output, overwrite=overwrite)
@@ -129,7 +131,9 @@ def run_corpus(prepared: Prepared, beam_args: list[str]) -> Manifest:
 
 
 def summary(manifest: Manifest) -> str:
-    lines = [f"{'source':<14}{'input':>9}{'kept':>9}{'dupes':>9}{'rejected':>10}{'records':>9}{'tokens':>12}"]
+    lines = [
+        f"{'source':<14}{'input':>9}{'kept':>9}{'dupes':>9}{'rejected':>10}{'records':>9}{'tokens':>12}"
+    ]
     for name, t in sorted(manifest.sources.items()):
         lines.append(
             f"{name:<14}{t.input:>9}{t.kept:>9}{t.duplicates_total:>9}{t.rejected_total:>10}"
@@ -139,6 +143,8 @@ def summary(manifest: Manifest) -> str:
             detail = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items()))
             lines.append(f"{'':<14}rejected at {stage}: {detail}")
     bad = sum(n for t in manifest.sources.values() for n in t.rejected.get("read", {}).values())
-    lines.append(f"bad input (unreadable, malformed, empty): {bad} example(s), see rejected/*/read/")
+    lines.append(
+        f"bad input (unreadable, malformed, empty): {bad} example(s), see rejected/*/read/"
+    )
     lines += [f"warning: {w}" for w in manifest.warnings]
     return "\n".join(lines)

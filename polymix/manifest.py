@@ -56,8 +56,12 @@ class SourceTotals(_Strict):
     records: int = 0
     tokens: int = 0
     duplicates: dict[str, int] = Field(default_factory=dict, description="by stage")
-    rejected: dict[str, dict[str, int]] = Field(default_factory=dict, description="stage -> reason -> n")
-    modified: dict[str, dict[str, int]] = Field(default_factory=dict, description="stage -> change -> n")
+    rejected: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="stage -> reason -> n"
+    )
+    modified: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="stage -> change -> n"
+    )
 
     @property
     def duplicates_total(self) -> int:
@@ -81,7 +85,9 @@ class Manifest(_Strict):
     shards: list[ShardInfo]
     sources: dict[str, SourceTotals]
     mixture: dict[str, float] = Field(default_factory=dict)
-    side_outputs: list[str] = Field(default_factory=list, description="rejected/ and duplicates/ files")
+    side_outputs: list[str] = Field(
+        default_factory=list, description="rejected/ and duplicates/ files"
+    )
     warnings: list[str] = Field(default_factory=list)
 
     def to_json(self) -> str:
@@ -129,7 +135,9 @@ def verify_shard(root: Path, shard: ShardInfo, *, count_records: bool = True) ->
         raise ManifestError(f"shard {shard.path}: missing")
     size = path.stat().st_size
     if size != shard.bytes:
-        raise ManifestError(f"shard {shard.path}: {size} bytes on disk, manifest says {shard.bytes}")
+        raise ManifestError(
+            f"shard {shard.path}: {size} bytes on disk, manifest says {shard.bytes}"
+        )
     digest = sha256_file(path)
     if digest != shard.sha256:
         raise ManifestError(f"shard {shard.path}: sha256 {digest} does not match the manifest")

@@ -18,9 +18,7 @@ def strip_control(text: str) -> str:
     """Drop C0/C1 control characters (NUL, escape sequences, ...) but keep newline and tab."""
     if text.isprintable():
         return text
-    return "".join(
-        ch for ch in text if ch in _KEEP_CONTROL or unicodedata.category(ch) != "Cc"
-    )
+    return "".join(ch for ch in text if ch in _KEEP_CONTROL or unicodedata.category(ch) != "Cc")
 
 
 def normalize_text(

@@ -42,20 +42,30 @@ def _decompressed(raw: IO[bytes], path: str) -> IO[bytes]:
     return raw
 
 
-def _file_rejection(spec: TextSourceSpec, file_id: str, path: str, reason: str, detail: str) -> Rejection:
+def _file_rejection(
+    spec: TextSourceSpec, file_id: str, path: str, reason: str, detail: str
+) -> Rejection:
     example = Example(spec.name, f"{file_id}:file", spec.modality, original={"file": path})
     return Rejection(example, STAGE, reason, detail)
 
 
 def _line_rejection(
-    spec: TextSourceSpec, example_id: str, path: str, line_no: int, reason: str, raw: Any, detail: str = ""
+    spec: TextSourceSpec,
+    example_id: str,
+    path: str,
+    line_no: int,
+    reason: str,
+    raw: Any,
+    detail: str = "",
 ) -> Rejection:
     original: dict[str, Any] = {"file": path, "line": line_no}
     if isinstance(raw, bytes):
         original["raw_base64"] = base64.b64encode(raw).decode("ascii")
     else:
         original["raw"] = raw
-    return Rejection(Example(spec.name, example_id, spec.modality, original=original), STAGE, reason, detail)
+    return Rejection(
+        Example(spec.name, example_id, spec.modality, original=original), STAGE, reason, detail
+    )
 
 
 def example_from_object(
@@ -75,7 +85,9 @@ def example_from_object(
     return Example(spec.name, example_id, spec.modality, text=text, original=obj)
 
 
-def read_jsonl(spec: TextSourceSpec, raw: IO[bytes], path: str, file_id: str) -> Iterator[Example | Rejection]:
+def read_jsonl(
+    spec: TextSourceSpec, raw: IO[bytes], path: str, file_id: str
+) -> Iterator[Example | Rejection]:
     line_no = 0
     emitted = 0
     try:
@@ -88,22 +100,30 @@ def read_jsonl(spec: TextSourceSpec, raw: IO[bytes], path: str, file_id: str) ->
             try:
                 decoded = line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield _line_rejection(spec, default_id, path, line_no, "invalid_utf8", line.rstrip(b"\n"), str(exc))
+                yield _line_rejection(
+                    spec, default_id, path, line_no, "invalid_utf8", line.rstrip(b"\n"), str(exc)
+                )
                 continue
             try:
                 obj = json.loads(decoded)
             except ValueError as exc:
-                yield _line_rejection(spec, default_id, path, line_no, "invalid_json", decoded.rstrip("\n"), str(exc))
+                yield _line_rejection(
+                    spec, default_id, path, line_no, "invalid_json", decoded.rstrip("\n"), str(exc)
+                )
                 continue
             yield example_from_object(spec, obj, default_id, path, line_no)
     except Exception as exc:  # a corrupt archive or I/O error: account for the rest of the file
-        yield _file_rejection(spec, file_id, path, "unreadable_file", f"after line {line_no}: {exc}")
+        yield _file_rejection(
+            spec, file_id, path, "unreadable_file", f"after line {line_no}: {exc}"
+        )
         return
     if emitted == 0:
         yield _file_rejection(spec, file_id, path, "empty_file", "no examples in file")
 
 
-def read_parquet(spec: TextSourceSpec, raw: IO[bytes], path: str, file_id: str) -> Iterator[Example | Rejection]:
+def read_parquet(
+    spec: TextSourceSpec, raw: IO[bytes], path: str, file_id: str
+) -> Iterator[Example | Rejection]:
     import pyarrow.parquet as pq
 
     row = 0
@@ -120,7 +140,9 @@ def read_parquet(spec: TextSourceSpec, raw: IO[bytes], path: str, file_id: str) 
         yield _file_rejection(spec, file_id, path, "empty_file", "no rows in file")
 
 
-READERS: dict[str, Callable[[TextSourceSpec, IO[bytes], str, str], Iterator[Example | Rejection]]] = {
+READERS: dict[
+    str, Callable[[TextSourceSpec, IO[bytes], str, str], Iterator[Example | Rejection]]
+] = {
     "jsonl": read_jsonl,
     "parquet": read_parquet,
 }

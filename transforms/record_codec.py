@@ -62,7 +62,9 @@ def encode(fields: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes
         array = np.asarray(arrays[name])
         dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
         if dtype.name not in ALLOWED_DTYPES:
-            raise RecordFormatError(f"array {name!r} has dtype {dtype}, allowed: {sorted(ALLOWED_DTYPES)}")
+            raise RecordFormatError(
+                f"array {name!r} has dtype {dtype}, allowed: {sorted(ALLOWED_DTYPES)}"
+            )
         raw = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<")).tobytes()
         specs[name] = {"dtype": dtype.name, "shape": list(array.shape), "offset": offset}
         blobs.append(raw + b"\0" * _padding(len(raw)))
@@ -105,7 +107,9 @@ def decode(data: bytes | memoryview) -> Record:
     if magic != MAGIC:
         raise RecordFormatError(f"not a polymix record (magic {bytes(magic)!r})")
     if version != VERSION:
-        raise RecordFormatError(f"record version {version} is not supported (this reader: {VERSION})")
+        raise RecordFormatError(
+            f"record version {version} is not supported (this reader: {VERSION})"
+        )
     start = _PREFIX.size
     try:
         header = json.loads(bytes(data[start : start + header_len]))
@@ -121,5 +125,7 @@ def decode(data: bytes | memoryview) -> Record:
         end = base + spec["offset"] + count * dtype.itemsize
         if end > len(data):
             raise RecordFormatError(f"array {name!r} runs past the end of the record")
-        arrays[name] = np.frombuffer(data, dtype=dtype, count=count, offset=base + spec["offset"]).reshape(shape)
+        arrays[name] = np.frombuffer(
+            data, dtype=dtype, count=count, offset=base + spec["offset"]
+        ).reshape(shape)
     return Record(header["fields"], arrays)

@@ -92,12 +92,21 @@ class TextTokenizer:
         ids = self.processor.encode(text, out_type=int)
         return np.asarray([BOS_ID, *ids, EOS_ID], dtype=np.int32)
 
-    def records(self, source: str, modality: str, doc_id: str, text: str) -> Iterator[tuple[str, bytes, int]]:
+    def records(
+        self, source: str, modality: str, doc_id: str, text: str
+    ) -> Iterator[tuple[str, bytes, int]]:
         """(record id, encoded record, positions) per chunk; chunk ids add `#k` when cut."""
         ids = self.token_ids(text)
         chunks = max(1, -(-len(ids) // self.max_seq_len))
         for k in range(chunks):
             piece = ids[k * self.max_seq_len : (k + 1) * self.max_seq_len]
             record_id = doc_id if chunks == 1 else f"{doc_id}#{k}"
-            fields = {"source": source, "id": record_id, "modality": modality, "doc_id": doc_id, "chunk": k, "chunks": chunks}
+            fields = {
+                "source": source,
+                "id": record_id,
+                "modality": modality,
+                "doc_id": doc_id,
+                "chunk": k,
+                "chunks": chunks,
+            }
             yield record_id, record_codec.encode(fields, {"tokens": piece}), len(piece)

@@ -13,7 +13,11 @@ from transforms.example import Duplicate, Example, Rejection
 
 
 def _example_json(example: Example) -> dict[str, Any]:
-    body: dict[str, Any] = {"source": example.source, "id": example.id, "modality": example.modality}
+    body: dict[str, Any] = {
+        "source": example.source,
+        "id": example.id,
+        "modality": example.modality,
+    }
     body["original"] = example.original
     if example.text is not None and example.original.get("text") != example.text:
         body["text"] = example.text
@@ -27,10 +31,16 @@ def rejection_line(rejection: Rejection) -> bytes:
     body.update(stage=rejection.stage, reason=rejection.reason)
     if rejection.detail:
         body["detail"] = rejection.detail
-    return (json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    return (json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode(
+        "utf-8"
+    )
 
 
 def duplicate_line(duplicate: Duplicate) -> bytes:
     body = _example_json(duplicate.example)
-    body.update(stage=duplicate.stage, duplicate_of=duplicate.kept_id, similarity=duplicate.similarity)
-    return (json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    body.update(
+        stage=duplicate.stage, duplicate_of=duplicate.kept_id, similarity=duplicate.similarity
+    )
+    return (json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode(
+        "utf-8"
+    )

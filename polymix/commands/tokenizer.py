@@ -17,10 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def training_texts(config, limit: int) -> Iterator[str]:
     """Normalized texts of the configured sources, in file order, at most `limit` of them."""
-    from apache_beam.io.filesystem import CompressionTypes
+    import functools
+
     from apache_beam.io.filesystems import FileSystems
 
-    from pipelines.read import file_id
+    from pipelines.read import file_id, open_raw
     from transforms.example import Example
     from transforms.normalize import normalize_text
     from transforms.read_text import TextSourceSpec, read_text_file
@@ -29,11 +30,13 @@ def training_texts(config, limit: int) -> Iterator[str]:
     for source in config.sources:
         if source.modality not in ("text", "code"):
             continue
-        spec = TextSourceSpec(source.name, source.modality, source.format, source.text_field, source.id_field)
+        spec = TextSourceSpec(
+            source.name, source.modality, source.format, source.text_field, source.id_field
+        )
         patterns = [config.resolve(p) for p in source.paths]
         paths = sorted({m.path for r in FileSystems.match(patterns) for m in r.metadata_list})
         for path in paths:
-            opener = lambda p=path: FileSystems.open(p, compression_type=CompressionTypes.UNCOMPRESSED)  # noqa: E731
+            opener = functools.partial(open_raw, path)
             for item in read_text_file(spec, opener, path, file_id(path, config.base_dir)):
                 if isinstance(item, Example) and (text := normalize_text(item.text or "")):
                     yield text
@@ -54,7 +57,9 @@ def handle_train(args: argparse.Namespace) -> int:
     texts = list(training_texts(config, settings.train_max_documents))
     if not texts:
         raise UserFacingError("no text found in the configured sources to train a tokenizer on")
-    print(f"training a {settings.model_type} SentencePiece model ({vocab} pieces) on {len(texts)} documents")
+    print(
+        f"training a {settings.model_type} SentencePiece model ({vocab} pieces) on {len(texts)} documents"
+    )
     digest = train_sentencepiece(
         texts,
         output,

@@ -6,7 +6,9 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("verify", help="re-check shards (size, sha256, records) and accounting")
+    parser = subparsers.add_parser(
+        "verify", help="re-check shards (size, sha256, records) and accounting"
+    )
     parser.add_argument("manifest", help="manifest.json or the output folder holding it")
     parser.set_defaults(handler=handle)
 
@@ -16,6 +18,8 @@ def handle(args: argparse.Namespace) -> int:
 
     manifest = verify_manifest(args.manifest)
     records = sum(s.records for s in manifest.shards)
-    print(f"ok: {len(manifest.shards)} shards, {records} records, accounting balances for "
-          f"{len(manifest.sources)} source(s)")
+    print(
+        f"ok: {len(manifest.shards)} shards, {records} records, accounting balances for "
+        f"{len(manifest.sources)} source(s)"
+    )
     return 0

@@ -84,7 +84,9 @@ def _key_path(loc: tuple[Any, ...], raw: Any) -> str:
 
 def parse_config(raw: Any, *, base_dir: str = ".", origin: str = "config") -> Config:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{origin}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
     try:
         return Config.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:

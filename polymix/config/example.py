@@ -54,7 +54,9 @@ def _is_section(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def render_model(model: type[BaseModel], values: dict[str, Any] | None, indent: str = "") -> list[str]:
+def render_model(
+    model: type[BaseModel], values: dict[str, Any] | None, indent: str = ""
+) -> list[str]:
     lines: list[str] = []
     for name, field in model.model_fields.items():
         if field.exclude:

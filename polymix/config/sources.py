@@ -13,7 +13,9 @@ Format = Literal["jsonl", "parquet"]
 
 
 class SourceConfig(Section):
-    name: str = Field(description="Unique source name; used in shard paths, rejected/ and the report.")
+    name: str = Field(
+        description="Unique source name; used in shard paths, rejected/ and the report."
+    )
     modality: Modality = Field(description="text | code | image | audio | video.")
     paths: list[str] = Field(
         description="Glob patterns, relative to this config file unless absolute or gs://...",
@@ -28,7 +30,9 @@ class SourceConfig(Section):
         description="Field holding a stable document id; when absent ids are derived from "
         "file path and line number, which is deterministic for the same inputs.",
     )
-    weight: float = Field(1.0, ge=0, description="Target mixture weight (relative to other sources).")
+    weight: float = Field(
+        1.0, ge=0, description="Target mixture weight (relative to other sources)."
+    )
 
     @field_validator("name")
     @classmethod

@@ -17,7 +17,9 @@ class NormalizeConfig(Section):
         True, description="Fold runs of spaces/tabs to one space and trim every line."
     )
     max_blank_lines: int = Field(1, ge=0, description="Longest run of empty lines kept.")
-    strip_control: bool = Field(True, description="Remove control characters except newline and tab.")
+    strip_control: bool = Field(
+        True, description="Remove control characters except newline and tab."
+    )
 
 
 class ExactDedupConfig(Section):

@@ -123,14 +123,18 @@ def _web(rng: random.Random, root: Path, expected: Expected, scale: int) -> None
     for i in range(10 * scale):
         rows.append({"id": f"web-short-{i}", "text": f"Page {i} not found."})
     for i in range(2 * scale):
-        rows.append({"id": f"web-long-{i}", "text": article(rng, 10_000 + i, 120, boilerplate=False)})
+        rows.append(
+            {"id": f"web-long-{i}", "text": article(rng, 10_000 + i, 120, boilerplate=False)}
+        )
     for i in range(20 * scale):
         source = rng.choice(originals)
         rows.append({"id": f"web-near-{i}", "text": near_copy(rng, source, 0.03, i)})
         expected.near_duplicates_planted["web"] += 1
     for i in range(30 * scale):
         text = rng.choice(originals)
-        rows.append({"id": f"web-copy-{i}", "text": whitespace_variant(text) if i % 3 == 0 else text})
+        rows.append(
+            {"id": f"web-copy-{i}", "text": whitespace_variant(text) if i % 3 == 0 else text}
+        )
         expected.exact_duplicates["web"] += 1
     rng.shuffle(rows)
     half = len(rows) // 2
@@ -165,7 +169,11 @@ def _web(rng: random.Random, root: Path, expected: Expected, scale: int) -> None
 
 def _books(rng: random.Random, root: Path, expected: Expected, scale: int) -> None:
     books = [
-        {"book_id": f"book-{i:03d}", "title": f"Volume {i}", "content": article(rng, 50_000 + i, rng.randint(20, 60), False)}
+        {
+            "book_id": f"book-{i:03d}",
+            "title": f"Volume {i}",
+            "content": article(rng, 50_000 + i, rng.randint(20, 60), False),
+        }
         for i in range(8 * scale)
     ]
     books.append({"book_id": "book-reprint", "title": "Reprint", "content": books[0]["content"]})
@@ -176,7 +184,9 @@ def _books(rng: random.Random, root: Path, expected: Expected, scale: int) -> No
 
 
 def _code(rng: random.Random, root: Path, expected: Expected, scale: int) -> None:
-    files = [{"path": f"lib/v1/module_{i}.py", "content": code_file(rng, i)} for i in range(60 * scale)]
+    files = [
+        {"path": f"lib/v1/module_{i}.py", "content": code_file(rng, i)} for i in range(60 * scale)
+    ]
     for i in range(6 * scale):
         copied = files[i]["content"]
         files.append({"path": f"lib/v2/module_{i}.py", "content": copied})

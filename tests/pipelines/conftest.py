@@ -1,0 +1,31 @@
+"""One demo-corpus run shared by the pipeline tests (a DirectRunner run costs seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polymix.cli import main
+from polymix.sample.generate import generate
+
+
+def run_pipeline(config: Path, output: Path, *extra: str) -> None:
+    assert main(["run", str(config), "--output", str(output), "--overwrite", *extra]) == 0
+
+
+@pytest.fixture(scope="session")
+def sample_corpus(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("sample") / "corpus"
+    generate(root, seed=7, scale=1)
+    assert main(["tokenizer", "train", str(root / "polymix.yaml"), "--vocab-size", "800"]) == 0
+    return root / "polymix.yaml", json.loads((root / "expected.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def demo_run(sample_corpus, tmp_path_factory) -> Path:
+    config, _ = sample_corpus
+    output = tmp_path_factory.mktemp("run") / "out"
+    run_pipeline(config, output)
+    return output

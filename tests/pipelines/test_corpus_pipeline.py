@@ -1,0 +1,103 @@
+import filecmp
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from array_record.python.array_record_module import ArrayRecordReader
+
+from polymix.cli import main
+from polymix.manifest import ManifestError, load_manifest, verify_manifest
+from tests.pipelines.conftest import run_pipeline
+from transforms.record_codec import decode
+
+
+def test_accounting_matches_what_the_generator_built(demo_run, sample_corpus):
+    _, expected = sample_corpus
+    manifest = load_manifest(demo_run / "manifest.json")
+    for name, totals in manifest.sources.items():
+        assert totals.input == expected["input"][name]
+        assert totals.input == totals.kept + totals.duplicates_total + totals.rejected_total
+        assert totals.duplicates == {"exact_dedup": expected["exact_duplicates"][name]}
+        rejected = {
+            f"{s}/{r}": n for s, reasons in totals.rejected.items() for r, n in reasons.items()
+        }
+        assert rejected == expected["rejected"].get(name, {})
+
+
+def test_every_rejection_and_duplicate_is_on_disk_with_its_reason(demo_run):
+    manifest = load_manifest(demo_run / "manifest.json")
+    on_disk: dict[tuple, int] = {}
+    for relative in manifest.side_outputs:
+        with gzip.open(demo_run / relative, "rt") as handle:
+            for line in handle:
+                row = json.loads(line)
+                key = (row["source"], row["stage"], row.get("reason", "duplicate"))
+                on_disk[key] = on_disk.get(key, 0) + 1
+                if "duplicate_of" in row:
+                    assert row["duplicate_of"] and row["duplicate_of"] != row["id"]
+    for name, totals in manifest.sources.items():
+        for stage, reasons in totals.rejected.items():
+            for reason, n in reasons.items():
+                assert on_disk[(name, stage, reason)] == n
+                assert (demo_run / "rejected" / name / stage / reason).is_dir()
+        for stage, n in totals.duplicates.items():
+            assert on_disk[(name, stage, "duplicate")] == n
+
+
+def test_shards_hold_decodable_records_within_the_sequence_length(demo_run):
+    manifest = load_manifest(demo_run / "manifest.json")
+    assert manifest.tokenizer is not None and (demo_run / manifest.tokenizer.path).is_file()
+    assert len({s.source for s in manifest.shards}) == 3
+    for shard in manifest.shards:
+        reader = ArrayRecordReader(str(demo_run / shard.path))
+        records = [decode(r) for r in reader.read_all()]
+        reader.close()
+        assert len(records) == shard.records
+        assert sum(len(r["tokens"]) for r in records) == shard.tokens
+        for record in records:
+            assert record.fields["source"] == shard.source
+            assert 0 < len(record["tokens"]) <= manifest.max_seq_len
+    long_docs = [s for s in manifest.shards if s.source == "books"]
+    assert sum(s.records for s in long_docs) > manifest.sources["books"].kept  # books were cut
+
+
+def test_verify_passes_and_then_names_a_truncated_or_altered_shard(demo_run, tmp_path):
+    assert main(["verify", str(demo_run / "manifest.json")]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(demo_run, copy)
+    manifest = load_manifest(copy / "manifest.json")
+    victim = copy / manifest.shards[1].path
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ManifestError, match=manifest.shards[1].path):
+        verify_manifest(copy / "manifest.json")
+    altered = bytearray(data)
+    altered[len(altered) // 2] ^= 0xFF
+    victim.write_bytes(bytes(altered))
+    with pytest.raises(ManifestError, match=f"{manifest.shards[1].path}: sha256"):
+        verify_manifest(copy / "manifest.json")
+    assert main(["verify", str(copy / "manifest.json")]) == 2
+
+
+def _same_tree(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    mismatch = filecmp.cmpfiles(a, b, [str(p) for p in files_a], shallow=False)[1]
+    assert mismatch == []
+
+
+def test_rerun_gives_byte_identical_output(demo_run, sample_corpus, tmp_path):
+    config, _ = sample_corpus
+    run_pipeline(config, tmp_path / "again")
+    _same_tree(demo_run, tmp_path / "again")
+
+
+def test_two_worker_processes_give_byte_identical_output(demo_run, sample_corpus, tmp_path):
+    config, _ = sample_corpus
+    run_pipeline(
+        config, tmp_path / "mp", "--direct_num_workers=2", "--direct_running_mode=multi_processing"
+    )
+    _same_tree(demo_run, tmp_path / "mp")

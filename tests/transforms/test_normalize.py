@@ -1,0 +1,28 @@
+import unicodedata
+
+from transforms.normalize import normalize_text
+
+
+def test_composed_and_decomposed_forms_normalize_to_the_same_text():
+    composed = "café déjà vu"
+    assert normalize_text(unicodedata.normalize("NFD", composed)) == composed
+
+
+def test_line_ends_spaces_and_blank_runs_are_canonical():
+    text = "  Title \r\n\r\n\r\n\r\nFirst\t\tline  \rSecond\u2028third  "
+    assert normalize_text(text) == "Title\n\nFirst line\nSecond\nthird"
+
+
+def test_control_characters_go_but_newlines_and_tabs_stay_until_whitespace_folding():
+    assert normalize_text("a\x00b\x1b[31mc\x7fd", collapse_whitespace=False) == "ab[31mcd"
+    assert normalize_text("a\tb\nc", collapse_whitespace=False) == "a\tb\nc"
+
+
+def test_whitespace_only_text_normalizes_to_empty():
+    assert normalize_text(" \n\t \u3000 ") == ""
+
+
+def test_settings_can_switch_steps_off():
+    assert normalize_text("a  b", collapse_whitespace=False) == "a  b"
+    assert normalize_text("e\u0301", unicode_form="none") == "e\u0301"
+    assert normalize_text("a\n\n\n\nb", max_blank_lines=2) == "a\n\n\nb"
