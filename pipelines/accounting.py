@@ -38,4 +38,9 @@ class CountBy(beam.PTransform):
         self.key_fn = key_fn
 
     def expand(self, items):
-        return items | beam.Map(lambda item: (self.key_fn(item), 1)) | beam.CombinePerKey(sum)
+        key_fn = self.key_fn
+        return (
+            items
+            | "Key" >> beam.Map(lambda item: (key_fn(item), 1))
+            | "Sum" >> beam.CombinePerKey(sum)
+        )

@@ -10,9 +10,17 @@ from pathlib import Path
 
 from polymix.config import Config
 from polymix.errors import UserFacingError
-from polymix.manifest import MANIFEST_NAME, Manifest, TokenizerInfo, load_manifest
+from polymix.manifest import MANIFEST_NAME, Manifest, TokenizerInfo, parse_manifest
 
-OUTPUT_PARTS = ("shards", "rejected", "duplicates", "report", MANIFEST_NAME, "tokenizer.model")
+OUTPUT_PARTS = (
+    "shards",
+    "rejected",
+    "duplicates",
+    "report",
+    "stats.json",
+    MANIFEST_NAME,
+    "tokenizer.model",
+)
 
 
 @dataclass
@@ -22,20 +30,25 @@ class Prepared:
     warnings: list[str]
 
 
-def _is_remote(path: str) -> bool:
+def is_remote(path: str) -> bool:
     return "://" in path
 
 
-def prepare_output(output: str, *, overwrite: bool) -> str:
+def prepare_output(output: str, *, overwrite: bool, dry_run: bool = False) -> str:
+    """The absolute output root; refuses to mix a new run into an old one."""
     from apache_beam.io.filesystems import FileSystems
 
-    if _is_remote(output):
+    if is_remote(output):
         root = output.rstrip("/")
+        if dry_run:  # a dry run may name a bucket it cannot reach
+            return root
     else:
         root = str(Path(output).resolve())
         parent = Path(root).parent
         if not parent.is_dir():
             raise UserFacingError(f"output location's parent folder {parent} does not exist")
+        if dry_run:
+            return root
         Path(root).mkdir(exist_ok=True)
     previous = [f"{root}/{part}" for part in OUTPUT_PARTS if FileSystems.exists(f"{root}/{part}")]
     if previous and not overwrite:
@@ -49,14 +62,15 @@ def prepare_output(output: str, *, overwrite: bool) -> str:
 
 
 def tokenizer_facts(config: Config) -> tuple[TokenizerInfo, bytes]:
+    from pipelines.file_io import read_bytes
     from transforms.sentencepiece_tokenizer import BOS_ID, EOS_ID, PAD_ID, TextTokenizer
 
     path = config.resolve(config.tokenizer.model)
     try:
-        proto = Path(path).read_bytes()
-    except FileNotFoundError:
+        proto = read_bytes(path)
+    except Exception:
         raise UserFacingError(
-            f"tokenizer model {path} does not exist (tokenizer.model); train it with "
+            f"tokenizer model {path} cannot be read (tokenizer.model); train it with "
             "`polymix tokenizer train CONFIG`"
         ) from None
     tokenizer = TextTokenizer(proto, config.shards.max_seq_len)
@@ -72,13 +86,20 @@ def tokenizer_facts(config: Config) -> tuple[TokenizerInfo, bytes]:
     return info, proto
 
 
-def matched_patterns(config: Config) -> tuple[dict[str, list[str]], list[str]]:
+def matched_patterns(
+    config: Config, *, dry_run: bool = False
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Per source, the globs that match a file; remote globs are not listed in a dry run."""
     from pipelines.read import check_patterns
 
     patterns: dict[str, list[str]] = {}
     warnings: list[str] = []
     for source in config.sources:
         resolved = [config.resolve(p) for p in source.paths]
+        if dry_run and any(is_remote(p) for p in resolved):
+            warnings.append(f"source {source.name}: remote inputs not listed in a dry run")
+            patterns[source.name] = resolved
+            continue
         matched, empty = check_patterns(resolved)
         if not matched:
             raise UserFacingError(
@@ -90,7 +111,7 @@ def matched_patterns(config: Config) -> tuple[dict[str, list[str]], list[str]]:
     return patterns, warnings
 
 
-def prepare(config: Config, output: str, *, overwrite: bool) -> Prepared:
+def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = False) -> Prepared:
     from pipelines.corpus import CorpusJob
     from pipelines.manifest_writer import RunFacts
 
@@ -100,8 +121,8 @@ def prepare(config: Config, output: str, *, overwrite: bool) -> Prepared:
             f"sources {unsupported}: only text and code modalities are supported yet"
         )
     tokenizer, proto = tokenizer_facts(config)
-    patterns, warnings = matched_patterns(config)
-    root = prepare_output(output, overwrite=overwrite)
+    patterns, warnings = matched_patterns(config, dry_run=dry_run)
+    root = prepare_output(output, overwrite=overwrite, dry_run=dry_run)
     facts = RunFacts(
         output=root,
         polymix_version=version("polymix"),
@@ -111,23 +132,99 @@ def prepare(config: Config, output: str, *, overwrite: bool) -> Prepared:
         tokenizer=tokenizer,
         tokenizer_bytes=proto,
         minhash=None,
-        warnings=tuple(warnings),
+        warnings=tuple(w for w in warnings if "dry run" not in w),
     )
     return Prepared(CorpusJob(config, patterns, facts, proto), root, warnings)
 
 
-def run_corpus(prepared: Prepared, beam_args: list[str]) -> Manifest:
+def default_setup_file() -> str:
+    """The repository's setup.py shim, so Dataflow workers install polymix and its pins."""
+    setup = Path(__file__).resolve().parents[1] / "setup.py"
+    if not setup.is_file():
+        raise UserFacingError(
+            "DataflowRunner needs polymix staged for its workers: pass --sdk_container_image "
+            "(see Dockerfile) or --setup_file pointing at a polymix checkout's setup.py"
+        )
+    return str(setup)
+
+
+def pipeline_options(beam_args: list[str], *, dry_run: bool = False):
+    """Beam options from the pass-through flags; DirectRunner unless told otherwise."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    args = list(beam_args)
+    if PipelineOptions(args).view_as(StandardOptions).runner is None:
+        args.insert(0, "--runner=DirectRunner")
+    on_dataflow = "DataflowRunner" in (PipelineOptions(args).view_as(StandardOptions).runner or "")
+    staging = ("--setup_file", "--sdk_container_image", "--extra_package", "--requirements_file")
+    if on_dataflow and not any(a.startswith(staging) for a in args):
+        args.append(f"--setup_file={default_setup_file()}")
+    if dry_run and on_dataflow:
+        args += ["--dry_run=True"]
+        if not any(a.startswith("--no_auth") for a in args):
+            args.append("--no_auth")
+        if not any(a.startswith("--sdk_location") for a in args):
+            args.append("--sdk_location=container")
+    return PipelineOptions(args)
+
+
+def new_pipeline(options):
+    """A Beam pipeline; Beam's option validation errors become user-facing errors."""
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+
+    try:
+        return beam.Pipeline(options=options)
+    except ValueError as exc:
+        raise UserFacingError(f"Beam refused the pipeline options: {exc}") from None
+
+
+def run_corpus(prepared: Prepared, beam_args: list[str]) -> Manifest:
+
+    from pipelines.corpus import build_corpus_pipeline
+    from pipelines.file_io import read_bytes
+
+    with new_pipeline(pipeline_options(beam_args)) as pipeline:
+        build_corpus_pipeline(pipeline, prepared.job)
+    path = f"{prepared.output}/{MANIFEST_NAME}"
+    return parse_manifest(read_bytes(path).decode("utf-8"), origin=path)
+
+
+def dry_run(prepared: Prepared, beam_args: list[str]) -> list[str]:
+    """Build the whole graph for the chosen runner, submit nothing; returns the stage names.
+
+    For DataflowRunner this goes as far as translating the graph into a Dataflow job
+    (Beam's own `--dry_run`), which catches what a cloud submission would reject
+    before any worker starts.
+    """
 
     from pipelines.corpus import build_corpus_pipeline
 
-    options = PipelineOptions(beam_args)
-    if options.get_all_options().get("runner") is None:
-        options = PipelineOptions(["--runner=DirectRunner", *beam_args])
-    with beam.Pipeline(options=options) as pipeline:
-        build_corpus_pipeline(pipeline, prepared.job)
-    return load_manifest(f"{prepared.output}/{MANIFEST_NAME}")
+    options = pipeline_options(beam_args, dry_run=True)
+    pipeline = new_pipeline(options)
+    build_corpus_pipeline(pipeline, prepared.job)
+    stages = pipeline_stages(pipeline)
+    runner = str(options.get_all_options().get("runner"))
+    if "DataflowRunner" in runner:
+        pipeline.run().wait_until_finish()
+    return stages
+
+
+def pipeline_stages(pipeline) -> list[str]:
+    """Full names of the composite transforms one level below each top-level stage."""
+    proto = pipeline.to_runner_api()
+    transforms = proto.components.transforms
+    names: list[str] = []
+
+    def walk(transform_id: str, depth: int) -> None:
+        transform = transforms[transform_id]
+        if transform.unique_name and depth <= 2:
+            names.append(transform.unique_name)
+        for child in transform.subtransforms:
+            walk(child, depth + 1)
+
+    for root in proto.root_transform_ids:
+        walk(root, 0)
+    return names
 
 
 def summary(manifest: Manifest) -> str:

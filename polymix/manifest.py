@@ -104,9 +104,17 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     if path.is_dir():
         path = path / MANIFEST_NAME
     try:
-        raw = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError as exc:
         raise ManifestError(f"no manifest at {path}") from exc
+    return parse_manifest(text, origin=str(path))
+
+
+def parse_manifest(text: str, *, origin: str = "manifest") -> Manifest:
+    """Validate manifest text from anywhere (a local file, gs://, mem://)."""
+    path = origin
+    try:
+        raw = json.loads(text)
     except ValueError as exc:
         raise ManifestError(f"{path} is not valid JSON: {exc}") from exc
     version = raw.get("schema_version") if isinstance(raw, dict) else None

@@ -82,7 +82,9 @@ def example_from_object(
     text = obj[spec.text_field]
     if not isinstance(text, str):
         return _line_rejection(spec, example_id, path, line_no, "text_not_a_string", obj)
-    return Example(spec.name, example_id, spec.modality, text=text, original=obj)
+    # The text travels once, in `text`; `original` keeps the other fields (url, title, ...).
+    rest = {key: value for key, value in obj.items() if key != spec.text_field}
+    return Example(spec.name, example_id, spec.modality, text=text, original=rest)
 
 
 def read_jsonl(

@@ -19,8 +19,8 @@ def _example_json(example: Example) -> dict[str, Any]:
         "modality": example.modality,
     }
     body["original"] = example.original
-    if example.text is not None and example.original.get("text") != example.text:
-        body["text"] = example.text
+    if example.text is not None:
+        body["text"] = example.text  # as the rejecting stage saw it (normalized after `normalize`)
     if example.attributes:
         body["attributes"] = example.attributes
     return body

@@ -13,17 +13,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("config", help="YAML config (see `polymix init`)")
     parser.add_argument("--output", required=True, help="output folder (local path or gs://...)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous run's output")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build the whole graph for the runner and print its stages; run nothing",
+    )
     parser.set_defaults(handler=handle, accepts_extra=True)
 
 
 def handle(args: argparse.Namespace) -> int:
     from polymix.config import load_config
-    from polymix.corpus_run import prepare, run_corpus, summary
+    from polymix.corpus_run import dry_run, prepare, run_corpus, summary
 
     config = load_config(args.config)
-    prepared = prepare(config, args.output, overwrite=args.overwrite)
+    prepared = prepare(config, args.output, overwrite=args.overwrite, dry_run=args.dry_run)
     for warning in prepared.warnings:
         print(f"warning: {warning}")
+    if args.dry_run:
+        stages = dry_run(prepared, args.extra)
+        print("\n".join(stages))
+        print(f"dry run: {len(stages)} stages built, nothing was run")
+        return 0
     manifest = run_corpus(prepared, args.extra)
     print(summary(manifest))
     print(f"manifest: {prepared.output}/manifest.json")

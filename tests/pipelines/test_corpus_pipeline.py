@@ -37,6 +37,9 @@ def test_every_rejection_and_duplicate_is_on_disk_with_its_reason(demo_run):
                 on_disk[key] = on_disk.get(key, 0) + 1
                 if "duplicate_of" in row:
                     assert row["duplicate_of"] and row["duplicate_of"] != row["id"]
+                    assert row["text"]  # the removed copy's content is kept, not just its id
+                    if row["source"] == "web":
+                        assert row["original"]["url"].startswith("https://")
     for name, totals in manifest.sources.items():
         for stage, reasons in totals.rejected.items():
             for reason, n in reasons.items():
