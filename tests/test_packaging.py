@@ -26,7 +26,8 @@ def test_setup_file_sdist_carries_every_package(tmp_path):
         capture_output=True,
     )
     (archive,) = tmp_path.glob("polymix-*.tar.gz")
-    names = tarfile.open(archive).getnames()
+    with tarfile.open(archive) as sdist:
+        names = sdist.getnames()
     for module in [
         "polymix/cli.py",
         "pipelines/corpus.py",
