@@ -1,0 +1,38 @@
+"""`polymix report OUT/`: render the run's report (HTML, mixture.json, charts, terminal table)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="render OUT/report/ (index.html, mixture.json, PNG charts) and print the summary",
+    )
+    parser.add_argument("output", help="a run's output folder (holds manifest.json, stats.json)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="re-plan the mixture for this many training positions (e.g. 2e9) instead of the run's",
+    )
+    parser.add_argument(
+        "--max-epochs", type=float, help="re-plan with this epoch cap for every source"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from polymix.config.mixture import MixtureConfig
+    from polymix.report import render_report
+
+    replan = None
+    if args.budget is not None or args.max_epochs is not None:
+        settings = {"budget_tokens": int(args.budget) if args.budget is not None else None}
+        if args.max_epochs is not None:
+            settings["max_epochs"] = args.max_epochs
+        replan = MixtureConfig(**settings)
+    rendered = render_report(args.output, replan)
+    print(rendered.table)
+    print(f"report: {rendered.html}")
+    return 0 if rendered.data.plan is not None else 1
