@@ -9,7 +9,9 @@ import apache_beam as beam
 
 from pipelines.file_io import write_bytes
 from pipelines.grouped_write import WrittenFile
+from polymix.config.mixture import MixtureConfig
 from polymix.manifest import Manifest, ShardInfo, SourceTotals, TokenizerInfo
+from polymix.mixture import MixtureError, plan_mixture, position_kind, supply_from_totals
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class RunFacts:
     tokenizer_bytes: bytes | None
     minhash: dict | None
     warnings: tuple[str, ...]
+    mixture: MixtureConfig
 
 
 def assemble_manifest(
@@ -55,6 +58,8 @@ def assemble_manifest(
         source = shard.group[0]
         totals[source].records += shard.records
         totals[source].tokens += shard.positions
+        kind = position_kind(totals[source].modality)
+        totals[source].positions[kind] = totals[source].positions.get(kind, 0) + shard.positions
         shard_infos.append(
             ShardInfo(
                 path=shard.path,
@@ -66,7 +71,16 @@ def assemble_manifest(
                 sha256=shard.sha256,
             )
         )
-    weight_sum = sum(w for _, w in facts.sources.values()) or 1.0
+    warnings = list(facts.warnings)
+    try:
+        plan = plan_mixture(supply_from_totals(totals), facts.mixture)
+        mixture, plan_json = plan.weights(), plan.to_json()
+        warnings += plan.warnings
+    except MixtureError as exc:
+        weight_sum = sum(w for _, w in facts.sources.values()) or 1.0
+        mixture = {name: w / weight_sum for name, (_, w) in sorted(facts.sources.items())}
+        plan_json = None
+        warnings.append(f"mixture plan failed, using target weights: {exc}")
     return Manifest(
         polymix_version=facts.polymix_version,
         config_hash=facts.config_hash,
@@ -75,9 +89,10 @@ def assemble_manifest(
         minhash=facts.minhash,
         shards=shard_infos,
         sources=totals,
-        mixture={name: w / weight_sum for name, (_, w) in sorted(facts.sources.items())},
+        mixture=mixture,
+        plan=plan_json,
         side_outputs=sorted(f.path for f in side_files),
-        warnings=list(facts.warnings),
+        warnings=warnings,
     )
 
 

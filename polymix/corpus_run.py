@@ -120,6 +120,9 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
         raise UserFacingError(
             f"sources {unsupported}: only text and code modalities are supported yet"
         )
+    from polymix.mixture import check_mixture_config
+
+    check_mixture_config(config.mixture, {s.name: s.modality for s in config.sources})
     tokenizer, proto = tokenizer_facts(config)
     patterns, warnings = matched_patterns(config, dry_run=dry_run)
     root = prepare_output(output, overwrite=overwrite, dry_run=dry_run)
@@ -133,6 +136,7 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
         tokenizer_bytes=proto,
         minhash=None,
         warnings=tuple(w for w in warnings if "dry run" not in w),
+        mixture=config.mixture,
     )
     return Prepared(CorpusJob(config, patterns, facts, proto), root, warnings)
 
@@ -182,9 +186,11 @@ def run_corpus(prepared: Prepared, beam_args: list[str]) -> Manifest:
 
     from pipelines.corpus import build_corpus_pipeline
     from pipelines.file_io import read_bytes
+    from polymix.progress import run_with_progress
 
-    with new_pipeline(pipeline_options(beam_args)) as pipeline:
-        build_corpus_pipeline(pipeline, prepared.job)
+    pipeline = new_pipeline(pipeline_options(beam_args))
+    build_corpus_pipeline(pipeline, prepared.job)
+    run_with_progress(pipeline)
     path = f"{prepared.output}/{MANIFEST_NAME}"
     return parse_manifest(read_bytes(path).decode("utf-8"), origin=path)
 
@@ -227,18 +233,21 @@ def pipeline_stages(pipeline) -> list[str]:
     return names
 
 
-def summary(manifest: Manifest) -> str:
-    lines = [
-        f"{'source':<14}{'input':>9}{'kept':>9}{'dupes':>9}{'rejected':>10}{'records':>9}{'tokens':>12}"
-    ]
-    for name, t in sorted(manifest.sources.items()):
+def summary(manifest: Manifest, *, table: bool = True) -> str:
+    """Per-source accounting (unless the report's table is shown instead), bad input, warnings."""
+    lines = []
+    if table:
         lines.append(
-            f"{name:<14}{t.input:>9}{t.kept:>9}{t.duplicates_total:>9}{t.rejected_total:>10}"
-            f"{t.records:>9}{t.tokens:>12}"
+            f"{'source':<14}{'input':>9}{'kept':>9}{'dupes':>9}{'rejected':>10}{'records':>9}{'tokens':>12}"
         )
-        for stage, reasons in sorted(t.rejected.items()):
-            detail = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items()))
-            lines.append(f"{'':<14}rejected at {stage}: {detail}")
+        for name, t in sorted(manifest.sources.items()):
+            lines.append(
+                f"{name:<14}{t.input:>9}{t.kept:>9}{t.duplicates_total:>9}{t.rejected_total:>10}"
+                f"{t.records:>9}{t.tokens:>12}"
+            )
+            for stage, reasons in sorted(t.rejected.items()):
+                detail = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items()))
+                lines.append(f"{'':<14}rejected at {stage}: {detail}")
     bad = sum(n for t in manifest.sources.values() for n in t.rejected.get("read", {}).values())
     lines.append(
         f"bad input (unreadable, malformed, empty): {bad} example(s), see rejected/*/read/"

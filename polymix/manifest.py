@@ -62,6 +62,9 @@ class SourceTotals(_Strict):
     modified: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="stage -> change -> n"
     )
+    positions: dict[str, int] = Field(
+        default_factory=dict, description="kept sequence positions by kind: text, image, audio"
+    )
 
     @property
     def duplicates_total(self) -> int:
@@ -84,7 +87,10 @@ class Manifest(_Strict):
     minhash: dict[str, Any] | None = None
     shards: list[ShardInfo]
     sources: dict[str, SourceTotals]
-    mixture: dict[str, float] = Field(default_factory=dict)
+    mixture: dict[str, float] = Field(
+        default_factory=dict, description="planned share of training positions per source"
+    )
+    plan: dict[str, Any] | None = Field(None, description="the mixture plan behind `mixture`")
     side_outputs: list[str] = Field(
         default_factory=list, description="rejected/ and duplicates/ files"
     )

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from polymix.config import load_config
-    from polymix.corpus_run import dry_run, prepare, run_corpus, summary
+    from polymix.corpus_run import dry_run, is_remote, prepare, run_corpus, summary
 
     config = load_config(args.config)
     prepared = prepare(config, args.output, overwrite=args.overwrite, dry_run=args.dry_run)
@@ -35,6 +35,17 @@ def handle(args: argparse.Namespace) -> int:
         print(f"dry run: {len(stages)} stages built, nothing was run")
         return 0
     manifest = run_corpus(prepared, args.extra)
-    print(summary(manifest))
+    if is_remote(prepared.output):
+        print(summary(manifest))
+    else:
+        from polymix.report.render import render_report
+
+        rendered = render_report(prepared.output)
+        print(rendered.table)
+        print(summary(manifest, table=False))
+        print(f"report: {rendered.html}")
     print(f"manifest: {prepared.output}/manifest.json")
+    if manifest.plan is None:
+        print("error: the mixture could not be planned (see the warning above)")
+        return 1
     return 0

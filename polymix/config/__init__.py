@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from polymix.config.base import Section
+from polymix.config.mixture import MixtureConfig
 from polymix.config.shards import ShardsConfig
 from polymix.config.sources import SourceConfig
 from polymix.config.text import ExactDedupConfig, NormalizeConfig
@@ -37,6 +38,10 @@ class Config(Section):
         default_factory=TokenizerConfig, description="SentencePiece tokenizer."
     )
     shards: ShardsConfig = Field(default_factory=ShardsConfig, description="Output layout.")
+    mixture: MixtureConfig = Field(
+        default_factory=MixtureConfig,
+        description="Mixture planning: budget, epoch caps, modality weights.",
+    )
     base_dir: str = Field(
         ".",
         description="Folder that relative paths are resolved against (set to the config's folder on load).",
