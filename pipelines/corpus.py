@@ -1,9 +1,9 @@
 """The main job, as a Beam graph:
 
-    read ─► normalize ─► exact dedup ─► [near dedup] ─► [quality filters] ─► tokenize ─► shards
-      │          │             │              │                 │
-      └──────────┴── rejected/<source>/<stage>/<reason>   duplicates/<source>/<stage>
-                                    └──────────► counts ─► manifest.json
+    read ─► normalize ─► exact dedup ─► near dedup ─► quality filters ─► tokenize ─► shards
+      │          │             │             │               │
+      └──────────┴─ rejected/<source>/<stage>/<reason>  ─────┘     duplicates/<source>/<stage>
+                 counts + statistics ─► manifest.json, stats.json
 
 Every stage returns its survivors plus what it removed; the removed go to side
 outputs and into the counts, so the manifest can prove the accounting.
@@ -20,7 +20,9 @@ from pipelines.exact_dedup import ExactDuplicates
 from pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
 from pipelines.manifest_writer import RunFacts, WriteManifest
 from pipelines.normalize import NormalizeText
+from pipelines.quality import QualityFilters
 from pipelines.read import ReadTextSource
+from pipelines.statistics import RunStatistics, cuts_from_filters
 from pipelines.tokenize import TokenizeText
 from polymix.config import Config
 from transforms.side_records import duplicate_line, rejection_line
@@ -28,7 +30,7 @@ from transforms.side_records import duplicate_line, rejection_line
 
 @dataclass(frozen=True)
 class CorpusJob:
-    config: Config
+    config: Config  # with model paths resolved against the config's folder
     patterns: dict[str, list[str]]  # source name -> globs that matched at launch
     facts: RunFacts
     tokenizer_proto: bytes
@@ -37,6 +39,10 @@ class CorpusJob:
 def _flatten(pcolls, label: str, pipeline):
     pcolls = [pc for pc in pcolls if pc is not None]
     return pcolls | label >> beam.Flatten() if pcolls else pipeline | label >> beam.Create([])
+
+
+def _filter_stages(config: Config) -> list[str]:
+    return list(dict.fromkeys(config.filters.stages.text + config.filters.stages.code))
 
 
 def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
@@ -53,8 +59,9 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
 
     normalized = examples | "Normalize" >> NormalizeText(config.normalize)
     exact = normalized["kept"] | "ExactDedup" >> ExactDuplicates(config.exact_dedup)
-    kept = exact["kept"]
-    rejected_parts = [read_rejected, normalized["rejected"]]
+    quality = exact["kept"] | "Quality" >> QualityFilters(config.filters)
+    kept = quality["kept"]
+    rejected_parts = [read_rejected, normalized["rejected"], quality["rejected"]]
     duplicate_parts = [exact["duplicates"]]
 
     records = kept | "Tokenize" >> TokenizeText(job.tokenizer_proto, config.shards.max_seq_len)
@@ -86,11 +93,19 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     )
     side_files = (rejected_files, duplicate_files) | "SideFiles" >> beam.Flatten()
 
+    inputs = _flatten([examples, read_rejected], "Inputs", pipeline)
     counts = (
-        _flatten([examples, read_rejected], "Inputs", pipeline)
-        | "CountInput" >> accounting.CountBy(accounting.input_key),
+        inputs | "CountInput" >> accounting.CountBy(accounting.input_key),
         kept | "CountKept" >> accounting.CountBy(accounting.kept_key),
         rejected | "CountRejected" >> accounting.CountBy(accounting.rejected_key),
         duplicates | "CountDuplicates" >> accounting.CountBy(accounting.duplicate_key),
+        (kept, rejected)
+        | "Judged" >> beam.Flatten()
+        | "CountModified" >> accounting.CountModified(),
     ) | "AllCounts" >> beam.Flatten()
+
+    stages = ["read", "normalize", "exact_dedup", *_filter_stages(config)]
+    _ = (kept, rejected, duplicates) | "Statistics" >> RunStatistics(
+        output, cuts_from_filters(config.filters), stages
+    )
     return pipeline | "Manifest" >> WriteManifest(job.facts, shards, side_files, counts)

@@ -32,72 +32,29 @@ EDGES: tuple[float, ...] = tuple(
 CATEGORICAL = ("language.lang",)
 SKIPPED = ("modified",)  # text-change counts: already in the manifest
 
-# attribute path, config key under `filters`, the side that is kept
-_CUTS: tuple[tuple[str, str, str], ...] = (
-    ("language.score", "language.min_score", "above"),
-    ("quality_classifier.score", "quality_classifier.min_score", "above"),
-    ("gopher_quality.n_words", "gopher_quality.min_words", "above"),
-    ("gopher_quality.n_words", "gopher_quality.max_words", "below"),
-    ("gopher_quality.mean_word_length", "gopher_quality.min_mean_word_length", "above"),
-    ("gopher_quality.mean_word_length", "gopher_quality.max_mean_word_length", "below"),
-    ("gopher_quality.hash_ratio", "gopher_quality.max_symbol_word_ratio", "below"),
-    ("gopher_quality.ellipsis_ratio", "gopher_quality.max_symbol_word_ratio", "below"),
-    ("gopher_quality.bullet_lines_ratio", "gopher_quality.max_bullet_lines_ratio", "below"),
-    ("gopher_quality.ellipsis_lines_ratio", "gopher_quality.max_ellipsis_lines_ratio", "below"),
-    ("gopher_quality.alpha_words_ratio", "gopher_quality.min_alpha_words_ratio", "above"),
-    ("gopher_quality.stop_words", "gopher_quality.min_stop_words", "above"),
-    ("gopher_repetition.dup_para_fraction", "gopher_repetition.max_dup_para_fraction", "below"),
-    (
-        "gopher_repetition.dup_para_char_fraction",
-        "gopher_repetition.max_dup_para_char_fraction",
-        "below",
-    ),
-    ("gopher_repetition.dup_line_fraction", "gopher_repetition.max_dup_line_fraction", "below"),
-    (
-        "gopher_repetition.dup_line_char_fraction",
-        "gopher_repetition.max_dup_line_char_fraction",
-        "below",
-    ),
-    ("fineweb.terminal_punct_line_ratio", "fineweb.min_terminal_punct_line_ratio", "above"),
-    ("fineweb.short_line_ratio", "fineweb.max_short_line_ratio", "below"),
-    ("fineweb.dup_line_char_ratio", "fineweb.max_dup_line_char_ratio", "below"),
-    ("fineweb.newline_word_ratio", "fineweb.max_newline_word_ratio", "below"),
-    ("c4.sentences", "c4.min_sentences", "above"),
-    ("code.chars", "code.max_chars", "below"),
-    ("code.max_line_length", "code.max_line_length", "below"),
-    ("code.mean_line_length", "code.max_mean_line_length", "below"),
-    ("code.alnum_fraction", "code.min_alnum_fraction", "above"),
-    ("code.encoded_chars", "code.max_encoded_chars", "below"),
-    ("code.encoded_fraction", "code.max_encoded_fraction", "below"),
-)
-_NGRAM_CUTS = (
-    ("gopher_repetition.top_{n}gram_char_fraction", "max_top_ngram_char_fraction"),
-    ("gopher_repetition.dup_{n}gram_char_fraction", "max_dup_ngram_char_fraction"),
-)
-
-
-def _lookup(section: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        section = getattr(section, part, None)
-    return section
-
 
 def cuts_from_filters(filters: Any) -> dict[str, list[dict[str, Any]]]:
-    """Thresholds per attribute from a `filters` config section (absent keys are skipped)."""
+    """Thresholds per attribute path, as the configured stages declare them (`Cut`s).
+
+    The stages publish their own cuts, so the report can never draw a threshold the
+    pipeline does not apply.
+    """
+    from transforms.filters.cuts import numeric_cuts
+
     cuts: dict[str, list[dict[str, Any]]] = {}
     if filters is None:
         return cuts
-
-    def add(attribute: str, key: str, value: Any, keep: str) -> None:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            entry = {"key": f"filters.{key}", "value": float(value), "keep": keep}
-            cuts.setdefault(attribute, []).append(entry)
-
-    for attribute, key, keep in _CUTS:
-        add(attribute, key, _lookup(filters, key), keep)
-    for pattern, key in _NGRAM_CUTS:
-        for n, value in sorted((_lookup(filters, f"gopher_repetition.{key}") or {}).items()):
-            add(pattern.format(n=n), f"gopher_repetition.{key}.{n}", value, "below")
+    for modality in ("text", "code"):
+        for stage, stage_cuts in numeric_cuts(filters, modality).items():
+            for cut in stage_cuts:
+                entry = {
+                    "key": f"{stage}: {cut.reason}",
+                    "value": float(cut.threshold),
+                    "keep": "above" if cut.op == "<" else "below",
+                }
+                listed = cuts.setdefault(f"{stage}.{cut.attribute}", [])
+                if entry not in listed:
+                    listed.append(entry)
     return cuts
 
 

@@ -111,6 +111,28 @@ def matched_patterns(
     return patterns, warnings
 
 
+def with_resolved_models(config: Config) -> Config:
+    """Model paths in `filters` made relative to the config file, like every other path."""
+    filters = config.filters
+    updates = {}
+    for section in ("language", "quality_classifier"):
+        settings = getattr(filters, section)
+        if settings.model_path:
+            updates[section] = settings.model_copy(
+                update={"model_path": config.resolve(settings.model_path)}
+            )
+    return config.model_copy(update={"filters": filters.model_copy(update=updates)})
+
+
+def check_filter_models(config: Config) -> None:
+    from pipelines.quality import check_models
+
+    try:
+        check_models(config.filters)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserFacingError(f"filters: {exc}") from None
+
+
 def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = False) -> Prepared:
     from pipelines.corpus import CorpusJob
     from pipelines.manifest_writer import RunFacts
@@ -123,6 +145,8 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
     from polymix.mixture import check_mixture_config
 
     check_mixture_config(config.mixture, {s.name: s.modality for s in config.sources})
+    config = with_resolved_models(config)
+    check_filter_models(config)
     tokenizer, proto = tokenizer_facts(config)
     patterns, warnings = matched_patterns(config, dry_run=dry_run)
     root = prepare_output(output, overwrite=overwrite, dry_run=dry_run)

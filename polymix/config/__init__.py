@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from polymix.config.base import Section
+from polymix.config.filters import FiltersConfig
 from polymix.config.mixture import MixtureConfig
 from polymix.config.shards import ShardsConfig
 from polymix.config.sources import SourceConfig
@@ -38,6 +39,10 @@ class Config(Section):
         default_factory=TokenizerConfig, description="SentencePiece tokenizer."
     )
     shards: ShardsConfig = Field(default_factory=ShardsConfig, description="Output layout.")
+    filters: FiltersConfig = Field(
+        default_factory=FiltersConfig,
+        description="Quality filters: heuristic rules and fastText classifiers.",
+    )
     mixture: MixtureConfig = Field(
         default_factory=MixtureConfig,
         description="Mixture planning: budget, epoch caps, modality weights.",

@@ -197,6 +197,10 @@ class PIIConfig(Section):
     emails: bool = Field(True, description="Redact e-mail addresses.")
     ip_addresses: bool = Field(True, description="Redact IPv4 and IPv6 addresses.")
     phone_numbers: bool = Field(True, description="Redact phone numbers.")
+    public_ips_only: bool = Field(
+        True,
+        description="Redact only globally routable IPs; private ones identify nobody (FineWeb).",
+    )
     email_replacement: str = Field("|||EMAIL_ADDRESS|||", description="Placeholder for e-mails.")
     ip_replacement: str = Field("|||IP_ADDRESS|||", description="Placeholder for IP addresses.")
     phone_replacement: str = Field("|||PHONE_NUMBER|||", description="Placeholder for phones.")

@@ -22,7 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from polymix.sample import web_text
 from polymix.sample import words as W
+from transforms.normalize import normalize_text
 
 
 @dataclass
@@ -33,39 +35,20 @@ class Expected:
     rejected: dict[str, Counter] = field(default_factory=dict)  # source -> "stage/reason" -> n
     exact_duplicates: Counter = field(default_factory=Counter)
     near_duplicates_planted: Counter = field(default_factory=Counter)
+    languages_planted: Counter = field(default_factory=Counter)  # non-English web pages
 
     def reject(self, source: str, stage: str, reason: str, n: int = 1) -> None:
         self.rejected.setdefault(source, Counter())[f"{stage}/{reason}"] += n
         self.input[source] += n
 
 
-def sentence(rng: random.Random) -> str:
-    s = f"{rng.choice(W.SUBJECTS)} {rng.choice(W.VERBS)} {rng.choice(W.OBJECTS)} {rng.choice(W.CLAUSES)}."
-    if rng.random() < 0.3:
-        s = f"{rng.choice(W.CONNECTORS)} {s}"
-    return s[0].upper() + s[1:]
-
-
-def paragraph(rng: random.Random, sentences: int) -> str:
-    return " ".join(sentence(rng) for _ in range(sentences))
-
-
-def article(rng: random.Random, index: int, paragraphs: int, boilerplate: bool) -> str:
-    title = f"{rng.choice(W.TOPICS)}: report number {index}"
-    body = [paragraph(rng, rng.randint(3, 6)) for _ in range(paragraphs)]
-    lines = [title, *body]
-    if boilerplate:
-        lines = [W.BOILERPLATE[0], *lines, *rng.sample(W.BOILERPLATE[1:], 2)]
-    return "\n\n".join(lines)
-
-
-def spam(rng: random.Random, index: int) -> str:
-    return " ".join(rng.choice(W.SPAM) for _ in range(rng.randint(30, 80))) + f" {index}"
-
-
-def foreign(rng: random.Random, language: str, index: int) -> str:
-    sentences = W.FOREIGN[language]
-    return " ".join(rng.choice(sentences) for _ in range(rng.randint(4, 9))) + f" ({index})"
+def book(rng: random.Random, index: int, chapters: int) -> str:
+    """A long document: chapters of clean prose under numbered headings."""
+    parts = [f"Volume {index}"]
+    for chapter in range(chapters):
+        parts.append(f"Chapter {chapter + 1}")
+        parts += web_text.make_documents("clean", 1, seed=rng.randrange(2**31))
+    return "\n\n".join(parts)
 
 
 def code_file(rng: random.Random, index: int) -> str:
@@ -109,32 +92,33 @@ def _gzip(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def _unique(text: str, seen: set[str], index: int) -> str:
+    """Make a generated page unique (after normalization) so planted duplicates are the only ones."""
+    if normalize_text(text) in seen:
+        text += f"\n\nPage {index}."
+    seen.add(normalize_text(text))
+    return text
+
+
 def _web(rng: random.Random, root: Path, expected: Expected, scale: int) -> None:
     rows: list[dict] = []
-    originals: list[str] = []
-    for i in range(300 * scale):
-        text = article(rng, i, rng.randint(2, 6), boilerplate=rng.random() < 0.3)
-        originals.append(text)
-        rows.append({"id": f"web-{i:06d}", "url": f"https://example.org/a/{i}", "text": text})
-    for i in range(20 * scale):
-        rows.append({"id": f"web-spam-{i}", "text": spam(rng, i)})
-    for i, language in enumerate(sorted(W.FOREIGN) * 8 * scale):
-        rows.append({"id": f"web-{language}-{i}", "text": foreign(rng, language, i)})
-    for i in range(10 * scale):
-        rows.append({"id": f"web-short-{i}", "text": f"Page {i} not found."})
+    seen: set[str] = set()
+    pages = web_text.make_corpus(300 * scale, seed=rng.randrange(2**31), foreign_fraction=0.12)
+    for i, page in enumerate(pages):
+        text = _unique(page["text"], seen, i)
+        rows.append({"id": f"web-{i:06d}", "url": f"https://example.org/{i}", "kind": page["kind"], "text": text})
+    clean = [r for r in rows if r["kind"] == "clean"]
     for i in range(2 * scale):
-        rows.append(
-            {"id": f"web-long-{i}", "text": article(rng, 10_000 + i, 120, boilerplate=False)}
-        )
+        text = _unique(book(rng, 10_000 + i, 12), seen, i)
+        rows.append({"id": f"web-long-{i}", "kind": "long", "text": text})
     for i in range(20 * scale):
-        source = rng.choice(originals)
-        rows.append({"id": f"web-near-{i}", "text": near_copy(rng, source, 0.03, i)})
+        original = rng.choice(clean)
+        rows.append({"id": f"web-near-{i}", "kind": "near_copy", "text": near_copy(rng, original["text"], 0.03, i)})
         expected.near_duplicates_planted["web"] += 1
     for i in range(30 * scale):
-        text = rng.choice(originals)
-        rows.append(
-            {"id": f"web-copy-{i}", "text": whitespace_variant(text) if i % 3 == 0 else text}
-        )
+        original = rng.choice(clean)["text"]
+        text = whitespace_variant(original) if i % 3 == 0 else original
+        rows.append({"id": f"web-copy-{i}", "kind": "exact_copy", "text": text})
         expected.exact_duplicates["web"] += 1
     rng.shuffle(rows)
     half = len(rows) // 2
@@ -142,6 +126,9 @@ def _web(rng: random.Random, root: Path, expected: Expected, scale: int) -> None
     (root / "web" / "web-000.jsonl.gz").write_bytes(_gzip(_jsonl(rows[:half])))
     (root / "web" / "web-001.jsonl.gz").write_bytes(_gzip(_jsonl(rows[half:])))
     expected.input["web"] += len(rows)
+    expected.languages_planted.update(
+        r["kind"].split(":")[1] for r in rows if r["kind"].startswith("foreign:")
+    )
 
     bad_lines = [
         b'{"id": "bad-json-1", "text": "unterminated',
@@ -172,7 +159,7 @@ def _books(rng: random.Random, root: Path, expected: Expected, scale: int) -> No
         {
             "book_id": f"book-{i:03d}",
             "title": f"Volume {i}",
-            "content": article(rng, 50_000 + i, rng.randint(20, 60), False),
+            "content": book(rng, i, rng.randint(8, 20)),
         }
         for i in range(8 * scale)
     ]
@@ -249,6 +236,7 @@ def generate(root: str | Path, *, seed: int = 0, scale: int = 1) -> Expected:
                 "rejected": {s: dict(c) for s, c in expected.rejected.items()},
                 "exact_duplicates": dict(expected.exact_duplicates),
                 "near_duplicates_planted": dict(expected.near_duplicates_planted),
+                "languages_planted": dict(expected.languages_planted),
             },
             indent=2,
             sort_keys=True,

@@ -12,6 +12,8 @@ from polymix.manifest import ManifestError, load_manifest, verify_manifest
 from tests.pipelines.conftest import run_pipeline
 from transforms.record_codec import decode
 
+FILTER_STAGES = ("language", "gopher_repetition", "gopher_quality", "c4", "fineweb", "pii", "code")
+
 
 def test_accounting_matches_what_the_generator_built(demo_run, sample_corpus):
     _, expected = sample_corpus
@@ -23,7 +25,27 @@ def test_accounting_matches_what_the_generator_built(demo_run, sample_corpus):
         rejected = {
             f"{s}/{r}": n for s, reasons in totals.rejected.items() for r, n in reasons.items()
         }
-        assert rejected == expected["rejected"].get(name, {})
+        bad_input = {k: n for k, n in rejected.items() if k.split("/")[0] in ("read", "normalize")}
+        assert bad_input == expected["rejected"].get(name, {})
+        filtered = set(rejected) - set(bad_input)
+        assert {k.split("/")[0] for k in filtered} <= set(FILTER_STAGES)
+
+
+def test_non_english_pages_are_detected_and_counted(demo_run, sample_corpus):
+    _, expected = sample_corpus
+    stats = json.loads((demo_run / "stats.json").read_text())
+    web = stats["languages"]["web"]
+    for language, planted in expected["languages_planted"].items():
+        assert sum(web[language].values()) == planted, language
+    manifest = load_manifest(demo_run / "manifest.json")
+    other = manifest.sources["web"].rejected["language"]["other_language"]
+    assert other == sum(expected["languages_planted"].values())
+
+
+def test_text_modifications_are_counted_not_rejected(demo_run):
+    manifest = load_manifest(demo_run / "manifest.json")
+    assert manifest.sources["web"].modified["c4"]["lines_removed"] > 0  # boilerplate lines cut
+    assert manifest.sources["web"].balances()
 
 
 def test_every_rejection_and_duplicate_is_on_disk_with_its_reason(demo_run):

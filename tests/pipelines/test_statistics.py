@@ -1,7 +1,6 @@
 """Run statistics: fixed-bin histograms that merge exactly, cuts from config, one Beam run."""
 
 import json
-from types import SimpleNamespace
 
 import apache_beam as beam
 import pytest
@@ -14,6 +13,7 @@ from pipelines.statistics import (
     cuts_from_filters,
     flatten_numeric,
 )
+from polymix.config.filters import FiltersConfig
 from polymix.manifest import load_manifest
 from transforms.example import Duplicate, Example, Rejection
 
@@ -81,19 +81,18 @@ def test_merging_partial_accumulators_equals_one_pass():
     assert merged == single
 
 
-def test_cuts_come_from_the_filters_section_and_skip_missing_keys():
-    filters = SimpleNamespace(
-        language=SimpleNamespace(min_score=0.65),
-        gopher_quality=SimpleNamespace(min_words=50, max_words=100_000),
-        gopher_repetition=SimpleNamespace(max_top_ngram_char_fraction={2: 0.2}),
+def test_cuts_are_the_ones_the_configured_stages_apply():
+    filters = FiltersConfig(
+        language={"min_score": 0.65},
+        gopher_quality={"min_words": 40},
+        stages={"text": ["language", "gopher_quality"], "code": ["code"]},
     )
     cuts = cuts_from_filters(filters)
-    assert cuts["language.score"] == [
-        {"key": "filters.language.min_score", "value": 0.65, "keep": "above"}
-    ]
-    assert [c["value"] for c in cuts["gopher_quality.n_words"]] == [50, 100_000]
-    assert cuts["gopher_repetition.top_2gram_char_fraction"][0]["keep"] == "below"
-    assert "fineweb.short_line_ratio" not in cuts
+    assert {"key": "language: low_score", "value": 0.65, "keep": "above"} in cuts["language.score"]
+    assert 40 in [c["value"] for c in cuts["gopher_quality.n_words"]]
+    assert all(c["keep"] in ("above", "below") for entries in cuts.values() for c in entries)
+    assert not any(name.startswith("fineweb.") for name in cuts)  # fineweb is not configured
+    assert any(name.startswith("code.") for name in cuts)
     assert cuts_from_filters(None) == {}
 
 

@@ -26,10 +26,32 @@ class Tags:
     modified: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Cut:
+    """One numeric rule: reject when `attribute` is below (op "<") or above (op ">") `threshold`.
+
+    Published as data so a report can draw each attribute's histogram with its cut, and count
+    how many documents another threshold would keep, from the stored attributes alone.
+    """
+
+    reason: str
+    attribute: str
+    op: str
+    threshold: float
+
+    def fails(self, value: float) -> bool:
+        return value < self.threshold if self.op == "<" else value > self.threshold
+
+
+def failed_cuts(cuts: tuple[Cut, ...], attributes: Mapping[str, Any]) -> list[str]:
+    return [cut.reason for cut in cuts if cut.fails(attributes[cut.attribute])]
+
+
 class Stage(Protocol):
     """One rule set. `name` is the key used in config, `rejected/<source>/<stage>/` and counters."""
 
     name: str
+    cuts: tuple[Cut, ...]
 
     def tag(self, doc: DocView) -> Tags: ...
 

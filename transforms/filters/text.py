@@ -14,12 +14,13 @@ from itertools import accumulate
 
 # URLs and e-mail addresses are one token (spaCy's url_match / like_email); dotted abbreviations
 # ("U.S.", "e.g.") and numbers with separators ("3.14", "1,000", "12:30") are one token; every other
-# punctuation mark is its own token except runs of dots or dashes.
+# punctuation mark is its own token except runs of dots or dashes. As in spaCy, a bracket between
+# word characters ("len(values") does not split; possessive `++` keeps the regex from backtracking.
 _CORE = (
     r"(?:https?://|www\.)\S*[^\s.,;:!?)\]'\"]"
     r"|(?:[^\W\d_]\.){2,}"
     r"|\d+(?:[.,:]\d+)+"
-    r"|\w+(?:['’]\w+)*"
+    r"|\w++(?:['’]\w++|[(\[]\w++)*"
     r"|\.{2,}|-{2,}"
     r"|[^\w\s]"
 )
@@ -38,8 +39,11 @@ PUNCTUATION = frozenset(
 TERMINAL_PUNCTUATION = frozenset(
     ".!?。！？．｡‼‽⁇⁈⁉։؞؟۔܀܁܂߹।॥၊။።፧፨᙮᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗៕៖។"
 )
-_SYMBOL_TOKENS = frozenset(PUNCTUATION | {"." * n for n in range(2, 33)} | {"-" * n for n in range(2, 33)})
-_PUNCTUATION_CHARS = "".join(sorted(PUNCTUATION))
+_SYMBOLS = PUNCTUATION | TERMINAL_PUNCTUATION
+_SYMBOL_TOKENS = frozenset(
+    _SYMBOLS | {"." * n for n in range(2, 33)} | {"-" * n for n in range(2, 33)}
+)
+_PUNCTUATION_CHARS = "".join(sorted(_SYMBOLS))
 _HAS_LETTER = re.compile(r"[^\W\d_]").search
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 _LINE_BREAKS = re.compile(r"\n+")

