@@ -88,8 +88,8 @@ def datatrove_stage_keeps(chain: list[tuple[str, object]], text: str) -> dict[st
 def classifier_accuracy(seed: int) -> None:
     import tempfile
 
-    from transforms.filters import fasttext_models, quality_classifier
     from polymix.sample.web_text import make_documents
+    from transforms.filters import fasttext_models, quality_classifier
 
     junk_kinds = ("spam", "list", "table", "boilerplate")
 
@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from polymix.config.filters import FiltersConfig, StagesConfig
-    from transforms.filters import build_stages, load_models, run_stages
     from polymix.sample.web_text import make_corpus
+    from transforms.filters import build_stages, load_models, run_stages
 
     docs = make_corpus(args.docs, seed=args.seed, foreign_fraction=0.1)
     texts = [d["text"] for d in docs]

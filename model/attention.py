@@ -44,9 +44,7 @@ def attention_mask(segment_ids: jax.Array) -> jax.Array:
     return (same & causal)[:, None]
 
 
-def direct_attention(
-    q: jax.Array, k: jax.Array, v: jax.Array, segment_ids: jax.Array
-) -> jax.Array:
+def direct_attention(q: jax.Array, k: jax.Array, v: jax.Array, segment_ids: jax.Array) -> jax.Array:
     """q [B, L, H, D], k/v [B, L, K, D] with H a multiple of K (GQA)."""
     return jax.nn.dot_product_attention(q, k, v, mask=attention_mask(segment_ids))
 
@@ -81,7 +79,7 @@ def blockwise_attention(
         l0 = jnp.zeros((b, kv, g, block), jnp.float32)
 
         def visit(carry: tuple[jax.Array, ...], j: jax.Array) -> tuple[jax.Array, ...]:
-            m, l, acc = carry
+            m, denom, acc = carry
             s = jnp.einsum("bqkgd,bskd->bkgqs", q_i, kb[j], preferred_element_type=jnp.float32)
             s = s * scale
             mask = (seg_i[:, :, None] == seg[j][:, None, :]) & (pos_i[:, None] >= pos[j][None, :])
@@ -91,15 +89,15 @@ def blockwise_attention(
             p = jnp.where(mask, jnp.exp(s - m_new[..., None]), 0.0)
             corr = jnp.exp(m - m_new)
             pv = jnp.einsum("bkgqs,bskd->bkgqd", p.astype(v.dtype), vb[j])
-            return m_new, l * corr + p.sum(-1), acc * corr[..., None] + pv
+            return m_new, denom * corr + p.sum(-1), acc * corr[..., None] + pv
 
         def step(carry: tuple[jax.Array, ...], j: jax.Array) -> tuple[tuple[jax.Array, ...], None]:
             # Key blocks entirely in the future of this query block cost nothing.
             needed = pos[j][0] <= pos_i[-1]
             return jax.lax.cond(needed, visit, lambda c, _: c, carry, j), None
 
-        (_, l, acc), _ = jax.lax.scan(step, (m0, l0, acc0), jnp.arange(nb))
-        out = acc / jnp.maximum(l, 1e-30)[..., None]  # every query sees at least itself
+        (_, denom, acc), _ = jax.lax.scan(step, (m0, l0, acc0), jnp.arange(nb))
+        out = acc / jnp.maximum(denom, 1e-30)[..., None]  # every query sees at least itself
         return out.transpose(0, 3, 1, 2, 4).astype(q.dtype)  # [B, bq, K, G, D]
 
     out = jax.lax.map(jax.checkpoint(one_query_block), (qb, seg, pos))
@@ -121,7 +119,9 @@ def attention(
     k = jnp.einsum("bld,dhk->blhk", x, params["wk"].astype(dtype))
     v = jnp.einsum("bld,dhk->blhk", x, params["wv"].astype(dtype))
     q = rules.constrain(rope(q, positions, cfg.rope_theta), "batch", "act_seq", "act_heads", None)
-    k = rules.constrain(rope(k, positions, cfg.rope_theta), "batch", "act_seq", "act_kv_heads", None)
+    k = rules.constrain(
+        rope(k, positions, cfg.rope_theta), "batch", "act_seq", "act_kv_heads", None
+    )
     v = rules.constrain(v, "batch", "act_seq", "act_kv_heads", None)
     if cfg.attention == "blockwise":
         out = blockwise_attention(q, k, v, segment_ids, cfg.attention_block)

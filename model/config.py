@@ -54,7 +54,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.n_heads % self.n_kv_heads:
-            raise ValueError(f"n_heads={self.n_heads} not a multiple of n_kv_heads={self.n_kv_heads}")
+            raise ValueError(
+                f"n_heads={self.n_heads} not a multiple of n_kv_heads={self.n_kv_heads}"
+            )
         if self.n_experts and not 0 < self.top_k <= self.n_experts:
             raise ValueError(f"top_k={self.top_k} must be in 1..n_experts={self.n_experts}")
         if self.dense_every and self.n_layers % self.dense_every:
@@ -192,7 +194,9 @@ def get_config(name: str, overrides: list[str] | dict[str, Any] | None = None) -
         return cfg
     fields = {f.name for f in dataclasses.fields(cfg)}
     changes: dict[str, Any] = {}
-    items = overrides.items() if isinstance(overrides, dict) else (o.split("=", 1) for o in overrides)
+    items = (
+        overrides.items() if isinstance(overrides, dict) else (o.split("=", 1) for o in overrides)
+    )
     for item in items:
         if len(item) != 2:
             raise ValueError(f"override must be key=value, got {item[0]!r}")

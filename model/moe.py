@@ -41,12 +41,29 @@ def _masked_mean(x: jax.Array, mask: jax.Array, axes: tuple[int, ...]) -> jax.Ar
     return (x * m).sum(axes) / jnp.maximum(m.sum(axes), 1.0)
 
 
+def _top_k(logits: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+    """`lax.top_k` by k rounds of argmax (ties to the lower index, like top_k).
+
+    The SPMD partitioner gathers the whole batch for `top_k`; argmax and where
+    partition along the batch, and k is 1 or 2 here.
+    """
+    values, indices = [], []
+    masked = logits
+    for _ in range(k):
+        index = jnp.argmax(masked, axis=-1)
+        values.append(jnp.take_along_axis(logits, index[..., None], axis=-1)[..., 0])
+        indices.append(index)
+        hit = jax.nn.one_hot(index, logits.shape[-1], dtype=bool)
+        masked = jnp.where(hit, -jnp.inf, masked)
+    return jnp.stack(values, -1), jnp.stack(indices, -1).astype(jnp.int32)
+
+
 def route(
     x: jax.Array, router: jax.Array, top_k: int
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Router in float32: bf16 logits flip near-tied top-k choices between replicas."""
     logits = jnp.einsum("...d,de->...e", x.astype(jnp.float32), router.astype(jnp.float32))
-    top_logits, experts = jax.lax.top_k(logits, top_k)
+    top_logits, experts = _top_k(logits, top_k)
     weights = jax.nn.softmax(top_logits, axis=-1)
     return experts, weights, jax.nn.softmax(logits, axis=-1), logits
 
@@ -79,7 +96,10 @@ def _expert_ffn(params: dict[str, Any], x: jax.Array, rules: ShardingRules) -> j
     gate = jnp.einsum("gecd,edf->gecf", x, params["w_gate"].astype(dtype))
     up = jnp.einsum("gecd,edf->gecf", x, params["w_up"].astype(dtype))
     hidden = rules.constrain(jax.nn.silu(gate) * up, "group", "act_experts", None, "act_mlp")
-    return jnp.einsum("gecf,efd->gecd", hidden, params["w_down"].astype(dtype))
+    out = jnp.einsum("gecf,efd->gecd", hidden, params["w_down"].astype(dtype))
+    # Pin the result to the expert layout too; otherwise XLA may move the all-to-all
+    # before this matmul and all-gather the expert weights instead.
+    return rules.constrain(out, "group", "act_experts", None, "act_embed")
 
 
 def capacity_slots(

@@ -36,6 +36,8 @@ DEFAULT_RULES: dict[str, MeshAxes] = {
     "layers": None,
     "embed": "fsdp",
     "vocab": "model",
+    "table_vocab": None,
+    "table_embed": ("fsdp", "model"),
     "heads": "model",
     "kv_heads": "model",
     "head_dim": None,
@@ -82,6 +84,8 @@ class ShardingRules:
                 kept.append(ax)
                 used.add(ax)
             out.append(None if not kept else kept[0] if len(kept) == 1 else tuple(kept))
+        while out and out[-1] is None:  # canonical form: P("x") rather than P("x", None)
+            out.pop()
         return P(*out)
 
     def sharding(self, logical: Sequence[str | None], shape: Sequence[int]) -> NamedSharding:

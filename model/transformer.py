@@ -52,8 +52,9 @@ def init_params(cfg: ModelConfig, key: jax.Array, rules: ShardingRules = NO_SHAR
 def abstract_params(cfg: ModelConfig) -> Params:
     """Shapes and dtypes only, via `jax.eval_shape`: nothing is allocated."""
     info = param_info(cfg)
-    return jax.eval_shape(lambda k: init_from_info(info, k, jnp.dtype(cfg.param_dtype)),
-                          jax.random.key(0))
+    return jax.eval_shape(
+        lambda k: init_from_info(info, k, jnp.dtype(cfg.param_dtype)), jax.random.key(0)
+    )
 
 
 def _layer(
@@ -104,9 +105,7 @@ def forward(
     # per_unit: list (one per MoE slot) of dicts with a leading [n_units] axis.
     stats = {}
     if per_unit:
-        stats = {
-            name: jnp.concatenate([s[name] for s in per_unit], axis=0) for name in per_unit[0]
-        }
+        stats = {name: jnp.concatenate([s[name] for s in per_unit], axis=0) for name in per_unit[0]}
     x = rms_norm(x, params["final_norm"], cfg.norm_eps)
     logits = jnp.einsum("bld,dv->blv", x, params["head"].astype(x.dtype))
     return rules.constrain(logits, "batch", "act_seq", "act_vocab"), stats

@@ -106,14 +106,27 @@ def _web(rng: random.Random, root: Path, expected: Expected, scale: int) -> None
     pages = web_text.make_corpus(300 * scale, seed=rng.randrange(2**31), foreign_fraction=0.12)
     for i, page in enumerate(pages):
         text = _unique(page["text"], seen, i)
-        rows.append({"id": f"web-{i:06d}", "url": f"https://example.org/{i}", "kind": page["kind"], "text": text})
+        rows.append(
+            {
+                "id": f"web-{i:06d}",
+                "url": f"https://example.org/{i}",
+                "kind": page["kind"],
+                "text": text,
+            }
+        )
     clean = [r for r in rows if r["kind"] == "clean"]
     for i in range(2 * scale):
         text = _unique(book(rng, 10_000 + i, 12), seen, i)
         rows.append({"id": f"web-long-{i}", "kind": "long", "text": text})
     for i in range(20 * scale):
         original = rng.choice(clean)
-        rows.append({"id": f"web-near-{i}", "kind": "near_copy", "text": near_copy(rng, original["text"], 0.03, i)})
+        rows.append(
+            {
+                "id": f"web-near-{i}",
+                "kind": "near_copy",
+                "text": near_copy(rng, original["text"], 0.03, i),
+            }
+        )
         expected.near_duplicates_planted["web"] += 1
     for i in range(30 * scale):
         original = rng.choice(clean)["text"]

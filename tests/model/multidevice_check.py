@@ -44,6 +44,14 @@ def _rel_diff(a, b) -> float:
     return float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-12))
 
 
+def _canonical(spec) -> tuple:
+    """PartitionSpec without trailing Nones, so P("x") and P("x", None) compare equal."""
+    parts = list(spec)
+    while parts and parts[-1] is None:
+        parts.pop()
+    return tuple(parts)
+
+
 def _sharding_report(params, info, rules: ShardingRules, cfg) -> dict:
     """Every leaf's actual spec vs the table, plus the two facts the issue names."""
     mismatches = []
@@ -52,8 +60,7 @@ def _sharding_report(params, info, rules: ShardingRules, cfg) -> dict:
     for (path, leaf), pinfo in zip(flat_p, flat_i, strict=True):
         want = rules.spec(pinfo.axes, pinfo.shape)
         got = leaf.sharding.spec
-        padded = tuple(got) + (None,) * (len(want) - len(got))
-        if tuple(want) != padded:
+        if _canonical(want) != _canonical(got):
             mismatches.append(f"{jax.tree_util.keystr(path)}: {got} != {want}")
     mesh = rules.mesh.shape
     moe_unit = params["units"][cfg.layer_kinds.index("moe")]
@@ -90,8 +97,9 @@ def main() -> int:
             for name, x in batch.items()
         }
         step = _grad_fn(cfg, rules)
-        hlo = step.lower(params, batch_s).compile().as_text()
-        loss, grads = step(params, batch_s)
+        compiled = step.lower(params, batch_s).compile()  # compile once, read HLO, run it
+        loss, grads = compiled(params, batch_s)
+        hlo = compiled.as_text()
         grad_diffs = jax.tree.leaves(jax.tree.map(_rel_diff, grads, ref_grads))
         param_diffs = jax.tree.leaves(jax.tree.map(_rel_diff, params, ref_params))
         report["meshes"][text] = {

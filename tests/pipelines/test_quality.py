@@ -6,9 +6,9 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.quality import QualityFilters
 from polymix.config.filters import FiltersConfig
+from polymix.sample.web_text import make_corpus
 from transforms.example import Example
 from transforms.filters import build_stages, load_models, run_stages
-from polymix.sample.web_text import make_corpus
 
 
 def _examples() -> list[Example]:

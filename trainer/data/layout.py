@@ -5,7 +5,7 @@ single place that decides how a record becomes positions, so the loader, the pac
 and the mixture arithmetic agree with the pipeline's position count (text tokens, plus
 per media block two markers and its patches or stacked audio frames).
 
-An element is three arrays, so grain's packer can pack them side by side:
+An element is three arrays, packed side by side into a row (`packing.pack_block`):
 
 - ``seq`` int32 ``[n, 4]``: per position (text id or 0, modality id, coord a, coord b).
   Image positions carry their (row, col) in the patch grid, audio positions their
@@ -20,6 +20,7 @@ the media it describes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ class Layout:
     def frame_dim(self) -> int:
         return self.n_mels * self.audio_stack
 
-    @property
+    @functools.cached_property
     def marker_ids(self) -> dict[str, int]:
         markers = dict(self.markers or DEFAULT_MARKERS)
         missing = [name for name in MARKER_NAMES if name not in markers]
@@ -63,7 +64,9 @@ class Layout:
         return {name: int(markers[name]) for name in MARKER_NAMES}
 
 
+@functools.lru_cache(maxsize=4096)
 def _image_block(grid_rows: int, grid_cols: int, begin: int, end: int) -> np.ndarray:
+    """Cached per grid shape (a handful of shapes per corpus); read-only, callers copy."""
     n = grid_rows * grid_cols
     block = np.zeros((n + 2, 4), dtype=np.int32)
     block[0] = (begin, TEXT, 0, 0)
@@ -71,6 +74,7 @@ def _image_block(grid_rows: int, grid_cols: int, begin: int, end: int) -> np.nda
     block[1:-1, 1] = IMAGE
     block[1:-1, 2] = np.repeat(np.arange(grid_rows, dtype=np.int32), grid_cols)
     block[1:-1, 3] = np.tile(np.arange(grid_cols, dtype=np.int32), grid_rows)
+    block.setflags(write=False)
     return block
 
 

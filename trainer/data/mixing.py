@@ -40,7 +40,9 @@ def record_weights(
     }
     total = sum(raw.values())
     if not raw or total <= 0:
-        raise ValueError(f"no source with a positive weight and records in {dict(position_weights)}")
+        raise ValueError(
+            f"no source with a positive weight and records in {dict(position_weights)}"
+        )
     return {name: raw[name] / total for name in sorted(raw)}
 
 
@@ -84,7 +86,10 @@ class MixtureSchedule(grain.transforms.DatasetSelectionMap):
         self._starts = [s.start for s in self.segments]
         self._index = {name: i for i, name in enumerate(self.names)}
         self._active = [sorted(s.weights) for s in self.segments]
-        self._props = [tuple(s.weights[n] for n in names) for s, names in zip(self.segments, self._active, strict=True)]
+        self._props = [
+            tuple(s.weights[n] for n in names)
+            for s, names in zip(self.segments, self._active, strict=True)
+        ]
         for seg, active in zip(self.segments, self._active, strict=True):
             unknown = [n for n in active if n not in self._index]
             if unknown:

@@ -25,8 +25,12 @@ from trainer.data.layout import Element, Layout, decode_element
 class ShardSource(grain.sources.ArrayRecordDataSource):
     """grain's ArrayRecord source plus batched reads for grain and checksums on first open.
 
-    grain's `SourceMapDataset` only batches reads (one `reader.read(positions)` per
-    shard) for sources with `_getitems`; the upstream class only has `__getitems__`.
+    grain's `SourceMapDataset` only batches reads for sources with `_getitems`; the
+    upstream class only has `__getitems__`, which also starts a thread pool per call:
+    for the few dozen keys per source of one read block that costs more than the reads
+    (5k vs 64k records/s at 16 keys, `benchmarks/loader.py` shards). So `_getitems`
+    issues one `reader.read(positions)` per shard in the calling thread; grain's
+    prefetch threads and worker processes already read several blocks at once.
     """
 
     def __init__(self, root: Path, shards: Sequence[ShardInfo], *, verify: bool = True):
@@ -46,7 +50,14 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
         super()._ensure_reader_exists(reader_idx)
 
     def _getitems(self, indices: Sequence[int]) -> Sequence[bytes]:
-        return self.__getitems__(indices)
+        out: list[bytes] = [b""] * len(indices)
+        for reader_idx, positions_and_slots in self._split_keys_per_reader(indices).items():
+            self._ensure_reader_exists(reader_idx)
+            positions, slots = zip(*positions_and_slots, strict=True)
+            records = self._readers[reader_idx].read(list(positions))
+            for slot, record in zip(slots, records, strict=True):
+                out[slot] = record
+        return out
 
     def __repr__(self) -> str:
         return f"ShardSource({len(self._shards)} shards, {len(self)} records)"

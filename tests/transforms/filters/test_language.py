@@ -1,9 +1,9 @@
 import pytest
 
+from polymix.sample.web_text import NON_ENGLISH, make_corpus
 from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
 from transforms.filters import fasttext_models
 from transforms.filters.language import Language
-from polymix.sample.web_text import NON_ENGLISH, make_corpus
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@ import math
 
 import pytest
 
+from polymix.sample.web_text import make_documents
 from tests.transforms.filters.helpers import DEFAULTS, tag
 from transforms.filters import quality_classifier
 from transforms.filters.quality_classifier import QualityClassifier
-from polymix.sample.web_text import make_documents
 
 
 def _junk(n: int, seed: int) -> list[str]:
