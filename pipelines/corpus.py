@@ -1,9 +1,10 @@
 """The main job, as a Beam graph:
 
-    read ─► normalize ─► exact dedup ─► near dedup ─► quality filters ─► tokenize ─► shards
-      │          │             │             │               │
-      └──────────┴─ rejected/<source>/<stage>/<reason>  ─────┘     duplicates/<source>/<stage>
-                 counts + statistics ─► manifest.json, stats.json
+    text:  read ─► normalize ─► exact dedup ─► near dedup ─► quality filters ─► tokenize ─┐
+    media: read ─► decode ─► filter ─► exact + perceptual dedup ─► patches / log-mel ───────┴► shards
+             │         │          │            │                     │
+             └─────────┴──────────┴─ rejected/<source>/<stage>/<reason>, duplicates/<source>/<stage>
+                      counts + statistics ─► manifest.json, stats.json
 
 Every stage returns its survivors plus what it removed; the removed go to side
 outputs and into the counts, so the manifest can prove the accounting.
@@ -19,13 +20,17 @@ from pipelines import accounting
 from pipelines.exact_dedup import ExactDuplicates
 from pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
 from pipelines.manifest_writer import RunFacts, WriteManifest
+from pipelines.media import MediaSource
 from pipelines.normalize import NormalizeText
 from pipelines.quality import QualityFilters
 from pipelines.read import ReadTextSource
 from pipelines.statistics import RunStatistics, cuts_from_filters
 from pipelines.tokenize import TokenizeText
 from polymix.config import Config
+from transforms.positions import position_kinds
 from transforms.side_records import duplicate_line, rejection_line
+
+TEXT_MODALITIES = ("text", "code")
 
 
 @dataclass(frozen=True)
@@ -45,14 +50,36 @@ def _filter_stages(config: Config) -> list[str]:
     return list(dict.fromkeys(config.filters.stages.text + config.filters.stages.code))
 
 
+def _shard_item(record) -> Item:
+    kinds = position_kinds(record.modality, record.payload, record.positions)
+    return Item(
+        (record.source,), record.id, record.payload, record.positions, tuple(sorted(kinds.items()))
+    )
+
+
 def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     """Add the whole job to `pipeline`; returns the manifest path PCollection."""
     config, output = job.config, job.facts.output
+    text_sources = [s for s in config.sources if s.modality in TEXT_MODALITIES]
+    media_sources = [s for s in config.sources if s.modality not in TEXT_MODALITIES]
     reads = [
         pipeline
         | f"Read[{source.name}]"
         >> ReadTextSource(source, job.patterns[source.name], config.base_dir)
-        for source in config.sources
+        for source in text_sources
+    ]
+    media = [
+        pipeline
+        | f"Media[{source.name}]"
+        >> MediaSource(
+            source,
+            config.media,
+            config.base_dir,
+            job.tokenizer_proto,
+            config.shards.max_seq_len,
+            job.patterns[source.name],
+        )
+        for source in media_sources
     ]
     examples = _flatten([r["examples"] for r in reads], "AllExamples", pipeline)
     read_rejected = _flatten([r["rejected"] for r in reads], "ReadRejected", pipeline)
@@ -60,20 +87,33 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     normalized = examples | "Normalize" >> NormalizeText(config.normalize)
     exact = normalized["kept"] | "ExactDedup" >> ExactDuplicates(config.exact_dedup)
     quality = exact["kept"] | "Quality" >> QualityFilters(config.filters)
-    kept = quality["kept"]
-    rejected_parts = [read_rejected, normalized["rejected"], quality["rejected"]]
-    duplicate_parts = [exact["duplicates"]]
+    text_records = quality["kept"] | "Tokenize" >> TokenizeText(
+        job.tokenizer_proto, config.shards.max_seq_len
+    )
 
-    records = kept | "Tokenize" >> TokenizeText(job.tokenizer_proto, config.shards.max_seq_len)
+    kept = _flatten([quality["kept"], *(m["kept"] for m in media)], "AllKept", pipeline)
+    records = _flatten([text_records, *(m["records"] for m in media)], "AllRecords", pipeline)
+    rejected = _flatten(
+        [
+            read_rejected,
+            normalized["rejected"],
+            quality["rejected"],
+            *(m["rejected"] for m in media),
+        ],
+        "AllRejected",
+        pipeline,
+    )
+    duplicates = _flatten(
+        [exact["duplicates"], *(m["duplicates"] for m in media)], "AllDuplicates", pipeline
+    )
+    inputs = _flatten([examples, read_rejected, *(m["inputs"] for m in media)], "Inputs", pipeline)
+
     shards = (
         records
-        | "ShardItems" >> beam.Map(lambda r: Item((r.source,), r.id, r.payload, r.positions))
+        | "ShardItems" >> beam.Map(_shard_item)
         | "WriteShards"
         >> WriteGroupedFiles(output, "array_record", config.shards.target_bytes, shard_name)
     )
-
-    rejected = _flatten(rejected_parts, "AllRejected", pipeline)
-    duplicates = _flatten(duplicate_parts, "AllDuplicates", pipeline)
     side_target = config.shards.side_output_target_bytes
     rejected_files = (
         rejected
@@ -93,7 +133,6 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     )
     side_files = (rejected_files, duplicate_files) | "SideFiles" >> beam.Flatten()
 
-    inputs = _flatten([examples, read_rejected], "Inputs", pipeline)
     counts = (
         inputs | "CountInput" >> accounting.CountBy(accounting.input_key),
         kept | "CountKept" >> accounting.CountBy(accounting.kept_key),

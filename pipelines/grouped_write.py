@@ -32,6 +32,7 @@ class Item:
     sort_key: str
     payload: bytes
     positions: int = 0
+    kinds: tuple[tuple[str, int], ...] = ()  # positions by kind (text, image, audio)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class WrittenFile:
     positions: int
     bytes: int
     sha256: str
+    kinds: tuple[tuple[str, int], ...] = ()
 
 
 def _write_array_record(path: str, payloads: list[bytes]) -> None:
@@ -91,13 +93,19 @@ class _WriteGroupFn(beam.DoFn):
         finally:
             os.unlink(local)
         beam.metrics.Metrics.counter("write", self.kind).inc()
+        kinds: dict[str, int] = {}
+        for item in ordered:
+            for kind, n in item.kinds:
+                kinds[kind] = kinds.get(kind, 0) + n
+        positions = sum(it.positions for it in ordered)
         yield WrittenFile(
             group,
             relative,
             len(ordered),
-            sum(it.positions for it in ordered),
+            positions,
             size,
             digest.hexdigest(),
+            tuple(sorted(kinds.items())),
         )
 
 

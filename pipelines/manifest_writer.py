@@ -58,8 +58,9 @@ def assemble_manifest(
         source = shard.group[0]
         totals[source].records += shard.records
         totals[source].tokens += shard.positions
-        kind = position_kind(totals[source].modality)
-        totals[source].positions[kind] = totals[source].positions.get(kind, 0) + shard.positions
+        default = ((position_kind(totals[source].modality), shard.positions),)
+        for kind, n in shard.kinds or default:
+            totals[source].positions[kind] = totals[source].positions.get(kind, 0) + n
         shard_infos.append(
             ShardInfo(
                 path=shard.path,
@@ -69,6 +70,7 @@ def assemble_manifest(
                 tokens=shard.positions,
                 bytes=shard.bytes,
                 sha256=shard.sha256,
+                positions=dict(shard.kinds),
             )
         )
     warnings = list(facts.warnings)

@@ -136,12 +136,6 @@ def check_filter_models(config: Config) -> None:
 def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = False) -> Prepared:
     from pipelines.corpus import CorpusJob
     from pipelines.manifest_writer import RunFacts
-
-    unsupported = [s.name for s in config.sources if s.modality not in ("text", "code")]
-    if unsupported:
-        raise UserFacingError(
-            f"sources {unsupported}: only text and code modalities are supported yet"
-        )
     from polymix.mixture import check_mixture_config
 
     check_mixture_config(config.mixture, {s.name: s.modality for s in config.sources})

@@ -34,6 +34,9 @@ class ShardInfo(_Strict):
     tokens: int = Field(description="sequence positions the records occupy")
     bytes: int
     sha256: str
+    positions: dict[str, int] = Field(
+        default_factory=dict, description="`tokens` split by kind: text, image, audio"
+    )
 
 
 class TokenizerInfo(_Strict):

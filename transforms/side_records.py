@@ -7,6 +7,7 @@ user can grep `rejected/` and re-ingest what they disagree with.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from transforms.example import Duplicate, Example, Rejection
@@ -26,11 +27,19 @@ def _example_json(example: Example) -> dict[str, Any]:
     return body
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
+
+
+def stable_detail(detail: str) -> str:
+    """Error text without object addresses, which differ per process and would break identity."""
+    return _ADDRESS.sub(">", detail)
+
+
 def rejection_line(rejection: Rejection) -> bytes:
     body = _example_json(rejection.example)
     body.update(stage=rejection.stage, reason=rejection.reason)
     if rejection.detail:
-        body["detail"] = rejection.detail
+        body["detail"] = stable_detail(rejection.detail)
     return (json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode(
         "utf-8"
     )

@@ -22,5 +22,5 @@ def handle(args: argparse.Namespace) -> int:
     if Path(args.directory).exists():
         raise UserFacingError(f"{args.directory} exists; choose a new folder")
     expected = generate(args.directory, seed=args.seed, scale=args.scale)
-    print(f"wrote {sum(expected.input.values())} examples and {args.directory}/polymix.yaml")
+    print(f"wrote {sum(expected['input'].values())} examples and {args.directory}/polymix.yaml")
     return 0

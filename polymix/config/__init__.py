@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from polymix.config.base import Section
 from polymix.config.filters import FiltersConfig
+from polymix.config.media import MediaConfig
 from polymix.config.mixture import MixtureConfig
 from polymix.config.shards import ShardsConfig
 from polymix.config.sources import SourceConfig
@@ -43,6 +44,7 @@ class Config(Section):
         default_factory=FiltersConfig,
         description="Quality filters: heuristic rules and fastText classifiers.",
     )
+    media: MediaConfig = Field(default_factory=MediaConfig, description="Images, audio and video.")
     mixture: MixtureConfig = Field(
         default_factory=MixtureConfig,
         description="Mixture planning: budget, epoch caps, modality weights.",

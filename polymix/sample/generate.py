@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 import zstandard
 
 from polymix.sample import web_text
 from polymix.sample import words as W
+from polymix.sample.media import MAX_SEQ_LEN, MEDIA_SETTINGS, MEDIA_SOURCES, generate_media
 from transforms.normalize import normalize_text
 
 
@@ -197,43 +199,59 @@ def _code(rng: random.Random, root: Path, expected: Expected, scale: int) -> Non
     expected.input["code"] += len(files)
 
 
-DEMO_CONFIG = """\
-# The demo corpus's config: written by `polymix sample`, run by `make demo`.
-seed: 0
-sources:
-  - name: web
-    modality: text
-    paths: ["web/*.jsonl.gz", "web/*.jsonl"]
-    format: jsonl
-    text_field: text
-    id_field: id
-    weight: 0.6
-  - name: books
-    modality: text
-    paths: ["books/*.parquet"]
-    format: parquet
-    text_field: content
-    id_field: book_id
-    weight: 0.25
-  - name: code
-    modality: code
-    paths: ["code/*.jsonl.zst"]
-    format: jsonl
-    text_field: content
-    id_field: path
-    weight: 0.15
-tokenizer:
-  model: tokenizer/spm.model
-  vocab_size: 2000
-shards:
-  target_bytes: 262144
-  max_seq_len: 512
-  side_output_target_bytes: 65536
-"""
+TEXT_SOURCES: list[dict] = [
+    {
+        "name": "web",
+        "modality": "text",
+        "paths": ["web/*.jsonl.gz", "web/*.jsonl"],
+        "format": "jsonl",
+        "text_field": "text",
+        "id_field": "id",
+        "weight": 0.5,
+    },
+    {
+        "name": "books",
+        "modality": "text",
+        "paths": ["books/*.parquet"],
+        "format": "parquet",
+        "text_field": "content",
+        "id_field": "book_id",
+        "weight": 0.2,
+    },
+    {
+        "name": "code",
+        "modality": "code",
+        "paths": ["code/*.jsonl.zst"],
+        "format": "jsonl",
+        "text_field": "content",
+        "id_field": "path",
+        "weight": 0.1,
+    },
+]
 
 
-def generate(root: str | Path, *, seed: int = 0, scale: int = 1) -> Expected:
-    """Write the sample corpus and its config under `root` (which must not exist yet)."""
+def demo_config() -> str:
+    """The sample corpus's config: every source, small tokenizer and shards for a quick demo."""
+    config = {
+        "seed": 0,
+        "sources": TEXT_SOURCES + MEDIA_SOURCES,
+        "tokenizer": {"model": "tokenizer/spm.model", "vocab_size": 2000},
+        "shards": {
+            "target_bytes": 262144,
+            "max_seq_len": MAX_SEQ_LEN,
+            "side_output_target_bytes": 65536,
+        },
+        "media": MEDIA_SETTINGS,
+    }
+    header = "# The demo corpus's config: written by `polymix sample`, run by `make demo`.\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
+
+
+def generate(root: str | Path, *, seed: int = 0, scale: int = 1) -> dict:
+    """Write the sample corpus and its config under `root` (which must not exist yet).
+
+    Returns (and writes as expected.json) the counts a correct run must report.
+    """
     root = Path(root)
     root.mkdir(parents=True)
     rng = random.Random(seed)
@@ -241,18 +259,22 @@ def generate(root: str | Path, *, seed: int = 0, scale: int = 1) -> Expected:
     _web(rng, root, expected, scale)
     _books(rng, root, expected, scale)
     _code(rng, root, expected, scale)
-    (root / "polymix.yaml").write_text(DEMO_CONFIG)
-    (root / "expected.json").write_text(
-        json.dumps(
-            {
-                "input": dict(expected.input),
-                "rejected": {s: dict(c) for s, c in expected.rejected.items()},
-                "exact_duplicates": dict(expected.exact_duplicates),
-                "near_duplicates_planted": dict(expected.near_duplicates_planted),
-                "languages_planted": dict(expected.languages_planted),
-            },
-            indent=2,
-            sort_keys=True,
-        )
-    )
-    return expected
+    media = generate_media(root, seed=seed)
+    (root / "polymix.yaml").write_text(demo_config())
+    counts = {
+        "input": {**expected.input, **media.input},
+        "rejected": {
+            **{s: dict(c) for s, c in expected.rejected.items()},
+            **{s: dict(c) for s, c in media.rejected.items()},
+        },
+        "duplicates": {
+            **{s: {"exact_dedup": n} for s, n in expected.exact_duplicates.items()},
+            **{s: dict(c) for s, c in media.duplicates.items()},
+        },
+        "media_kept": dict(media.kept),
+        "media_records": dict(media.records),
+        "near_duplicates_planted": dict(expected.near_duplicates_planted),
+        "languages_planted": dict(expected.languages_planted),
+    }
+    (root / "expected.json").write_text(json.dumps(counts, indent=2, sort_keys=True))
+    return counts

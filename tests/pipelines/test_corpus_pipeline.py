@@ -10,25 +10,33 @@ from array_record.python.array_record_module import ArrayRecordReader
 from polymix.cli import main
 from polymix.manifest import ManifestError, load_manifest, verify_manifest
 from tests.pipelines.conftest import run_pipeline
+from transforms.media.records import record_positions
 from transforms.record_codec import decode
 
+BAD_INPUT_STAGES = ("read", "normalize")
 FILTER_STAGES = ("language", "gopher_repetition", "gopher_quality", "c4", "fineweb", "pii", "code")
 
 
 def test_accounting_matches_what_the_generator_built(demo_run, sample_corpus):
     _, expected = sample_corpus
     manifest = load_manifest(demo_run / "manifest.json")
+    assert set(manifest.sources) == set(expected["input"])
     for name, totals in manifest.sources.items():
-        assert totals.input == expected["input"][name]
+        assert totals.input == expected["input"][name], name
         assert totals.input == totals.kept + totals.duplicates_total + totals.rejected_total
-        assert totals.duplicates == {"exact_dedup": expected["exact_duplicates"][name]}
+        assert totals.duplicates == expected["duplicates"].get(name, {}), name
         rejected = {
             f"{s}/{r}": n for s, reasons in totals.rejected.items() for r, n in reasons.items()
         }
-        bad_input = {k: n for k, n in rejected.items() if k.split("/")[0] in ("read", "normalize")}
-        assert bad_input == expected["rejected"].get(name, {})
-        filtered = set(rejected) - set(bad_input)
-        assert {k.split("/")[0] for k in filtered} <= set(FILTER_STAGES)
+        if totals.modality in ("text", "code"):
+            planted = {k: n for k, n in rejected.items() if k.split("/")[0] in BAD_INPUT_STAGES}
+            assert planted == expected["rejected"].get(name, {}), name
+            filtered = set(rejected) - set(planted)
+            assert {k.split("/")[0] for k in filtered} <= set(FILTER_STAGES)
+        else:  # every media rejection is planted by the generator
+            assert rejected == expected["rejected"].get(name, {}), name
+            assert totals.kept == expected["media_kept"][name], name
+            assert totals.records == expected["media_records"][name], name
 
 
 def test_non_english_pages_are_detected_and_counted(demo_run, sample_corpus):
@@ -59,7 +67,8 @@ def test_every_rejection_and_duplicate_is_on_disk_with_its_reason(demo_run):
                 on_disk[key] = on_disk.get(key, 0) + 1
                 if "duplicate_of" in row:
                     assert row["duplicate_of"] and row["duplicate_of"] != row["id"]
-                    assert row["text"]  # the removed copy's content is kept, not just its id
+                    if row["modality"] in ("text", "code"):
+                        assert row["text"]  # the removed copy's content is kept, not just its id
                     assert "text" not in row["original"]  # the text travels once
     for name, totals in manifest.sources.items():
         for stage, reasons in totals.rejected.items():
@@ -73,18 +82,23 @@ def test_every_rejection_and_duplicate_is_on_disk_with_its_reason(demo_run):
 def test_shards_hold_decodable_records_within_the_sequence_length(demo_run):
     manifest = load_manifest(demo_run / "manifest.json")
     assert manifest.tokenizer is not None and (demo_run / manifest.tokenizer.path).is_file()
-    assert len({s.source for s in manifest.shards}) == 3
+    assert {s.source for s in manifest.shards} == set(manifest.sources)
     for shard in manifest.shards:
         reader = ArrayRecordReader(str(demo_run / shard.path))
         records = [decode(r) for r in reader.read_all()]
         reader.close()
         assert len(records) == shard.records
-        assert sum(len(r["tokens"]) for r in records) == shard.tokens
-        for record in records:
-            assert record.fields["source"] == shard.source
-            assert 0 < len(record["tokens"]) <= manifest.max_seq_len
+        positions = [
+            len(r["tokens"]) if shard.modality in ("text", "code") else record_positions(r)
+            for r in records
+        ]
+        assert sum(positions) == shard.tokens == sum(shard.positions.values())
+        assert all(0 < n <= manifest.max_seq_len for n in positions)
+        assert all(r.fields["source"] == shard.source for r in records)
     long_docs = [s for s in manifest.shards if s.source == "books"]
     assert sum(s.records for s in long_docs) > manifest.sources["books"].kept  # books were cut
+    assert manifest.sources["images"].positions["image"] > 0
+    assert manifest.sources["audio"].positions["audio"] > 0
 
 
 def test_verify_passes_and_then_names_a_truncated_or_altered_shard(demo_run, tmp_path):

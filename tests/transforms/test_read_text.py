@@ -98,3 +98,13 @@ def test_parquet_rows_with_custom_fields():
     assert isinstance(items[0], Example) and items[0].id == "b1" and items[0].text == "A"
     assert isinstance(items[1], Rejection) and items[1].reason == "missing_text_field"
     assert read(b"PAR1garbage", "c.parquet", spec)[0].reason == "unreadable_file"
+
+
+def test_error_details_in_side_outputs_carry_no_process_addresses():
+    from transforms.side_records import rejection_line
+
+    example = Example("audio", "a.wav", "audio")
+    line = rejection_line(
+        Rejection(example, "decode", "bad", "Error opening <_io.BytesIO object at 0x7f0c23167ce0>")
+    )
+    assert b"0x7f" not in line and b"<_io.BytesIO object>" in line
