@@ -21,6 +21,7 @@ from pipelines.exact_dedup import ExactDuplicates
 from pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
 from pipelines.manifest_writer import RunFacts, WriteManifest
 from pipelines.media import MediaSource
+from pipelines.near_dedup import NearDuplicates
 from pipelines.normalize import NormalizeText
 from pipelines.quality import QualityFilters
 from pipelines.read import ReadTextSource
@@ -86,7 +87,8 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
 
     normalized = examples | "Normalize" >> NormalizeText(config.normalize)
     exact = normalized["kept"] | "ExactDedup" >> ExactDuplicates(config.exact_dedup)
-    quality = exact["kept"] | "Quality" >> QualityFilters(config.filters)
+    near = exact["kept"] | "NearDedup" >> NearDuplicates(config.near_dedup)
+    quality = near["kept"] | "Quality" >> QualityFilters(config.filters)
     text_records = quality["kept"] | "Tokenize" >> TokenizeText(
         job.tokenizer_proto, config.shards.max_seq_len
     )
@@ -104,7 +106,9 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
         pipeline,
     )
     duplicates = _flatten(
-        [exact["duplicates"], *(m["duplicates"] for m in media)], "AllDuplicates", pipeline
+        [exact["duplicates"], near["duplicates"], *(m["duplicates"] for m in media)],
+        "AllDuplicates",
+        pipeline,
     )
     inputs = _flatten([examples, read_rejected, *(m["inputs"] for m in media)], "Inputs", pipeline)
 
@@ -143,7 +147,7 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
         | "CountModified" >> accounting.CountModified(),
     ) | "AllCounts" >> beam.Flatten()
 
-    stages = ["read", "normalize", "exact_dedup", *_filter_stages(config)]
+    stages = ["read", "normalize", "exact_dedup", "near_dedup", *_filter_stages(config)]
     _ = (kept, rejected, duplicates) | "Statistics" >> RunStatistics(
         output, cuts_from_filters(config.filters), stages
     )

@@ -152,7 +152,7 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
         sources={s.name: (s.modality, s.weight) for s in config.sources},
         tokenizer=tokenizer,
         tokenizer_bytes=proto,
-        minhash=None,
+        minhash=config.near_dedup.scheme() if config.near_dedup.enabled else None,
         warnings=tuple(w for w in warnings if "dry run" not in w),
         mixture=config.mixture,
     )

@@ -6,9 +6,10 @@ hashfunc=MinHasher.hashfunc)` updated with `MinHasher.shingles(text)`, so it loa
 `LeanMinHash(seed=seed, hashvalues=row, scheme="affine32")` and works with `MinHashLSH`.
 
 datasketch spends its time in one Python call per shingle and one numpy round trip per
-document. Here the normalized text of a batch sits in one byte buffer; a compiled
-kernel finds the word n-grams, hashes each with xxh32 and applies every permutation in
-one fused loop, so no per-shingle Python object or `(shingles, num_perm)` matrix exists.
+document. Here the normalized text of a batch sits in one byte buffer; compiled
+(numba) kernels squeeze its spaces, hash every word n-gram in place with xxh32 and
+apply the permutations eight shingles per pass, so no per-shingle Python object and no
+`(shingles, num_perm)` matrix exists. `benchmarks/minhash.py` measures the gain.
 
 Scheme ("affine32", datasketch's default): h = fmix32(hash32(shingle)), then
 `min over shingles of (a_k * h + b_k) mod 2**32` for each permutation k, with `(a, b)`
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -26,6 +28,9 @@ from functools import lru_cache
 import numba
 import numpy as np
 import xxhash
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 SCHEME = "affine32"
 HASH_FUNCTIONS = ("xxh32", "sha1_32")
@@ -107,14 +112,35 @@ def _rotl(x, r):
     return np.uint32((x << np.uint32(r)) | (x >> np.uint32(32 - r)))
 
 
-@numba.njit(cache=True, inline="always")
-def _read32(buf, p):
-    return np.uint32(
-        np.uint32(buf[p])
-        | (np.uint32(buf[p + 1]) << np.uint32(8))
-        | (np.uint32(buf[p + 2]) << np.uint32(16))
-        | (np.uint32(buf[p + 3]) << np.uint32(24))
-    )
+@intrinsic
+def _load_u32(typingctx, buf, p):
+    """One unaligned 4-byte load; LLVM does not merge four byte loads into one by itself,
+    and this alone makes xxh32 of a 30-byte shingle ~3x faster."""
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        address = builder.gep(array.data, [args[1]])
+        return builder.load(builder.bitcast(address, ir.IntType(32).as_pointer()), align=1)
+
+    return types.uint32(buf, types.intp), codegen
+
+
+if sys.byteorder == "little":
+
+    @numba.njit(cache=True, inline="always")
+    def _read32(buf, p):
+        return _load_u32(buf, p)
+
+else:  # pragma: no cover - xxh32 reads little-endian words
+
+    @numba.njit(cache=True, inline="always")
+    def _read32(buf, p):
+        return np.uint32(
+            np.uint32(buf[p])
+            | (np.uint32(buf[p + 1]) << np.uint32(8))
+            | (np.uint32(buf[p + 2]) << np.uint32(16))
+            | (np.uint32(buf[p + 3]) << np.uint32(24))
+        )
 
 
 @numba.njit(cache=True, inline="always")
@@ -162,28 +188,37 @@ def _xxh32(buf, start, end):
 @numba.njit(cache=True)
 def _collapse_spaces(buf, doc_offsets):
     """Trim each folded document, squeeze runs of spaces to one (so a shingle is one
-    contiguous byte span) and note where every word ends, all in one branch-free pass."""
+    contiguous byte span) and note where every word ends, all in one branch-free pass.
+
+    Unsigned positions spare numba's negative-index fix-up on every store (25% faster).
+    """
     n_docs = doc_offsets.shape[0] - 1
     out = np.empty(buf.shape[0] + 1, np.uint8)
     offsets = np.zeros(n_docs + 1, np.int64)
     word_ends = np.empty((buf.shape[0] + n_docs) // 2 + 2, np.int64)
     word_offsets = np.zeros(n_docs + 1, np.int64)
-    q = 0
-    n = 0
+    one = numba.uint64(1)
+    q = numba.uint64(0)
+    n = numba.uint64(0)
     for d in range(n_docs):
         prev = np.uint8(32)
-        for p in range(doc_offsets[d], doc_offsets[d + 1]):
+        p = numba.uint64(doc_offsets[d])
+        end = numba.uint64(doc_offsets[d + 1])
+        while p < end:
             c = buf[p]
             out[q] = c
             word_ends[n] = q
-            n += (c == 32) & (prev != 32)
-            q += (c != 32) | (prev != 32)
+            space = c == 32
+            after_space = prev == 32
+            n += numba.uint64(space and not after_space)  # a word ends here
+            q += numba.uint64(not (space and after_space))  # keep all but repeated spaces
             prev = c
+            p += one
         if prev != 32:
             word_ends[n] = q
-            n += 1
-        elif q > offsets[d]:
-            q -= 1
+            n += one
+        elif q > numba.uint64(offsets[d]):
+            q -= one  # drop the trailing space
         offsets[d + 1] = q
         word_offsets[d + 1] = n
     return out[:q], offsets, word_ends[:n], word_offsets
@@ -380,12 +415,33 @@ class MinHasher:
         return _permute_min(hashes, offsets, a, b)
 
 
+class _WordFolds(dict):
+    """word -> folded word, filled on first sight; hits stay in C (`map` + `dict`)."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) > 500_000:  # a bound, not an LRU: the common words come back at once
+            self.clear()
+        folded = self[word] = word.translate(_FOLD)
+        return folded
+
+
+_WORDS = _WordFolds()
+
+
 def _fold(text: str | None) -> bytes:
+    """Every character folded, spaces not yet squeezed (the kernel does that).
+
+    ASCII text goes through one `bytes.translate`. Other text is folded word by word
+    through a cache: per-character folding is context-free and whitespace folds to a
+    space, so this equals folding the whole string, and natural language repeats its
+    words enough that most lookups hit (several times faster than translating every
+    character, which costs a dict lookup each).
+    """
     if not text:
         return b""
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_TABLE)
-    return text.translate(_FOLD).encode("utf-8")
+    return " ".join(map(_WORDS.__getitem__, text.split())).encode("utf-8")
 
 
 # --------------------------------------------------------------------------- similarity

@@ -20,6 +20,7 @@ from polymix.config.base import Section
 from polymix.config.filters import FiltersConfig
 from polymix.config.media import MediaConfig
 from polymix.config.mixture import MixtureConfig
+from polymix.config.near_dedup import NearDedupConfig
 from polymix.config.shards import ShardsConfig
 from polymix.config.sources import SourceConfig
 from polymix.config.text import ExactDedupConfig, NormalizeConfig
@@ -35,6 +36,10 @@ class Config(Section):
     )
     exact_dedup: ExactDedupConfig = Field(
         default_factory=ExactDedupConfig, description="Exact duplicates (runs first)."
+    )
+    near_dedup: NearDedupConfig = Field(
+        default_factory=NearDedupConfig,
+        description="Near duplicates: MinHash LSH, clusters formed on Beam (after exact dedup).",
     )
     tokenizer: TokenizerConfig = Field(
         default_factory=TokenizerConfig, description="SentencePiece tokenizer."

@@ -126,7 +126,7 @@ def _web(rng: random.Random, root: Path, expected: Expected, scale: int) -> None
             {
                 "id": f"web-near-{i}",
                 "kind": "near_copy",
-                "text": near_copy(rng, original["text"], 0.03, i),
+                "text": near_copy(rng, original["text"], 0.01, i),
             }
         )
         expected.near_duplicates_planted["web"] += 1

@@ -24,7 +24,9 @@ def test_accounting_matches_what_the_generator_built(demo_run, sample_corpus):
     for name, totals in manifest.sources.items():
         assert totals.input == expected["input"][name], name
         assert totals.input == totals.kept + totals.duplicates_total + totals.rejected_total
+        near = totals.duplicates.pop("near_dedup", 0)
         assert totals.duplicates == expected["duplicates"].get(name, {}), name
+        assert near >= 0.6 * expected["near_duplicates_planted"].get(name, 0), name
         rejected = {
             f"{s}/{r}": n for s, reasons in totals.rejected.items() for r, n in reasons.items()
         }
@@ -50,6 +52,12 @@ def test_non_english_pages_are_detected_and_counted(demo_run, sample_corpus):
     assert other == sum(expected["languages_planted"].values())
 
 
+def test_manifest_records_the_minhash_scheme(demo_run):
+    scheme = load_manifest(demo_run / "manifest.json").minhash
+    assert scheme["bands"] * scheme["rows"] <= scheme["num_perm"]
+    assert {"hash_function", "seed", "library", "threshold"} <= set(scheme)
+
+
 def test_text_modifications_are_counted_not_rejected(demo_run):
     manifest = load_manifest(demo_run / "manifest.json")
     assert manifest.sources["web"].modified["c4"]["lines_removed"] > 0  # boilerplate lines cut
@@ -65,6 +73,8 @@ def test_every_rejection_and_duplicate_is_on_disk_with_its_reason(demo_run):
                 row = json.loads(line)
                 key = (row["source"], row["stage"], row.get("reason", "duplicate"))
                 on_disk[key] = on_disk.get(key, 0) + 1
+                if row["stage"] == "near_dedup":  # only the planted near copies are that close
+                    assert row["id"].startswith("web-near-") and row["similarity"] > 0.7
                 if "duplicate_of" in row:
                     assert row["duplicate_of"] and row["duplicate_of"] != row["id"]
                     if row["modality"] in ("text", "code"):

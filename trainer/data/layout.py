@@ -97,12 +97,16 @@ def stack_frames(mel: np.ndarray, stack: int) -> np.ndarray:
 
 
 def _grid(record: record_codec.Record, n_patches: int, where: str) -> tuple[int, int, int]:
-    """(blocks, rows, cols): `grid` is [rows, cols] or, for video, [frames, rows, cols]."""
+    """(blocks, rows, cols): `grid` is [rows, cols] per frame (video: `n_frames` frames,
+    else as many as the patches make) or [frames, rows, cols]."""
     grid = [int(v) for v in np.asarray(record["grid"]).reshape(-1)]
     if len(grid) == 2:
         grid = [n_patches // max(1, grid[0] * grid[1]), *grid]
-    if len(grid) != 3 or grid[0] * grid[1] * grid[2] != n_patches or n_patches == 0:
-        raise RecordLayoutError(f"{where}: grid {grid} does not match {n_patches} patches")
+    frames = record.fields.get("n_frames", grid[0])
+    if len(grid) != 3 or grid[0] * grid[1] * grid[2] != n_patches or grid[0] != frames:
+        raise RecordLayoutError(
+            f"{where}: grid {grid} (n_frames {frames}) does not match {n_patches} patches"
+        )
     return grid[0], grid[1], grid[2]
 
 
@@ -129,6 +133,11 @@ def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") 
         image = _image_block(rows, cols, markers["<image>"], markers["</image>"])
         pieces.extend([image] * blocks)
     if "mel" in record.arrays:
+        stack = record.fields.get("stack", layout.audio_stack)
+        if stack != layout.audio_stack:
+            raise RecordLayoutError(
+                f"{where}: pipeline stacked audio by {stack}, loader by {layout.audio_stack}"
+            )
         mel = record.arrays["mel"]
         if mel.ndim != 2 or mel.shape[1] != layout.n_mels or mel.shape[0] == 0:
             raise RecordLayoutError(

@@ -1,12 +1,13 @@
 """Multimodal packing of one block of records into rows, and rows into model batches.
 
-Why not grain's `FirstFitPackIterDataset`: it is a stateful stream transform, so it must
-run after grain's worker processes (before them, batches would depend on
-`worker_count`), i.e. single-threaded in the trainer's process, and it costs about
-65 us per record here (`benchmarks/loader.py`), a ceiling of ~15k records/s before any
-reading or decoding. Packing each read block on its own is a pure function of the
-block, so it runs inside grain's workers, and the first-fit below costs a few us per
-record. The price: a block's last rows may be part-filled (fill rate is reported).
+Why not grain's `FirstFitPackIterDataset` (which we used first): it is a stateful stream
+transform, so it must run after grain's worker processes (before them, batches would
+depend on `worker_count`), i.e. single-threaded in the trainer's process, and it cost
+about 65 us per record under the profiler; the loader reached 8-10k records/s with it
+on `benchmarks/loader.py`'s demo shards against 13-14k with this block packer, both with
+no workers. Packing each read block on its own is a pure function of the block, so it
+runs inside grain's workers, and the first-fit below costs a few us per record. The
+price: a block's last rows may be part-filled (fill rate is reported, ~0.95 there).
 
 A record lands whole in one row (never split; the pipeline guarantees it fits), its
 positions restart at 0, its segment id is its rank in the row, and its patches / frames

@@ -37,17 +37,23 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
         self._root = Path(root)
         self._shards = list(shards)
         self._verify = verify
+        self._verified: set[int] = set()
         instructions = [f"{os.fspath(self._root / s.path)}[0:{s.records}]" for s in self._shards]
         super().__init__(instructions)
 
     def _ensure_reader_exists(self, reader_idx: int) -> None:
         # Called on every read; the check runs once per shard per process, before the
         # reader is created, so a corrupted shard never yields a record.
-        if self._verify and self._readers[reader_idx] is None:
+        if self._verify and reader_idx not in self._verified:
             with self._lock:
-                if self._readers[reader_idx] is None:
+                if reader_idx not in self._verified:
                     verify_shard(self._root, self._shards[reader_idx], count_records=True)
+                    self._verified.add(reader_idx)
         super()._ensure_reader_exists(reader_idx)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._verified = set()  # a new process checks the shards it opens again
 
     def _getitems(self, indices: Sequence[int]) -> Sequence[bytes]:
         out: list[bytes] = [b""] * len(indices)

@@ -1,0 +1,112 @@
+"""`polymix plan`: before spending a pod, check that a model fits and how long it trains.
+
+Pure arithmetic over shapes (no devices needed): per-chip memory for parameters,
+optimizer state, gradients and activations with and without rematerialization, a
+proposed data x fsdp x model x expert mesh, and wall-clock time at a stated MFU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+from polymix.errors import UserFacingError
+
+_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
+
+
+def parse_count(text: str) -> float:
+    """'2e12', '2T', '500B', '1_000_000' -> a number."""
+    match = re.fullmatch(r"\s*([0-9._eE+-]+)\s*([kKmMbBgGtTpP]?)\s*", text)
+    try:
+        if not match:
+            raise ValueError
+        value = float(match.group(1).replace("_", ""))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a count: {text!r} (try 2e12 or 2T)") from exc
+    return value * _SUFFIX.get(match.group(2).lower(), 1.0)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from trainer.chips import CHIPS
+
+    parser = subparsers.add_parser(
+        "plan",
+        help="per-chip memory, mesh and training time for a model on N chips",
+        description="Chips known: "
+        + ", ".join(
+            f"{c.name} ({c.hbm_gb:g} GB, {c.bf16_tflops:g} TFLOP/s)" for c in CHIPS.values()
+        ),
+    )
+    parser.add_argument("--model", required=True, help="model preset, e.g. gemini-pro-90b")
+    parser.add_argument("--chips", type=int, required=True, help="number of chips")
+    parser.add_argument("--chip", default="tpu-v4", help="chip name from the table, or 'custom'")
+    parser.add_argument("--chip-memory-gb", type=float, help="HBM per chip (custom chip)")
+    parser.add_argument("--chip-tflops", type=float, help="dense bf16 TFLOP/s (custom chip)")
+    parser.add_argument(
+        "--tokens", type=parse_count, required=True, help="tokens to train: 2e12, 2T"
+    )
+    parser.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilization (0.4)")
+    parser.add_argument("--seq-len", type=int, help="default: the preset's max_seq_len")
+    parser.add_argument("--global-batch", type=int, help="sequences per step (default ~16M tokens)")
+    parser.add_argument("--mesh", help="evaluate this data,fsdp,model,expert mesh instead")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="model field overrides")
+    parser.set_defaults(handler=handle)
+
+
+def _chip(args: argparse.Namespace):
+    from trainer.chips import CHIPS, Chip
+
+    custom = args.chip_memory_gb is not None or args.chip_tflops is not None
+    if args.chip in CHIPS and not custom:
+        return CHIPS[args.chip]
+    if args.chip in CHIPS:
+        base = CHIPS[args.chip]
+        return Chip(
+            f"{base.name} (modified)",
+            args.chip_memory_gb or base.hbm_gb,
+            args.chip_tflops or base.bf16_tflops,
+        )
+    if args.chip_memory_gb is None or args.chip_tflops is None:
+        raise UserFacingError(
+            f"unknown chip {args.chip!r}: use one of {', '.join(CHIPS)}, or give both "
+            "--chip-memory-gb and --chip-tflops"
+        )
+    if args.chip_memory_gb <= 0 or args.chip_tflops <= 0:
+        raise UserFacingError("--chip-memory-gb and --chip-tflops must be positive")
+    return Chip(args.chip, args.chip_memory_gb, args.chip_tflops)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from model.config import get_config
+    from trainer.plan import Mesh4, make_plan, plan_dict, render
+
+    try:
+        cfg = get_config(args.model, args.overrides)
+    except (KeyError, ValueError) as exc:
+        raise UserFacingError(str(exc.args[0] if exc.args else exc)) from exc
+    if args.chips <= 0 or not 0 < args.mfu <= 1 or args.tokens <= 0:
+        raise UserFacingError("--chips and --tokens must be positive and --mfu in (0, 1]")
+    mesh = None
+    if args.mesh:
+        try:
+            mesh = Mesh4(*(int(s) for s in args.mesh.split(",")))
+        except (TypeError, ValueError) as exc:
+            raise UserFacingError(f"--mesh {args.mesh!r}: want data,fsdp,model,expert") from exc
+    try:
+        plan = make_plan(
+            cfg,
+            chips=args.chips,
+            chip=_chip(args),
+            tokens=args.tokens,
+            mfu=args.mfu,
+            seq_len=args.seq_len,
+            global_batch=args.global_batch,
+            mesh=mesh,
+        )
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from exc
+    print(json.dumps(plan_dict(plan), indent=2) if args.json else render(plan))
+    return 0

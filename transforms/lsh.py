@@ -1,0 +1,85 @@
+"""LSH banding and candidate pairs: the per-document and per-bucket steps of near dedup.
+
+Two documents become candidates when all `rows` signature values of at least one of
+`bands` bands agree; for Jaccard s that happens with probability 1 - (1 - s**rows)**bands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+import numpy as np
+import xxhash
+
+NODE_SEPARATOR = "\x1f"
+# Buckets up to this size give every pair (so verification sees each pair once);
+# larger ones a star from their smallest member, keeping edges linear in bucket size.
+ALL_PAIRS_MAX_BUCKET = 16
+
+
+@lru_cache(maxsize=64)
+def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) that `datasketch.MinHashLSH(threshold, num_perm)` would choose."""
+    from datasketch.lsh import _optimal_param
+
+    bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    return int(bands), int(rows)
+
+
+def collision_probability(similarity: float, bands: int, rows: int) -> float:
+    """Chance that two documents of this Jaccard share at least one band (the S-curve)."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def node_key(source: str, example_id: str) -> str:
+    """A document's graph node: ordered by id first, so "smallest node" means smallest id."""
+    return f"{example_id}{NODE_SEPARATOR}{source}"
+
+
+def node_id(node: str) -> str:
+    """The example id inside a `node_key`."""
+    return node.rsplit(NODE_SEPARATOR, 1)[0]
+
+
+def band_keys(signature: np.ndarray, bands: int, rows: int, prefix: bytes = b"") -> list[bytes]:
+    """One bucket key per band: prefix + 2-byte band index + 64-bit xxh3 of its rows.
+
+    Hashing the rows keeps the shuffle key at ~10 bytes instead of 4*rows; a 2**-64
+    accidental bucket collision is far below MinHash's own error (and verification
+    removes it when on). `prefix` confines buckets to a scope (e.g. one source).
+    """
+    row_bytes = np.ascontiguousarray(signature[: bands * rows], dtype="<u4").tobytes()
+    width = rows * 4
+    return [
+        prefix
+        + band.to_bytes(2, "big")
+        + xxhash.xxh3_64_digest(row_bytes[band * width : (band + 1) * width])
+        for band in range(bands)
+    ]
+
+
+def bucket_edges(members: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Candidate edges (smaller, larger) of one bucket: all pairs if small, else a star.
+
+    A node has one key per band, so members are distinct (a node key given to two
+    documents would repeat; its self-pairs are skipped). A big bucket is only streamed
+    (twice: for its minimum, then for the edges), never held, so a boilerplate bucket
+    of millions of documents needs no memory on the worker that has it.
+    """
+    head: list[str] = []
+    for member in members:
+        head.append(member)
+        if len(head) > ALL_PAIRS_MAX_BUCKET:
+            break
+    else:
+        head.sort()
+        for i, a in enumerate(head):
+            for b in head[i + 1 :]:
+                if a != b:
+                    yield a, b
+        return
+    smallest = min(members)
+    for other in members:
+        if other != smallest:
+            yield smallest, other
