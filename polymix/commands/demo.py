@@ -27,6 +27,16 @@ def handle(args: argparse.Namespace) -> int:
     steps = [
         ["sample", str(corpus), "--scale", str(args.scale)],
         ["tokenizer", "train", config],
+        [
+            "classifier",
+            "train",
+            "--positive",
+            str(corpus / "quality" / "positive.jsonl.gz"),
+            "--negative",
+            str(corpus / "quality" / "negative.jsonl.gz"),
+            "--output",
+            str(corpus / "classifier" / "quality.bin"),
+        ],
         ["run", config, "--output", str(run), "--overwrite", *args.extra],
         ["verify", str(run / "manifest.json")],
     ]

@@ -230,6 +230,24 @@ TEXT_SOURCES: list[dict] = [
 ]
 
 
+QUALITY_CLASSIFIER = "classifier/quality.bin"
+JUNK_KINDS = ("boilerplate", "list", "repetitive", "spam", "table")
+
+
+def _quality_examples(root: Path, seed: int, scale: int) -> None:
+    """Clean and junk pages (not part of any source) for the demo's fastText quality classifier."""
+    (root / "quality").mkdir()
+    clean = web_text.make_documents("clean", 150 * scale, seed=seed + 1)
+    junk = [
+        text
+        for i, kind in enumerate(JUNK_KINDS)
+        for text in web_text.make_documents(kind, 30 * scale, seed=seed + 2 + i)
+    ]
+    for name, texts in (("positive", clean), ("negative", junk)):
+        rows = [{"text": text} for text in texts]
+        (root / "quality" / f"{name}.jsonl.gz").write_bytes(_gzip(_jsonl(rows)))
+
+
 def demo_config() -> str:
     """The sample corpus's config: every source, small tokenizer and shards for a quick demo."""
     config = {
@@ -240,6 +258,13 @@ def demo_config() -> str:
             "target_bytes": 262144,
             "max_seq_len": MAX_SEQ_LEN,
             "side_output_target_bytes": 65536,
+        },
+        "filters": {
+            "stages": {
+                "text": ["language", "gopher_repetition", "gopher_quality", "c4", "fineweb"]
+                + ["pii", "quality_classifier"],
+            },
+            "quality_classifier": {"model_path": QUALITY_CLASSIFIER, "min_score": 0.5},
         },
         "media": MEDIA_SETTINGS,
     }
@@ -260,6 +285,7 @@ def generate(root: str | Path, *, seed: int = 0, scale: int = 1) -> dict:
     _books(rng, root, expected, scale)
     _code(rng, root, expected, scale)
     media = generate_media(root, seed=seed)
+    _quality_examples(root, seed, scale)
     (root / "polymix.yaml").write_text(demo_config())
     counts = {
         "input": {**expected.input, **media.input},

@@ -20,6 +20,11 @@ def sample_corpus(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("sample") / "corpus"
     generate(root, seed=7, scale=1)
     assert main(["tokenizer", "train", str(root / "polymix.yaml"), "--vocab-size", "800"]) == 0
+    quality = root / "quality"
+    classifier = ["classifier", "train", "--output", str(root / "classifier" / "quality.bin")]
+    classifier += ["--positive", str(quality / "positive.jsonl.gz")]
+    classifier += ["--negative", str(quality / "negative.jsonl.gz")]
+    assert main(classifier) == 0
     return root / "polymix.yaml", json.loads((root / "expected.json").read_text())
 
 
