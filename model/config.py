@@ -51,6 +51,7 @@ class ModelConfig:
     dtype: str = "float32"  # activations / matmul inputs
     param_dtype: str = "float32"
     init_std: float = 0.02
+    remat: bool = False  # recompute each layer unit in the backward pass (memory for FLOPs)
 
     def __post_init__(self) -> None:
         if self.n_heads % self.n_kv_heads:
@@ -166,6 +167,7 @@ PRESETS: dict[str, ModelConfig] = {
         max_audio_positions=2048,
         dtype="bfloat16",
         param_dtype="float32",
+        remat=True,
     ),
 }
 

@@ -20,9 +20,7 @@ from model.params import ParamInfo
 def embed_info(cfg: ModelConfig) -> dict[str, ParamInfo]:
     d, std = cfg.d_model, cfg.init_std
     return {
-        # Split along d, not vocab: the lookup is then a local gather on every shard,
-        # while a vocab-split table forces XLA to all-gather the table or mask-and-reduce.
-        "tokens": ParamInfo((cfg.vocab_size, d), ("table_vocab", "table_embed"), std=std),
+        "tokens": ParamInfo((cfg.vocab_size, d), ("vocab", "embed"), std=std),
         "modality": ParamInfo((len(MODALITY_IDS), d), ("modality", "embed"), std=std),
         "patch_proj": ParamInfo((cfg.patch_dim, d), ("media_in", "embed"), std=std),
         "patch_bias": ParamInfo((d,), ("embed",), init="zeros"),

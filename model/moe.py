@@ -196,7 +196,7 @@ def moe(
     stats = {"aux_loss": aux, "z_loss": router_z_loss(logits, mask, cfg.z_loss_coef)}
     stats["expert_load"] = load
     if cfg.dropless:
-        out = _dispatch_dropless(params, x, experts, weights)
+        out = _dispatch_dropless(params, x, experts, weights * mask[..., None])
         stats["dropped_fraction"] = jnp.zeros((), jnp.float32)
     else:
         capacity = cfg.capacity(x.shape[1], train)

@@ -36,8 +36,6 @@ DEFAULT_RULES: dict[str, MeshAxes] = {
     "layers": None,
     "embed": "fsdp",
     "vocab": "model",
-    "table_vocab": None,
-    "table_embed": ("fsdp", "model"),
     "heads": "model",
     "kv_heads": "model",
     "head_dim": None,

@@ -87,7 +87,6 @@ def forward(
     rules: ShardingRules = NO_SHARDING,
     *,
     train: bool = True,
-    remat: bool = False,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Logits [B, L, V] and the MoE stats stacked over MoE layers ([n_moe, ...])."""
     x = rules.constrain(embed(params["embed"], batch, cfg), "batch", "act_seq", "act_embed")
@@ -100,7 +99,7 @@ def forward(
                 collected.append(stats)
         return x, collected
 
-    body = jax.checkpoint(unit) if remat else unit
+    body = jax.checkpoint(unit) if cfg.remat else unit
     x, per_unit = jax.lax.scan(body, x, params["units"])
     # per_unit: list (one per MoE slot) of dicts with a leading [n_units] axis.
     stats = {}
@@ -118,14 +117,13 @@ def loss_fn(
     rules: ShardingRules = NO_SHARDING,
     *,
     train: bool = True,
-    remat: bool = False,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Next-token cross-entropy on text targets only, plus the MoE losses.
 
     Auxiliary and z losses are averaged over MoE layers, so a coefficient means the
     same thing at any depth.
     """
-    logits, stats = forward(params, batch, cfg, rules, train=train, remat=remat)
+    logits, stats = forward(params, batch, cfg, rules, train=train)
     logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     nll = -jnp.take_along_axis(logp, batch["targets"][..., None], axis=-1)[..., 0]
     mask = batch["loss_mask"].astype(jnp.float32)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 
-os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-).strip()
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    ).strip()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -42,6 +44,17 @@ def _grad_fn(cfg, rules):
 def _rel_diff(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-12))
+
+
+def _expert_weight_gathers(hlo: str, cfg) -> int:
+    """All-gathers that rebuild a whole expert weight: expert parallelism undone."""
+    e, d, f = cfg.n_experts, cfg.d_model, cfg.d_expert
+    whole = {(e, d, f), (e, f, d)}
+    count = 0
+    for dims in re.findall(r"= \w+\[([\d,]+)\]\S* all-gather(?:-start)?\(", hlo):
+        shape = tuple(int(x) for x in dims.split(","))
+        count += shape[-3:] in whole
+    return count
 
 
 def _canonical(spec) -> tuple:
@@ -108,6 +121,7 @@ def main() -> int:
             "max_grad_rel_diff": max(grad_diffs),
             "max_param_rel_diff": max(param_diffs),
             "all_to_all": "all-to-all" in hlo,
+            "expert_weight_all_gathers": _expert_weight_gathers(hlo, cfg),
             **_sharding_report(params, info, rules, cfg),
         }
     print(json.dumps(report, indent=1))
