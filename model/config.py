@@ -43,7 +43,7 @@ class ModelConfig:
     patch_size: int = 16
     image_channels: int = 3
     max_patch_grid: int = 64  # rows/cols of the learned 2-D patch position tables
-    n_mels: int = 32
+    n_mels: int = 128  # the pipeline's default log-mel bins (media.audio.n_mels)
     frame_stack: int = 4  # mel frames concatenated into one position
     max_audio_positions: int = 1024  # stacked frames per audio block (1-D position table)
     # Numerics.
@@ -138,7 +138,7 @@ PRESETS: dict[str, ModelConfig] = {
         attention_block=128,
         patch_size=16,
         max_patch_grid=32,
-        n_mels=32,
+        n_mels=128,
         frame_stack=4,
         max_audio_positions=256,
     ),
