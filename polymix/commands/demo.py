@@ -6,9 +6,12 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="sample corpus -> tokenizer -> pipeline -> verify")
+    parser = subparsers.add_parser(
+        "demo", help="sample corpus -> tokenizer -> classifier -> pipeline -> verify -> train"
+    )
     parser.add_argument("--output", default="out/demo", help="folder for corpus and results")
     parser.add_argument("--scale", type=int, default=4, help="size of the sample corpus")
+    parser.add_argument("--steps", type=int, default=30, help="training steps at the end")
     parser.set_defaults(handler=handle, accepts_extra=True)
 
 
@@ -19,9 +22,10 @@ def handle(args: argparse.Namespace) -> int:
     from polymix.cli import main as polymix
 
     root = Path(args.output)
-    corpus, run = root / "corpus", root / "run"
-    if corpus.exists():
-        shutil.rmtree(corpus)
+    corpus, run, train = root / "corpus", root / "run", root / "train"
+    for previous in (corpus, train):
+        if previous.exists():
+            shutil.rmtree(previous)
     root.mkdir(parents=True, exist_ok=True)
     config = str(corpus / "polymix.yaml")
     steps = [
@@ -39,6 +43,23 @@ def handle(args: argparse.Namespace) -> int:
         ],
         ["run", config, "--output", str(run), "--overwrite", *args.extra],
         ["verify", str(run / "manifest.json")],
+        ["model-info", "--model", "demo"],
+        [
+            "train",
+            "--manifest",
+            str(run / "manifest.json"),
+            "--model",
+            "demo",
+            "--steps",
+            str(args.steps),
+            "--checkpoint-dir",
+            str(train),
+            "global_batch_size=4",
+            "warmup_steps=5",
+            "peak_lr=3e-3",
+            "checkpoint_every=10",
+            "model.vocab_size=2048",
+        ],
     ]
     for step in steps:
         print(f"\n$ polymix {' '.join(step)}", flush=True)
@@ -46,4 +67,6 @@ def handle(args: argparse.Namespace) -> int:
         if code:
             return code
     print(f"\nmanifest: {run / 'manifest.json'}")
+    print(f"report:   {run / 'report' / 'index.html'}")
+    print(f"training: {train / 'metrics.jsonl'} and {train / 'loss.png'}")
     return 0

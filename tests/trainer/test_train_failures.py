@@ -1,0 +1,104 @@
+"""Refusals before training, and non-finite steps skipped, counted and finally fatal."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.batch import AUDIO
+from polymix.manifest import ManifestError
+from tests.trainer.train_corpus import share_compilation_cache, tiny_config, write_text_corpus
+from trainer.config import ConfigError, TrainConfig, apply_overrides
+from trainer.loop import TrainingDiverged, train
+from trainer.metrics import read_metrics
+from trainer.preflight import PreflightError
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("failures")
+    share_compilation_cache()
+    return write_text_corpus(base / "data")
+
+
+def poison(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A NaN audio frame at the first position: loss and gradients become NaN."""
+    batch = {k: v.copy() for k, v in batch.items()}
+    batch["frames"][0, 0, :] = np.nan
+    batch["modality"][0, 0] = AUDIO
+    batch["frame_index"][0, 0] = 0
+    return batch
+
+
+def test_non_finite_steps_are_skipped_and_counted(manifest: Path, tmp_path: Path) -> None:
+    bad = {2, 3}  # zero-based loop steps -> records 3 and 4
+    result = train(
+        tiny_config("steps=6"),
+        manifest,
+        tmp_path / "ckpt",
+        batch_hook=lambda step, b: poison(b) if step in bad else b,
+    )
+    records = read_metrics(tmp_path / "ckpt")
+    assert [r["finite"] for r in records] == [True, True, False, False, True, True]
+    assert [r["skipped"] for r in records] == [0, 0, 1, 2, 2, 2]
+    assert [r["bad_streak"] for r in records] == [0, 0, 1, 2, 0, 0]
+    assert result.skipped == 2
+    # The schedule only advances with applied updates: step 5 uses step 3's rate.
+    assert records[4]["lr"] == records[2]["lr"]
+    assert np.isfinite(result.losses[-1])
+
+
+def test_too_many_bad_steps_stop_with_last_good_checkpoint(manifest: Path, tmp_path: Path) -> None:
+    """Skipped steps never change the params, so the step-4 checkpoint is still a good one."""
+    cfg = tiny_config("max_bad_steps=3", "checkpoint_every=2")
+    with pytest.raises(TrainingDiverged, match=r"3 non-finite .*step 5.*checkpoint: step 4"):
+        train(cfg, manifest, tmp_path / "ckpt", batch_hook=lambda s, b: poison(b) if s >= 2 else b)
+    steps = sorted(int(p.name) for p in (tmp_path / "ckpt").iterdir() if p.name.isdigit())
+    assert steps == [2, 4]
+    assert len(read_metrics(tmp_path / "ckpt")) == 5
+
+
+def test_manifest_failing_verification_is_refused(manifest: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(manifest.parent, copy)
+    shard = sorted((copy / "shards").iterdir())[0]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(ManifestError, match="sha256"):
+        train(tiny_config(), copy / "manifest.json", tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt").exists()  # refused before anything was created
+    shard.write_bytes(bytes(data[:-1]))
+    with pytest.raises(ManifestError, match="bytes on disk"):
+        train(tiny_config("verify=lazy"), copy / "manifest.json", tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_tokenizer_larger_than_model_vocab_is_refused(tmp_path: Path) -> None:
+    big = write_text_corpus(tmp_path / "data", vocab=500, records=20)
+    with pytest.raises(PreflightError, match="vocab_size 500 exceeds the model's vocab_size 128"):
+        train(tiny_config(), big, tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_mesh_must_fit_devices_and_batch(manifest: Path, tmp_path: Path) -> None:
+    with pytest.raises(PreflightError, match="needs 64 devices"):
+        train(tiny_config("mesh=4,4,4"), manifest, tmp_path / "a")
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'peak_lrr'; did you mean 'peak_lr'"):
+        apply_overrides(TrainConfig(), ["peak_lrr=1"])
+    with pytest.raises(ConfigError, match="warmup_steps='soon'"):
+        apply_overrides(TrainConfig(), ["warmup_steps=soon"])
+    with pytest.raises(ConfigError, match="weight_decay_mode"):
+        apply_overrides(TrainConfig(), ["weight_decay_mode=sometimes"])
+    with pytest.raises(ConfigError, match="n_layerz"):
+        apply_overrides(TrainConfig(), ["model.n_layerz=2"])
+    with pytest.raises(ConfigError, match="mesh="):
+        apply_overrides(TrainConfig(), ["mesh=2,2"])
+    cfg = apply_overrides(TrainConfig(), ["model=tiny", "model.n_layers=4", "steps=1e3"])
+    assert cfg.steps == 1000 and cfg.model_config().n_layers == 4
