@@ -56,17 +56,14 @@ def run_child(args: list[str]) -> dict:
 
 
 def corpus(work: Path, scale: int) -> tuple[Path, int, int]:
-    from polymix.cli import main
-    from polymix.sample.generate import generate
+    from benchmarks.text_corpus import text_only_corpus
 
-    root = work / f"corpus-{scale}"
-    generate(root, scale=scale)
-    main(["tokenizer", "train", str(root / "polymix.yaml")])
+    config = text_only_corpus(work / f"corpus-{scale}", scale)
     docs, text_bytes = 0, 0
-    for line in _iter_texts(root):
+    for line in _iter_texts(config.parent):
         docs += 1
         text_bytes += len(line.encode("utf-8"))
-    return root / "polymix.yaml", docs, text_bytes
+    return config, docs, text_bytes
 
 
 def _iter_texts(root: Path):

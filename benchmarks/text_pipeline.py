@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/text_pipeline.py [--scale 8]
 
-Both sides read the same generated corpus, normalize, exact-dedup, tokenize with the
-same SentencePiece model and write ArrayRecord files. The loop is the floor a data
+Both sides read the same generated corpus (its text sources), normalize, exact-dedup,
+near-dedup with MinHash LSH (the loop: datasketch's in-memory `MinHashLSH`), run the
+same heuristic filters, tokenize with the same SentencePiece model and write
+ArrayRecord files. The loop is the floor a data
 engineer would write by hand; the ratio says what Beam's DirectRunner (and our
 accounting, side outputs and deterministic sharding) cost or save on one core.
 """
@@ -22,15 +24,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def plain_loop(config, output: Path) -> tuple[int, int]:
+    """The same steps in one process: read, normalize, exact dedup, MinHash LSH, filters, write."""
     from array_record.python.array_record_module import ArrayRecordWriter
+    from datasketch import LeanMinHash, MinHashLSH
 
     from pipelines.read import open_raw
     from transforms.example import Example
+    from transforms.filters import build_stages, load_models, run_stages
     from transforms.hashing import content_hash
+    from transforms.minhash import MinHasher
     from transforms.normalize import normalize_text
     from transforms.read_text import TextSourceSpec, read_text_file
     from transforms.sentencepiece_tokenizer import TextTokenizer
 
+    near = config.near_dedup
+    bands, rows = near.lsh_params()
+    hasher = MinHasher(num_perm=near.num_perm, seed=near.seed, ngram=near.ngram)
+    lsh = MinHashLSH(num_perm=near.num_perm, params=(bands, rows))
+    stages = {m: build_stages(config.filters, m) for m in ("text", "code")}
+    for built in stages.values():
+        load_models(built)
     tokenizer = TextTokenizer(
         Path(config.resolve(config.tokenizer.model)).read_bytes(), config.shards.max_seq_len
     )
@@ -53,8 +66,17 @@ def plain_loop(config, output: Path) -> tuple[int, int]:
                     if not text or digest in seen:
                         continue
                     seen.add(digest)
+                    signature = hasher.signatures([text])[0]
+                    minhash = LeanMinHash(seed=near.seed, hashvalues=signature, scheme="affine32")
+                    key = f"{source.name}/{item.id}"
+                    if lsh.query(minhash):
+                        continue
+                    lsh.insert(key, minhash)
+                    verdict = run_stages(stages[source.modality], text)
+                    if not verdict.kept:
+                        continue
                     for _, payload, _ in tokenizer.records(
-                        source.name, source.modality, item.id, text
+                        source.name, source.modality, item.id, verdict.text
                     ):
                         writer.write(payload)
         writer.close()
@@ -66,15 +88,14 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=8)
     args = parser.parse_args()
 
+    from benchmarks.text_corpus import text_only_corpus
     from polymix.cli import main as polymix
     from polymix.config import load_config
-    from polymix.sample.generate import generate
+    from polymix.corpus_run import with_resolved_models
 
     work = Path(tempfile.mkdtemp(prefix="polymix-bench-"))
-    generate(work / "corpus", scale=args.scale)
-    config_path = work / "corpus" / "polymix.yaml"
-    polymix(["tokenizer", "train", str(config_path)])
-    config = load_config(config_path)
+    config_path = text_only_corpus(work / "corpus", args.scale)
+    config = with_resolved_models(load_config(config_path))
 
     (work / "loop").mkdir()
     start = time.perf_counter()

@@ -86,9 +86,9 @@ def load_filters(path: str) -> Any:
         raise UserFacingError(f"{path} is not valid YAML: {exc}") from None
     if isinstance(raw, dict) and "sources" in raw:
         from polymix.config import load_config
+        from polymix.corpus_run import with_resolved_models
 
-        root = load_config(path)
-        return getattr(root, "filters", None) or FiltersConfig()
+        return with_resolved_models(load_config(path)).filters
     section = (raw or {}).get("filters", {}) if isinstance(raw, dict) else None
     if not isinstance(section, dict):
         raise UserFacingError(f"{path}: expected a mapping with a `filters` section")
@@ -135,6 +135,7 @@ def tag_files(
     from transforms.example import Rejection
     from transforms.filters import STAGE_CLASSES, load_models, run_stages
     from transforms.filters.fasttext_models import ModelNotFound
+    from transforms.normalize import normalize_text
 
     names = stages if stages is not None else filters.stages_for(modality)
     built = [STAGE_CLASSES[n](filters.stage_config(n)) for n in names]
@@ -150,7 +151,8 @@ def tag_files(
                 record |= {"reason": item.reason, "failures": [[item.stage, item.reason]]}
                 record["attributes"] = {}
             else:
-                verdict = run_stages(built, item.text, explain_all=True)
+                # The pipeline filters normalized text; tag must judge the same text.
+                verdict = run_stages(built, normalize_text(item.text or ""), explain_all=True)
                 record = {
                     "id": item.id,
                     "kept": verdict.kept,
