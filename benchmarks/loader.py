@@ -42,7 +42,7 @@ from polymix.manifest import Manifest, ShardInfo, SourceTotals, sha256_file  # n
 from trainer.data import fill_rate, make_loader  # noqa: E402
 from transforms import record_codec  # noqa: E402
 
-PATCH_DIM, N_MELS, STACK, VOCAB = 16 * 16 * 3, 32, 4, 8192  # the `demo` model's dims
+PATCH_DIM, N_MELS, STACK, VOCAB = 16 * 16 * 3, 128, 4, 8192  # the `demo` model's dims
 SOURCES = {  # name: (modality, share of records, planned share of positions)
     "web": ("text", 0.6, 0.5),
     "books": ("text", 0.2, 0.3),
