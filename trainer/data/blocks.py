@@ -2,10 +2,13 @@
 
 grain's prefetcher fetches a `MapDataset` element per call; one ArrayRecord record per
 call is what makes grain's plain random access slow. Making the element a *block* of
-consecutive mixed records sends each block down grain's `_getitems` path: the mix groups
-the indices by source, the shuffle and host slice map them, and the source issues one
-`reader.read(positions)` per shard. The block is also what grain's worker processes
-split among themselves, so the record order does not depend on `worker_count`.
+consecutive mixed records lets every step work on arrays of indices: the mixture
+schedule picks sources for the whole block (`MixtureSchedule.select`), each source
+shuffles and host-slices its keys at once (`SourceStream`) and issues one
+`reader.read(positions)` per shard. grain's own `mix`/`shuffle`/`map` chain did the same
+per record from Python, which cost several times the read. The block is also what
+grain's worker processes split among themselves, so the record order does not depend
+on `worker_count`.
 
 `Unblock` is a small iterator of our own rather than grain's flat-map because its state
 also says where the next unread block starts, which a weight change on resume needs.
@@ -14,20 +17,33 @@ also says where the next unread block starts, which a weight change on resume ne
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grain
+import numpy as np
 
 from trainer.data.layout import Element
+from trainer.data.mixing import MixtureSchedule
+from trainer.data.sources import SourceStream
 
 
 class ReadBlocks(grain.MapDataset):
-    """Element `i` = (i, records `[i*size, (i+1)*size)` of the parent), read in one batch."""
+    """Element `i` = (i, mixed records `[i*size, (i+1)*size)`, decoded), read in one batch."""
 
-    def __init__(self, parent: grain.MapDataset[Element], size: int):
-        super().__init__(parent)
+    def __init__(
+        self,
+        schedule: MixtureSchedule,
+        streams: Sequence[SourceStream],
+        decoders: Sequence[Callable[[bytes], Element]],
+        size: int,
+    ):
+        super().__init__()
         if size <= 0:
             raise ValueError(f"read block size must be positive, got {size}")
+        self._schedule = schedule
+        self._streams = list(streams)
+        self._decoders = list(decoders)
         self._size = size
 
     def __len__(self) -> int:
@@ -37,7 +53,15 @@ class ReadBlocks(grain.MapDataset):
         if isinstance(index, slice):
             return self.slice(index)
         start = index * self._size
-        return index, list(self._parent._getitems(list(range(start, start + self._size))))
+        which, keys = self._schedule.select(np.arange(start, start + self._size, dtype=np.int64))
+        out: list[Any] = [None] * self._size
+        for source in np.unique(which).tolist():
+            slots = np.flatnonzero(which == source)
+            decode = self._decoders[source]
+            records = self._streams[source].read(keys[slots])
+            for slot, record in zip(slots.tolist(), records, strict=True):
+                out[slot] = decode(record)
+        return index, out
 
     def __str__(self) -> str:
         return f"ReadBlocks(size={self._size})"

@@ -3,9 +3,10 @@
 Pipeline (grain pieces unless marked *ours*)::
 
     per source: ArrayRecord source (manifest counts, checksum on first open*)
-                -> host slice -> per-epoch shuffle -> repeat -> decode + layout*
+                -> SourceStream* (host slice, per-epoch Feistel shuffle, repeat)
     mix by a MixtureSchedule* (grain's interleave formula, named, re-weightable)
-    -> ReadBlocks* (batched reads) -> pack_block* (first-fit into rows + model fields)
+    -> ReadBlocks* (vectorised select/shuffle, batched reads, decode + layout*)
+    -> pack_block* (first-fit into rows + model fields)
     -> to_iter_dataset (thread prefetch) -> mp_prefetch (worker processes)
     -> Unblock* (rows) -> batch (assemble*: fixed shapes)
 
@@ -28,12 +29,14 @@ import numpy as np
 
 from polymix.manifest import Manifest, ManifestError, load_manifest
 from trainer.data.blocks import ReadBlocks, Unblock
-from trainer.data.layout import Layout
+from trainer.data.layout import Layout, decode_element
 from trainer.data.mixing import MixtureSchedule, record_weights
 from trainer.data.packing import assemble, pack_block
-from trainer.data.sources import positions_per_record, shards_by_source, source_dataset
+from trainer.data.sources import positions_per_record, shards_by_source, source_stream
 
-STATE_VERSION = 1
+# 2: the per-epoch shuffle became `sources.epoch_permutation` (grain's before); a
+# version-1 state would resume into another record order, so it is refused.
+STATE_VERSION = 2
 # State entries that must match on resume; the mixture may change, nothing else.
 _FIXED = (
     "seq_len",
@@ -140,11 +143,10 @@ class PackedDataset(grain.IterDataset):
             "sources": self.names,
         }
         self._sources = [
-            source_dataset(
+            source_stream(
                 name,
                 shards[name],
                 root=root,
-                layout=layout,
                 seed=seed,
                 process_index=process_index,
                 process_count=process_count,
@@ -163,7 +165,10 @@ class PackedDataset(grain.IterDataset):
         return MixtureSchedule.start(self.names, self.record_weights)
 
     def build(self, schedule: MixtureSchedule) -> grain.DatasetIterator:
-        mixed = grain.MapDataset.select_from_datasets(self._sources, schedule)
+        decoders = [
+            functools.partial(decode_element, layout=self.layout, source=name)
+            for name in self.names
+        ]
         packer = functools.partial(
             _pack,
             seq_len=self.layout.seq_len,
@@ -171,7 +176,11 @@ class PackedDataset(grain.IterDataset):
             max_frames=self._max_frames,
             marker_ids=tuple(self.layout.marker_ids.values()),
         )
-        ds = ReadBlocks(mixed, self._block).map(packer).to_iter_dataset(self._read)
+        ds = (
+            ReadBlocks(schedule, self._sources, decoders, self._block)
+            .map(packer)
+            .to_iter_dataset(self._read)
+        )
         if self._workers > 0:
             _absl_flags_parsed()
             ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=self._workers))

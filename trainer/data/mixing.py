@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grain
+import numpy as np
 
 # grain's own interleaving formula (the one behind `MapDataset.mix`), so a one-segment
 # schedule selects exactly what grain's mix would.
@@ -49,6 +50,39 @@ def record_weights(
 def int_proportions(weights: Mapping[str, float]) -> dict[str, int]:
     smallest = min(weights.values())
     return {name: max(1, round(w / smallest * _SCALE)) for name, w in sorted(weights.items())}
+
+
+def select(k: np.ndarray, proportions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """grain's `_dataset_and_key_of_next_element` for an array of indices at once.
+
+    The same integer arithmetic, one numpy pass per input instead of a Python call per
+    index (the per-index call cost ~2 us a record). Falls back to Python integers when
+    int64 could overflow (indices times the proportions' sum past 2**62).
+    """
+    k = np.asarray(k, dtype=np.int64)
+    total = sum(proportions)
+    if len(k) and int(k.max()) + 1 >= (1 << 62) // max(1, total):
+        pairs = [_dataset_and_key_of_next_element(int(i), tuple(proportions)) for i in k]
+        return (
+            np.array([p[0] for p in pairs], dtype=np.int64),
+            np.array([p[1] for p in pairs], dtype=np.int64),
+        )
+    which = np.full(len(k), len(proportions) - 1, dtype=np.int64)
+    key = np.full(len(k), -1, dtype=np.int64)
+    open_ = np.ones(len(k), dtype=bool)
+    remaining = total
+    cur_k, cur_k1 = k.copy(), k + 1
+    for i, p in enumerate(proportions):
+        next_k = (cur_k * (remaining - p)) // remaining
+        next_k1 = (cur_k1 * (remaining - p)) // remaining
+        taken = cur_k1 - next_k1
+        hit = open_ & ((cur_k - next_k) != taken)
+        which[hit] = i
+        key[hit] = taken[hit] - 1
+        open_ &= ~hit
+        remaining -= p
+        cur_k, cur_k1 = next_k, next_k1
+    return which, key
 
 
 def counts(m: int, proportions: Sequence[int]) -> list[int]:
@@ -110,6 +144,22 @@ class MixtureSchedule(grain.transforms.DatasetSelectionMap):
         i, key = _dataset_and_key_of_next_element(index - seg.start, self._props[k])
         name = self._active[k][i]
         return self._index[name], seg.offsets.get(name, 0) + key
+
+    def select(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`__getitem__` for a block of indices: (position in `names`, key in that source)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        seg_of = np.searchsorted(np.asarray(self._starts, dtype=np.int64), indices, "right") - 1
+        source = np.empty_like(indices)
+        key = np.empty_like(indices)
+        for k in np.unique(seg_of).tolist():
+            here = np.flatnonzero(seg_of == k)
+            seg = self.segments[k]
+            which, local = select(indices[here] - seg.start, self._props[k])
+            ids = np.array([self._index[n] for n in self._active[k]], dtype=np.int64)
+            offsets = np.array([seg.offsets.get(n, 0) for n in self._active[k]], dtype=np.int64)
+            source[here] = ids[which]
+            key[here] = offsets[which] + local
+        return source, key
 
     def consumed(self, index: int) -> dict[str, int]:
         """Records each source has given to mixed records `[0, index)`."""
