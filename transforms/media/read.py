@@ -103,10 +103,19 @@ def read_media_file(
                 yield _rejection(spec, file_id, original, "invalid_caption", f"{ext}: {exc}")
                 return
             break
+    yield _media_example(spec, file_id, original, data, caption)
+
+
+def _media_example(
+    spec: Any, example_id: str, original: dict, data: bytes, caption: str | None
+) -> Example:
+    """The example every reader yields: media bytes, the caption as text, both noted in `original`."""
     if caption is not None:
         original["caption"] = caption
     original["bytes"] = len(data)
-    yield Example(spec.name, file_id, spec.modality, text=caption, original=original, media=data)
+    return Example(
+        spec.name, example_id, spec.modality, text=caption, original=original, media=data
+    )
 
 
 def _split_member(name: str) -> tuple[str, str]:
@@ -206,10 +215,7 @@ def _group_example(
                 yield _rejection(spec, example_id, original, "invalid_caption", f"{ext}: {exc}")
                 return
             break
-    if caption is not None:
-        original["caption"] = caption
-    original["bytes"] = len(data)
-    yield Example(spec.name, example_id, spec.modality, text=caption, original=original, media=data)
+    yield _media_example(spec, example_id, original, data, caption)
 
 
 def read_media_parquet(
