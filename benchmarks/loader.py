@@ -6,6 +6,11 @@ record format and at the `demo` model's dims), then in the same run measures:
 - raw: `ArrayRecordReader.read(begin, end)` over every shard in file order (no decode,
   no shuffle): the ceiling for reading these bytes on this machine (best of six runs,
   three before and three after the loader; the loader gets its best of three windows);
+- raw at the loader's mix: the same raw read, per source, weighted by the share of
+  records the loader draws from each source. The planned mixture draws more image and
+  audio records (2-25x the bytes of a text record) than the corpus holds, so this is
+  the raw read of the records the loader actually reads; the ratio against it is the
+  like-for-like one, the ratio against the corpus-order read is also printed;
 - grain, one record per call: `MapDataset.source(ArrayRecordDataSource).shuffle()
   .map(decode)` iterated, the naive grain baseline;
 - the loader (`make_loader`): global shuffle, mixing, decode, packing, model batches;
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
 import sys
 import tempfile
 import time
@@ -38,8 +44,17 @@ from array_record.python.array_record_module import (  # noqa: E402
     ArrayRecordWriter,
 )
 
-from polymix.manifest import Manifest, ShardInfo, SourceTotals, sha256_file  # noqa: E402
+from polymix.manifest import (  # noqa: E402
+    Manifest,
+    ShardInfo,
+    SourceTotals,
+    load_manifest,
+    sha256_file,
+)
 from trainer.data import fill_rate, make_loader  # noqa: E402
+from trainer.data.loader import planned_weights  # noqa: E402
+from trainer.data.mixing import record_weights  # noqa: E402
+from trainer.data.sources import positions_per_record, shards_by_source  # noqa: E402
 from transforms import record_codec  # noqa: E402
 
 PATCH_DIM, N_MELS, STACK, VOCAB = 16 * 16 * 3, 128, 4, 8192  # the `demo` model's dims
@@ -118,18 +133,42 @@ def write_corpus(folder: Path, records: int, seq_len: int, shards_per_source: in
     return folder / "manifest.json"
 
 
-def raw_read(manifest_path: Path) -> dict[str, float]:
+def raw_read(manifest_path: Path) -> dict:
     manifest = Manifest.model_validate_json(manifest_path.read_text())
-    start, n, size = time.perf_counter(), 0, 0
+    n = size = 0
+    seconds: dict[str, float] = {}
+    records: dict[str, int] = {}
     for shard in manifest.shards:
+        start = time.perf_counter()
         reader = ArrayRecordReader(str(manifest_path.parent / shard.path))
         for begin in range(0, shard.records, 1024):
             chunk = reader.read(begin, min(begin + 1024, shard.records))
             n += len(chunk)
             size += sum(len(r) for r in chunk)
         reader.close()
-    seconds = time.perf_counter() - start
-    return {"records_per_s": n / seconds, "mb_per_s": size / seconds / 1e6, "records": n}
+        seconds[shard.source] = seconds.get(shard.source, 0.0) + time.perf_counter() - start
+        records[shard.source] = records.get(shard.source, 0) + shard.records
+    total = sum(seconds.values())
+    return {
+        "records_per_s": n / total,
+        "mb_per_s": size / total / 1e6,
+        "records": n,
+        "per_source_records_per_s": {s: records[s] / seconds[s] for s in seconds},
+    }
+
+
+def raw_at_mix(raws: list[dict], shares: dict[str, float]) -> dict[str, float]:
+    """Records/s of the raw read if it read sources in the loader's record shares."""
+    best = {source: max(r["per_source_records_per_s"][source] for r in raws) for source in shares}
+    seconds_per_record = sum(share / best[source] for source, share in shares.items())
+    return {"records_per_s": 1 / seconds_per_record, "record_shares": shares}
+
+
+def loader_record_shares(manifest_path: Path) -> dict[str, float]:
+    manifest = load_manifest(manifest_path)
+    by_source = shards_by_source(manifest)
+    per_record = {name: positions_per_record(shards) for name, shards in by_source.items()}
+    return record_weights(planned_weights(manifest, None), per_record)
 
 
 def grain_one_by_one(manifest_path: Path, limit: int) -> dict[str, float]:
@@ -142,6 +181,12 @@ def grain_one_by_one(manifest_path: Path, limit: int) -> dict[str, float]:
     for _ in range(limit):
         next(it)
     return {"records_per_s": limit / (time.perf_counter() - start)}
+
+
+def _process_cpu() -> float:
+    """CPU seconds of this process, all its threads (not its worker processes)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def loader_run(manifest_path: Path, args: argparse.Namespace) -> tuple[dict[str, float], dict]:
@@ -158,6 +203,8 @@ def loader_run(manifest_path: Path, args: argparse.Namespace) -> tuple[dict[str,
         # (`seq_len`), which would make every batch carry mostly zero pixels.
         max_patches=args.seq_len // 2,
         max_frames=args.seq_len // 2,
+        read_block=args.read_block,
+        read_threads=args.read_threads,
     )
     first = next(loader)  # pipeline start, worker spawn: not steady state
     for _ in range(max(20, args.batches // 2)):
@@ -165,19 +212,22 @@ def loader_run(manifest_path: Path, args: argparse.Namespace) -> tuple[dict[str,
     best: dict[str, float] = {}
     fills = []
     for _ in range(3):  # best of three windows: a shared machine only ever slows us down
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _process_cpu()
         docs = positions = 0
         for _ in range(args.batches):
             batch = next(loader)
             docs += int(batch["segment_ids"].max(axis=1).sum())
             positions += int((batch["modality"] != 0).sum())
             fills.append(fill_rate(batch))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _process_cpu() - cpu
         if docs / seconds > best.get("records_per_s", 0):
             best = {
                 "batches_per_s": args.batches / seconds,
                 "records_per_s": docs / seconds,
                 "positions_per_s": positions / seconds,
+                # With workers, what the trainer's process itself spends per record
+                # bounds the loader however many cores the workers get.
+                "main_process_cpu_us_per_record": cpu / docs * 1e6,
             }
     loader.close()
     return {**best, "fill_rate": float(np.mean(fills))}, first
@@ -208,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--read-threads", type=int, default=4)
+    parser.add_argument("--read-block", type=int, default=256)
     parser.add_argument("--no-train", action="store_true", help="skip the model step")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -221,13 +273,23 @@ def main(argv: list[str] | None = None) -> int:
         raws += [raw_read(manifest_path) for _ in range(3)]
         # The best raw read of six, before and after: the ratio is never flattered.
         raw = max(raws, key=lambda r: r["records_per_s"])
-    result = {"args": vars(args), "raw": raw, "grain_one_by_one": naive, "loader": ours}
+        mix = raw_at_mix(raws, loader_record_shares(manifest_path))
+    result = {
+        "args": vars(args),
+        "raw": raw,
+        "raw_at_loader_mix": mix,
+        "grain_one_by_one": naive,
+        "loader": ours,
+    }
     if not args.no_train:
         try:
             result["trainer"] = trainer_step(first, args)  # a real loader batch
         except Exception as exc:  # the model is another team's moving target
             result["trainer"] = {"skipped": f"{type(exc).__name__}: {exc}"}
     result["ratio_loader_over_raw_records"] = ours["records_per_s"] / raw["records_per_s"]
+    result["ratio_loader_over_raw_at_mix"] = ours["records_per_s"] / mix["records_per_s"]
+    ceiling = 1e6 / ours["main_process_cpu_us_per_record"]
+    result["ratio_main_process_ceiling_over_raw_at_mix"] = ceiling / mix["records_per_s"]
     result["ratio_grain_one_by_one_over_raw"] = naive["records_per_s"] / raw["records_per_s"]
     if "batches_per_s" in result.get("trainer", {}):
         result["ratio_loader_over_trainer_batches"] = (
@@ -237,13 +299,20 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"raw sequential ArrayRecord read  {raw['records_per_s']:10.0f} records/s")
+    print(f"raw read at the loader's mix     {mix['records_per_s']:10.0f} records/s")
     print(f"grain, one record per call       {naive['records_per_s']:10.0f} records/s")
     print(
         f"loader (shuffle+mix+pack)        {ours['records_per_s']:10.0f} records/s, "
         f"{ours['batches_per_s']:.1f} batches/s of {args.batch}x{args.seq_len}, "
         f"fill {ours['fill_rate']:.3f}, workers {args.workers}"
     )
+    print(f"loader / raw at the loader's mix {result['ratio_loader_over_raw_at_mix']:10.2f}")
     print(f"loader / raw records             {result['ratio_loader_over_raw_records']:10.2f}")
+    print(
+        f"trainer-process CPU per record   {ours['main_process_cpu_us_per_record']:10.1f} us "
+        f"(ceiling with free cores for workers: "
+        f"{result['ratio_main_process_ceiling_over_raw_at_mix']:.2f}x raw at the mix)"
+    )
     print(f"grain one-by-one / raw records   {result['ratio_grain_one_by_one_over_raw']:10.2f}")
     trainer = result.get("trainer", {})
     if "batches_per_s" in trainer:

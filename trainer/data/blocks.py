@@ -4,8 +4,9 @@ grain's prefetcher fetches a `MapDataset` element per call; one ArrayRecord reco
 call is what makes grain's plain random access slow. Making the element a *block* of
 consecutive mixed records lets every step work on arrays of indices: the mixture
 schedule picks sources for the whole block (`MixtureSchedule.select`), each source
-shuffles and host-slices its keys at once (`SourceStream`) and issues one
-`reader.read(positions)` per shard. grain's own `mix`/`shuffle`/`map` chain did the same
+shuffles and host-slices its keys at once (`SourceStream`), reads them shard by shard
+(`ShardSource.read`) and decodes them in one call per source, text records straight to
+their token ids (`layout.decode_parts`). grain's own `mix`/`shuffle`/`map` chain did the same
 per record from Python, which cost several times the read. The block is also what
 grain's worker processes split among themselves, so the record order does not depend
 on `worker_count`.
@@ -23,7 +24,7 @@ from typing import Any
 import grain
 import numpy as np
 
-from trainer.data.layout import Element
+from trainer.data.layout import Part
 from trainer.data.mixing import MixtureSchedule
 from trainer.data.sources import SourceStream
 
@@ -35,7 +36,7 @@ class ReadBlocks(grain.MapDataset):
         self,
         schedule: MixtureSchedule,
         streams: Sequence[SourceStream],
-        decoders: Sequence[Callable[[bytes], Element]],
+        decoders: Sequence[Callable[[list[bytes]], list[Part]]],
         size: int,
     ):
         super().__init__()
@@ -57,10 +58,9 @@ class ReadBlocks(grain.MapDataset):
         out: list[Any] = [None] * self._size
         for source in np.unique(which).tolist():
             slots = np.flatnonzero(which == source)
-            decode = self._decoders[source]
-            records = self._streams[source].read(keys[slots])
-            for slot, record in zip(slots.tolist(), records, strict=True):
-                out[slot] = decode(record)
+            parts = self._decoders[source](self._streams[source].read(keys[slots]))
+            for slot, part in zip(slots.tolist(), parts, strict=True):
+                out[slot] = part
         return index, out
 
     def __str__(self) -> str:

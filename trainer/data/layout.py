@@ -247,3 +247,70 @@ def decode_element(data: bytes, layout: Layout, source: str) -> Element:
         except record_codec.RecordFormatError as exc:
             raise RecordLayoutError(f"source {source!r}: {exc}") from exc
     return to_element(record, layout)
+
+
+# A part is what one record brings to a block: a text-only record's token ids (1-D), or
+# the element of any other record. Text records are most of a corpus; leaving them as
+# ids lets `packing` lay a whole block out at once instead of building [n, 4] per record.
+Part = np.ndarray | Element
+
+_ARRAYS_KEY = b'{"arrays":'
+_ARRAYS_AT = _HEAD + len(_ARRAYS_KEY)
+_FIELDS_KEY = b',"fields":'
+_LEAD = record_codec.MAGIC + bytes([record_codec.VERSION, 0, 0, 0])
+_TEXT_SPECS: dict[bytes, tuple[int, int] | None] = {}
+_TEXT_SPECS_MAX = 1 << 16
+
+
+def _text_spec(arrays_json: bytes) -> tuple[int, int] | None:
+    """(count, offset) when a record's arrays are exactly one int32 `tokens` vector."""
+    try:
+        arrays = json.loads(arrays_json)
+        (name, spec), *rest = arrays.items()
+        if rest or name != "tokens" or spec["dtype"] != "int32" or len(spec["shape"]) != 1:
+            return None
+        return int(spec["shape"][0]), int(spec["offset"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def text_tokens(data: bytes) -> np.ndarray | None:
+    """A text-only record's token ids (a view into `data`), else None.
+
+    The header's JSON is sorted, so `arrays` comes before `fields`; a text record's
+    arrays part differs from another's only in its length, so it is parsed once per
+    length and looked up after that, and the fields (ids, urls) are never parsed. Any
+    other shape of header returns None and goes through `record_codec.decode`.
+    """
+    if data[:8] != _LEAD or data[_HEAD:_ARRAYS_AT] != _ARRAYS_KEY:
+        return None
+    end = _HEAD + int.from_bytes(data[8:12], "little")
+    cut = data.find(_FIELDS_KEY, _ARRAYS_AT, end)
+    if cut < 0:
+        return None
+    key = data[_ARRAYS_AT:cut]
+    spec = _TEXT_SPECS.get(key, ())
+    if spec == ():
+        if len(_TEXT_SPECS) >= _TEXT_SPECS_MAX:
+            _TEXT_SPECS.clear()
+        spec = _TEXT_SPECS[key] = _text_spec(key)
+    if spec is None:
+        return None
+    count, offset = spec
+    start = end + (-end) % record_codec.ALIGN + offset
+    if start + 4 * count > len(data):
+        return None
+    return np.frombuffer(data, dtype="<i4", count=count, offset=start)
+
+
+def decode_parts(records: list[bytes], layout: Layout, source: str) -> list[Part]:
+    """Shard records -> parts for `packing.pack_block`; one call per source per block."""
+    parts: list[Part] = []
+    limit = layout.seq_len
+    for data in records:
+        tokens = text_tokens(data)
+        if tokens is not None and len(tokens) <= limit:
+            parts.append(tokens)
+        else:  # media, or something `to_element` must name the problem of
+            parts.append(decode_element(data, layout, source))
+    return parts

@@ -5,8 +5,8 @@ Pipeline (grain pieces unless marked *ours*)::
     per source: ArrayRecord source (manifest counts, checksum on first open*)
                 -> SourceStream* (host slice, per-epoch Feistel shuffle, repeat)
     mix by a MixtureSchedule* (grain's interleave formula, named, re-weightable)
-    -> ReadBlocks* (vectorised select/shuffle, batched reads, decode + layout*)
-    -> pack_block* (first-fit into rows + model fields)
+    -> ReadBlocks* (vectorised select/shuffle, per-shard reads, decode + layout*)
+    -> pack_block* (compiled first-fit into rows + model fields)
     -> to_iter_dataset (thread prefetch) -> mp_prefetch (worker processes)
     -> Unblock* (rows) -> batch (assemble*: fixed shapes)
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from polymix.manifest import Manifest, ManifestError, load_manifest
 from trainer.data.blocks import ReadBlocks, Unblock
-from trainer.data.layout import Layout, decode_element
+from trainer.data.layout import Layout, decode_parts
 from trainer.data.mixing import MixtureSchedule, record_weights
 from trainer.data.packing import assemble, pack_block
 from trainer.data.sources import positions_per_record, shards_by_source, source_stream
@@ -166,8 +166,7 @@ class PackedDataset(grain.IterDataset):
 
     def build(self, schedule: MixtureSchedule) -> grain.DatasetIterator:
         decoders = [
-            functools.partial(decode_element, layout=self.layout, source=name)
-            for name in self.names
+            functools.partial(decode_parts, layout=self.layout, source=name) for name in self.names
         ]
         packer = functools.partial(
             _pack,
@@ -175,6 +174,8 @@ class PackedDataset(grain.IterDataset):
             max_patches=self._max_patches,
             max_frames=self._max_frames,
             marker_ids=tuple(self.layout.marker_ids.values()),
+            patch_dim=self.layout.patch_dim,
+            frame_dim=self.layout.frame_dim,
         )
         ds = (
             ReadBlocks(schedule, self._sources, decoders, self._block)

@@ -6,8 +6,9 @@ depend on `worker_count`), i.e. single-threaded in the trainer's process, and it
 about 65 us per record under the profiler; the loader reached 8-10k records/s with it
 on `benchmarks/loader.py`'s demo shards against 13-14k with this block packer, both with
 no workers. Packing each read block on its own is a pure function of the block, so it
-runs inside grain's workers, and the first-fit below costs a few us per record. The
-price: a block's last rows may be part-filled (fill rate is reported, ~0.95 there).
+runs inside grain's workers, and the compiled first-fit and field fill
+(`pack_kernel`) cost well under a microsecond per record. The price: a block's last
+rows may be part-filled (fill rate is reported, ~0.95 there).
 
 A record lands whole in one row (never split; the pipeline guarantees it fits), its
 positions restart at 0, its segment id is its rank in the row, and its patches / frames
@@ -21,113 +22,72 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from model.batch import AUDIO, FIELDS, IMAGE, PAD, TEXT
-from trainer.data.layout import Element
+from model.batch import FIELDS, PAD, TEXT
+from trainer.data import pack_kernel
+from trainer.data.layout import Part
 
 MEDIA = ("patches", "frames")
 _DTYPES = {name: np.dtype(dtype) for name, (dtype, _) in FIELDS.items()}
+_KERNEL_FIELDS = (
+    "tokens",
+    "targets",
+    "loss_mask",
+    "segment_ids",
+    "positions",
+    "modality",
+    "patch_index",
+    "patch_coords",
+    "frame_index",
+    "frame_coords",
+)
 
 
 def first_fit(sizes: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Row and per-feature offsets for each element (`sizes` [n, k] vs `capacity` [k]).
-
-    Plain Python over lists: a numpy call per record cost more than the whole scan.
-    Each feature's free room is its own list, so the scan's usual failure (too few
-    positions) is a single comparison; rows that cannot take even the block's smallest
-    record leave the scan for good.
-    """
-    n, k = sizes.shape
-    if k != 3:  # pack_block's case is (positions, patches, frames); pad to it
-        if k > 3:
-            raise ValueError(f"first_fit handles up to 3 features, got {k}")
-        pad = 3 - k
-        rows, offsets, used = first_fit(
-            np.pad(sizes, ((0, 0), (0, pad))), np.pad(np.asarray(capacity), (0, pad))
-        )
-        return rows, offsets[:, :k], used
-    cap0, cap1, cap2 = (int(c) for c in capacity)
-    need0, need1, need2 = sizes.T.tolist()
-    free0: list[int] = []
-    free1: list[int] = []
-    free2: list[int] = []
-    rows = [0] * n
-    off0, off1, off2 = [0] * n, [0] * n, [0] * n
-    scan: list[int] = []  # rows still worth trying, in opening order
-    smallest = min(need0) if n else 0
-    for j in range(n):
-        a, b, c = need0[j], need1[j], need2[j]
-        for row in scan:
-            if free0[row] >= a and free1[row] >= b and free2[row] >= c:
-                break
-        else:
-            row = len(free0)
-            free0.append(cap0)
-            free1.append(cap1)
-            free2.append(cap2)
-            scan.append(row)
-        rows[j] = row
-        off0[j] = cap0 - free0[row]
-        off1[j] = cap1 - free1[row]
-        off2[j] = cap2 - free2[row]
-        free0[row] -= a
-        free1[row] -= b
-        free2[row] -= c
-        if free0[row] < smallest:
-            scan.remove(row)
-    offsets = np.array([off0, off1, off2], dtype=sizes.dtype).T.copy()
-    return np.array(rows, dtype=np.int64), offsets, len(free0)
+    """Row and per-feature offsets for each element (`sizes` [n, k] vs `capacity` [k])."""
+    rows, offsets, used = pack_kernel.first_fit(
+        np.ascontiguousarray(sizes, dtype=np.int64), np.asarray(capacity, dtype=np.int64)
+    )
+    return rows, offsets, int(used)
 
 
-def derive_fields(
-    seq: np.ndarray, segment_ids: np.ndarray, positions: np.ndarray, marker_ids: Iterable[int]
-) -> dict[str, np.ndarray]:
-    """`[R, L, 4]` packed positions -> the model's per-position fields (no media arrays)."""
-    # int32 all the way (`copy=False`, int32 cumsums): each extra cast was a pass over
-    # the block.
-    i32 = np.int32
-    modality = seq[..., 1].astype(np.int8)
-    is_text = modality == TEXT
-    tokens = np.where(is_text, seq[..., 0], 0).astype(i32, copy=False)
-    is_image = modality == IMAGE
-    is_audio = modality == AUDIO
-    next_is_text = np.zeros_like(is_image)
-    next_is_text[:, :-1] = is_text[:, 1:] & (segment_ids[:, 1:] == segment_ids[:, :-1])
-    targets = np.zeros_like(tokens)
-    targets[:, :-1] = tokens[:, 1:]
-    targets *= next_is_text
-    markers = np.fromiter(marker_ids, dtype=i32)
-    return {
-        "tokens": tokens,
-        "targets": targets,
-        "loss_mask": is_text & next_is_text & ~np.isin(targets, markers),
-        "segment_ids": segment_ids,
-        "positions": np.where(modality != PAD, positions, 0).astype(i32, copy=False),
-        "modality": modality,
-        "patch_index": np.where(is_image, np.cumsum(is_image, axis=1, dtype=i32) - 1, 0),
-        "patch_coords": np.where(is_image[..., None], seq[..., 2:4], 0).astype(i32, copy=False),
-        "frame_index": np.where(is_audio, np.cumsum(is_audio, axis=1, dtype=i32) - 1, 0),
-        "frame_coords": np.where(is_audio, seq[..., 2], 0).astype(i32, copy=False),
-    }
+def _concat_positions(parts: Sequence[Part], lengths: np.ndarray) -> np.ndarray:
+    """Every record's `[n, 4]` positions, end to end; text ids go in without a per-record copy."""
+    seq = np.zeros((int(lengths.sum()), 4), dtype=np.int32)
+    if not len(seq):
+        return seq
+    seq[:, 0] = np.concatenate(
+        [p if isinstance(p, np.ndarray) else p["seq"][:, 0] for p in parts], dtype=np.int32
+    )
+    seq[:, 1] = TEXT
+    start = 0
+    for part, length in zip(parts, lengths.tolist(), strict=True):
+        if not isinstance(part, np.ndarray):
+            seq[start : start + length, 1:] = part["seq"][:, 1:]
+        start += length
+    return seq
 
 
 def pack_block(
-    elements: Sequence[Element],
+    parts: Sequence[Part],
     *,
     seq_len: int,
     max_patches: int,
     max_frames: int,
     marker_ids: Iterable[int],
+    patch_dim: int,
+    frame_dim: int,
 ) -> PackedRows:
     """First-fit a block's records into rows carrying the model's fields.
 
-    Every record's positions go to their rows in one scatter (no per-record numpy call
-    besides the concatenation), which is what keeps packing at a few us per record.
     Media stay ragged (`[used, D]`) so a block crossing a process boundary carries only
     real pixels; `assemble` pads them to the batch's fixed capacity.
     """
-    sizes = np.array(
-        [[len(e["seq"]), len(e["patches"]), len(e["frames"])] for e in elements], dtype=np.int64
-    ).reshape(len(elements), 3)
+    sizes = np.zeros((len(parts), 3), dtype=np.int64)
+    for j, part in enumerate(parts):
+        if isinstance(part, np.ndarray):
+            sizes[j, 0] = len(part)
+        else:
+            sizes[j] = len(part["seq"]), len(part["patches"]), len(part["frames"])
     capacity = np.array([seq_len, max_patches, max_frames], dtype=np.int64)
     too_big = np.flatnonzero((sizes > capacity).any(axis=1))
     if len(too_big):
@@ -135,36 +95,28 @@ def pack_block(
             f"a record needs {sizes[too_big[0]].tolist()} (positions, patches, frames); "
             f"rows hold {capacity.tolist()}: raise max_patches / max_frames"
         )
-    rows, offsets, n_rows = first_fit(sizes, capacity)
+    rows, offsets, n_rows = pack_kernel.first_fit(sizes, capacity)
     lengths = sizes[:, 0]
-    total = int(lengths.sum())
-    # Records in (row, arrival) order: the order of their positions and media in a row.
-    order = np.argsort(rows, kind="stable")
-    rank = np.empty(len(rows), dtype=np.int32)
-    sorted_rows = rows[order]
-    first_of_row = np.searchsorted(sorted_rows, sorted_rows, side="left")
-    rank[order] = (np.arange(len(rows)) - first_of_row + 1).astype(np.int32)
-    starts_in_concat = np.cumsum(lengths) - lengths
-    shift = np.repeat(rows * seq_len + offsets[:, 0] - starts_in_concat, lengths)
-    within = np.arange(total, dtype=np.int64)
-    dest = shift + within
-    seq = np.zeros((n_rows * seq_len, 4), dtype=np.int32)
-    seq[dest] = np.concatenate([e["seq"] for e in elements])
-    segment_ids = np.zeros(n_rows * seq_len, dtype=np.int32)
-    segment_ids[dest] = np.repeat(rank, lengths)
-    positions = np.zeros(n_rows * seq_len, dtype=np.int32)
-    positions[dest] = within - np.repeat(starts_in_concat, lengths)
-    fields = derive_fields(
-        seq.reshape(n_rows, seq_len, 4),
-        segment_ids.reshape(n_rows, seq_len),
-        positions.reshape(n_rows, seq_len),
-        marker_ids,
+    computed = pack_kernel.fill_fields(
+        _concat_positions(parts, lengths),
+        lengths,
+        rows,
+        offsets[:, 0].copy(),
+        n_rows,
+        seq_len,
+        np.fromiter(marker_ids, dtype=np.int32),
     )
+    fields = dict(zip(_KERNEL_FIELDS, computed, strict=True))
     media: dict[str, np.ndarray] = {}
     bounds: dict[str, np.ndarray] = {}
-    for f, key in ((1, "patches"), (2, "frames")):
-        parts = [elements[j][key] for j in order.tolist() if sizes[j, f]]
-        media[key] = np.concatenate(parts) if parts else elements[0][key][:0]
+    # Media in (row, arrival) order: the order their positions take in each row.
+    order = np.argsort(rows, kind="stable").tolist()
+    for f, key, dim, dtype in (
+        (1, "patches", patch_dim, np.uint8),
+        (2, "frames", frame_dim, np.float16),
+    ):
+        pieces = [parts[j][key] for j in order if sizes[j, f]]
+        media[key] = np.concatenate(pieces) if pieces else np.zeros((0, dim), dtype=dtype)
         per_row = np.bincount(rows, weights=sizes[:, f], minlength=n_rows).astype(np.int64)
         bounds[key] = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
     return PackedRows(fields, media, bounds)

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,15 +30,22 @@ import numpy as np
 from polymix.manifest import Manifest, ManifestError, ShardInfo, verify_shard
 from trainer.data.layout import Element, Layout, decode_element
 
+# Below these, seeking record by record beats one batched `reader.read` (measured on
+# `benchmarks/loader.py`'s shards: ~4 us a record against ~40 us + 3 us a record).
+_SEEK_MAX_GROUP = 32
+_SEEK_MAX_RECORD_BYTES = 32 * 1024
+_SEEK_LOCKS = 64
+
 
 class ShardSource(grain.sources.ArrayRecordDataSource):
     """grain's ArrayRecord source plus batched reads and checksums on first open.
 
-    The upstream `__getitems__` starts a thread pool per call: for the few dozen keys per
-    shard of one read block that cost more than the reads (5k vs 64k records/s at 16
-    keys, `benchmarks/loader.py` shards). `read` issues one `reader.read(positions)` per
-    shard in the calling thread, finding the shards with numpy for the whole block;
-    grain's prefetch threads and worker processes already read several blocks at once.
+    The upstream `__getitems__` starts a thread pool per call, and `reader.read(positions)`
+    hands every call of more than one position to ArrayRecord's own pool: ~40 us a call
+    here against ~4 us to `seek` and `read` one small record. With thousands of shards a
+    block asks each shard for one or two records, so `read` seeks record by record where
+    records are small and the group is short, and keeps the batched call (which releases
+    the GIL and decompresses in parallel) for long groups and large media records.
     """
 
     def __init__(self, root: Path, shards: Sequence[ShardInfo], *, verify: bool = True):
@@ -46,7 +54,13 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
         self._verify = verify
         self._verified: set[int] = set()
         instructions = [f"{os.fspath(self._root / s.path)}[0:{s.records}]" for s in self._shards]
-        super().__init__(instructions)
+        # No readahead and no reader thread pool: the settings ArrayRecord documents for
+        # random access.
+        super().__init__(instructions, reader_options={"max_parallelism": "0"})
+        self._seekable = [
+            s.bytes < _SEEK_MAX_RECORD_BYTES * max(1, s.records) for s in self._shards
+        ]
+        self._seek_locks = [threading.Lock() for _ in range(_SEEK_LOCKS)]
 
     def _ensure_reader_exists(self, reader_idx: int) -> None:
         # Called on every read; the check runs once per shard per process, before the
@@ -58,9 +72,15 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
                     self._verified.add(reader_idx)
         super()._ensure_reader_exists(reader_idx)
 
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        del state["_seek_locks"]
+        return state
+
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
         self._verified = set()  # a new process checks the shards it opens again
+        self._seek_locks = [threading.Lock() for _ in range(_SEEK_LOCKS)]
 
     def _getitems(self, indices: Sequence[int]) -> Sequence[bytes]:
         return self.read(np.asarray(indices, dtype=np.int64))
@@ -83,7 +103,16 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
             reader_idx = int(shard[group[0]])
             self._ensure_reader_exists(reader_idx)
             positions = (indices[group] - starts[reader_idx]).tolist()
-            records = self._readers[reader_idx].read(positions)
+            reader = self._readers[reader_idx]
+            if len(positions) < _SEEK_MAX_GROUP and self._seekable[reader_idx]:
+                # seek + read share the reader's cursor: one thread at a time per shard.
+                with self._seek_locks[reader_idx % _SEEK_LOCKS]:
+                    records = []
+                    for position in positions:
+                        reader.seek(position)
+                        records.append(reader.read())
+            else:
+                records = reader.read(positions)
             for slot, record in zip(group.tolist(), records, strict=True):
                 out[slot] = record
         return out
