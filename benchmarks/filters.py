@@ -49,7 +49,7 @@ def datatrove_chain() -> list[tuple[str, object]]:
     )
     from datatrove.utils.lid import FT176LID
 
-    from transforms.filters.fasttext_models import lid_model_path
+    from polymix.transforms.filters.fasttext_models import lid_model_path
 
     FT176LID.MODEL_URL = lid_model_path()  # the same model, read locally instead of downloaded
     return [
@@ -89,7 +89,7 @@ def classifier_accuracy(seed: int) -> None:
     import tempfile
 
     from polymix.sample.web_text import make_documents
-    from transforms.filters import fasttext_models, quality_classifier
+    from polymix.transforms.filters import fasttext_models, quality_classifier
 
     junk_kinds = ("spam", "list", "table", "boilerplate")
 
@@ -122,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=5, help="disagreements to print")
     args = parser.parse_args(argv)
 
-    from polymix.config.filters import FiltersConfig, StagesConfig
+    from polymix.core.config.filters import FiltersConfig, StagesConfig
     from polymix.sample.web_text import make_corpus
-    from transforms.filters import build_stages, load_models, run_stages
+    from polymix.transforms.filters import build_stages, load_models, run_stages
 
     docs = make_corpus(args.docs, seed=args.seed, foreign_fraction=0.1)
     texts = [d["text"] for d in docs]

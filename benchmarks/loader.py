@@ -43,18 +43,18 @@ from array_record.python.array_record_module import (  # noqa: E402
     ArrayRecordWriter,
 )
 
-from polymix.manifest import (  # noqa: E402
+from polymix.core.manifest import (  # noqa: E402
     Manifest,
     ShardInfo,
     SourceTotals,
     load_manifest,
     sha256_file,
 )
-from trainer.data import fill_rate, make_loader  # noqa: E402
-from trainer.data.loader import planned_weights  # noqa: E402
-from trainer.data.mixing import record_weights  # noqa: E402
-from trainer.data.sources import positions_per_record, shards_by_source  # noqa: E402
-from transforms import record_codec  # noqa: E402
+from polymix.trainer.data import fill_rate, make_loader  # noqa: E402
+from polymix.trainer.data.loader import planned_weights  # noqa: E402
+from polymix.trainer.data.mixing import record_weights  # noqa: E402
+from polymix.trainer.data.sources import positions_per_record, shards_by_source  # noqa: E402
+from polymix.transforms import record_codec  # noqa: E402
 
 PATCH_DIM, N_MELS, STACK, VOCAB = 16 * 16 * 3, 128, 4, 8192  # the `demo` model's dims
 SOURCES = {  # name: (modality, share of records, planned share of positions)
@@ -230,8 +230,8 @@ def loader_run(manifest_path: Path, args: argparse.Namespace) -> tuple[dict[str,
 def trainer_step(batch: dict, args: argparse.Namespace) -> dict[str, float]:
     import jax
 
-    from model.config import get_config
-    from model.transformer import init_params, loss_fn
+    from polymix.model.config import get_config
+    from polymix.model.transformer import init_params, loss_fn
 
     cfg = get_config("demo", [f"max_seq_len={args.seq_len}"])
     params = init_params(cfg, jax.random.key(0))

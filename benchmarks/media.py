@@ -70,7 +70,7 @@ def _pipeline_seconds(source, media, base_dir: str, proto: bytes | None, seq: in
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines.media import MediaSource
+    from polymix.pipelines.media import MediaSource
 
     start = time.process_time()
     with beam.Pipeline(options=PipelineOptions(["--direct_num_workers=1"])) as pipeline:
@@ -100,10 +100,10 @@ def main() -> None:
     import soundfile
     from PIL import Image
 
-    from polymix.config.media import MediaConfig
-    from polymix.config.sources import SourceConfig
-    from transforms.example import Example
-    from transforms.media.process import MediaProcessor
+    from polymix.core.config.media import MediaConfig
+    from polymix.core.config.sources import SourceConfig
+    from polymix.transforms.example import Example
+    from polymix.transforms.media.process import MediaProcessor
 
     media = MediaConfig()
     seq = args.max_seq_len

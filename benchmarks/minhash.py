@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from datasketch import MinHash  # noqa: E402
 
-from transforms.example import Example  # noqa: E402
-from transforms.minhash import MinHasher  # noqa: E402
+from polymix.transforms.example import Example  # noqa: E402
+from polymix.transforms.minhash import MinHasher  # noqa: E402
 
 
 def generate(n_docs: int, seed: int = 0, dup_share: float = 0.1) -> list[Example]:
@@ -118,8 +118,8 @@ def _best_interleaved(fns: list, repeat: int) -> list[float]:
 def _stage_child(n_docs: int) -> dict[str, float]:
     import apache_beam as beam
 
-    from pipelines.near_dedup import NearDuplicates
-    from polymix.config.near_dedup import NearDedupConfig
+    from polymix.core.config.near_dedup import NearDedupConfig
+    from polymix.pipelines.near_dedup import NearDuplicates
 
     counters: dict[str, int] = {}
 
@@ -181,8 +181,8 @@ def _shuffle_bytes_per_doc(n_docs: int, counters: dict[str, int]) -> dict[str, f
     mean encoded size (Beam's default FastPrimitivesCoder) of such elements on a sample."""
     from apache_beam.coders import FastPrimitivesCoder
 
-    from polymix.config.near_dedup import NearDedupConfig
-    from transforms.lsh import band_keys, node_key
+    from polymix.core.config.near_dedup import NearDedupConfig
+    from polymix.transforms.lsh import band_keys, node_key
 
     config = NearDedupConfig()
     bands, rows = config.lsh_params()

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from model.config import get_config  # noqa: E402
-from model.counting import flops_per_token  # noqa: E402
-from model.sample import random_batch  # noqa: E402
-from model.transformer import init_params, loss_fn  # noqa: E402
+from polymix.model.config import get_config  # noqa: E402
+from polymix.model.counting import flops_per_token  # noqa: E402
+from polymix.model.sample import random_batch  # noqa: E402
+from polymix.model.transformer import init_params, loss_fn  # noqa: E402
 
 
 def _time(fn: Callable[[], Any], repeats: int) -> float:

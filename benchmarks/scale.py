@@ -68,7 +68,7 @@ def corpus(work: Path, scale: int) -> tuple[Path, int, int]:
 
 def _iter_texts(root: Path):
     from polymix.commands.tokenizer import training_texts
-    from polymix.config import load_config
+    from polymix.core.config import load_config
 
     yield from training_texts(load_config(root / "polymix.yaml"), 10**9)
 
@@ -80,14 +80,14 @@ def shuffle_bytes_per_document(config_path: Path) -> dict[str, float]:
     from apache_beam.coders import FastPrimitivesCoder
     from apache_beam.io.filesystems import FileSystems
 
-    from pipelines.grouped_write import Item
-    from pipelines.read import file_id, open_raw
-    from polymix.config import load_config
-    from transforms.example import Example
-    from transforms.hashing import content_hash
-    from transforms.normalize import normalize_text
-    from transforms.read_text import TextSourceSpec, read_text_file
-    from transforms.sentencepiece_tokenizer import TextTokenizer
+    from polymix.core.config import load_config
+    from polymix.pipelines.grouped_write import Item
+    from polymix.pipelines.read import file_id, open_raw
+    from polymix.transforms.example import Example
+    from polymix.transforms.hashing import content_hash
+    from polymix.transforms.normalize import normalize_text
+    from polymix.transforms.read_text import TextSourceSpec, read_text_file
+    from polymix.transforms.sentencepiece_tokenizer import TextTokenizer
 
     config = load_config(config_path)
     coder = FastPrimitivesCoder()

@@ -28,14 +28,14 @@ def plain_loop(config, output: Path) -> tuple[int, int]:
     from array_record.python.array_record_module import ArrayRecordWriter
     from datasketch import LeanMinHash, MinHashLSH
 
-    from pipelines.read import open_raw
-    from transforms.example import Example
-    from transforms.filters import build_stages, load_models, run_stages
-    from transforms.hashing import content_hash
-    from transforms.minhash import MinHasher
-    from transforms.normalize import normalize_text
-    from transforms.read_text import TextSourceSpec, read_text_file
-    from transforms.sentencepiece_tokenizer import TextTokenizer
+    from polymix.pipelines.read import open_raw
+    from polymix.transforms.example import Example
+    from polymix.transforms.filters import build_stages, load_models, run_stages
+    from polymix.transforms.hashing import content_hash
+    from polymix.transforms.minhash import MinHasher
+    from polymix.transforms.normalize import normalize_text
+    from polymix.transforms.read_text import TextSourceSpec, read_text_file
+    from polymix.transforms.sentencepiece_tokenizer import TextTokenizer
 
     near = config.near_dedup
     bands, rows = near.lsh_params()
@@ -90,7 +90,7 @@ def main() -> None:
 
     from benchmarks.text_corpus import text_only_corpus
     from polymix.cli import main as polymix
-    from polymix.config import load_config
+    from polymix.core.config import load_config
     from polymix.corpus_run import with_resolved_models
 
     work = Path(tempfile.mkdtemp(prefix="polymix-bench-"))

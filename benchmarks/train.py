@@ -28,15 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
 
-from model.counting import flops_per_token  # noqa: E402
-from model.params import shardings_of  # noqa: E402
-from model.sample import random_batch  # noqa: E402
-from model.sharding import ShardingRules, make_mesh  # noqa: E402
-from model.transformer import init_params, param_info  # noqa: E402
-from trainer.chips import measure_matmul_flops  # noqa: E402
-from trainer.config import TrainConfig, apply_overrides  # noqa: E402
-from trainer.optimizer import decay_mask, make_optimizer, schedule  # noqa: E402
-from trainer.step import (  # noqa: E402
+from polymix.model.counting import flops_per_token  # noqa: E402
+from polymix.model.params import shardings_of  # noqa: E402
+from polymix.model.sample import random_batch  # noqa: E402
+from polymix.model.sharding import ShardingRules, make_mesh  # noqa: E402
+from polymix.model.transformer import init_params, param_info  # noqa: E402
+from polymix.trainer.chips import measure_matmul_flops  # noqa: E402
+from polymix.trainer.config import TrainConfig, apply_overrides  # noqa: E402
+from polymix.trainer.optimizer import decay_mask, make_optimizer, schedule  # noqa: E402
+from polymix.trainer.step import (  # noqa: E402
     batch_shardings,
     init_state,
     make_step,
@@ -81,7 +81,7 @@ def time_step(cfg: TrainConfig, batch: int, seq_len: int, steps: int) -> dict:
 
 
 def time_loop(manifest: str, model: str, overrides: list[str], batch: int, steps: int) -> dict:
-    from trainer.loop import train
+    from polymix.trainer.loop import train
 
     cfg = apply_overrides(
         TrainConfig(),
@@ -99,7 +99,7 @@ def time_loop(manifest: str, model: str, overrides: list[str], batch: int, steps
     )
     with tempfile.TemporaryDirectory() as ckpt:
         result = train(cfg, manifest, ckpt)
-        from trainer.metrics import read_metrics
+        from polymix.trainer.metrics import read_metrics
 
         records = read_metrics(ckpt)[1:]  # drop the compiling step
     return {

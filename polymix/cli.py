@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from polymix import commands
-from polymix.errors import UserFacingError
+from polymix.core.errors import UserFacingError
 
 
 def build_parser() -> argparse.ArgumentParser:

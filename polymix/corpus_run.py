@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from polymix.config import Config
-from polymix.errors import UserFacingError
-from polymix.manifest import MANIFEST_NAME, Manifest, TokenizerInfo, parse_manifest
+from polymix.core.config import Config
+from polymix.core.errors import UserFacingError
+from polymix.core.manifest import MANIFEST_NAME, Manifest, TokenizerInfo, parse_manifest
 
 OUTPUT_PARTS = (
     "shards",
@@ -62,8 +62,8 @@ def prepare_output(output: str, *, overwrite: bool, dry_run: bool = False) -> st
 
 
 def tokenizer_facts(config: Config) -> tuple[TokenizerInfo, bytes]:
-    from pipelines.file_io import read_bytes
-    from transforms.sentencepiece_tokenizer import BOS_ID, EOS_ID, PAD_ID, TextTokenizer
+    from polymix.pipelines.file_io import read_bytes
+    from polymix.transforms.sentencepiece_tokenizer import BOS_ID, EOS_ID, PAD_ID, TextTokenizer
 
     path = config.resolve(config.tokenizer.model)
     try:
@@ -90,7 +90,7 @@ def matched_patterns(
     config: Config, *, dry_run: bool = False
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Per source, the globs that match a file; remote globs are not listed in a dry run."""
-    from pipelines.read import check_patterns
+    from polymix.pipelines.read import check_patterns
 
     patterns: dict[str, list[str]] = {}
     warnings: list[str] = []
@@ -125,7 +125,7 @@ def with_resolved_models(config: Config) -> Config:
 
 
 def check_filter_models(config: Config) -> None:
-    from pipelines.quality import check_models
+    from polymix.pipelines.quality import check_models
 
     try:
         check_models(config.filters)
@@ -134,9 +134,9 @@ def check_filter_models(config: Config) -> None:
 
 
 def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = False) -> Prepared:
-    from pipelines.corpus import CorpusJob
-    from pipelines.manifest_writer import RunFacts
     from polymix.mixture import check_mixture_config
+    from polymix.pipelines.corpus import CorpusJob
+    from polymix.pipelines.manifest_writer import RunFacts
 
     check_mixture_config(config.mixture, {s.name: s.modality for s in config.sources})
     config = with_resolved_models(config)
@@ -202,8 +202,8 @@ def new_pipeline(options):
 
 def run_corpus(prepared: Prepared, beam_args: list[str]) -> Manifest:
 
-    from pipelines.corpus import build_corpus_pipeline
-    from pipelines.file_io import read_bytes
+    from polymix.pipelines.corpus import build_corpus_pipeline
+    from polymix.pipelines.file_io import read_bytes
     from polymix.progress import run_with_progress
 
     pipeline = new_pipeline(pipeline_options(beam_args))
@@ -221,7 +221,7 @@ def dry_run(prepared: Prepared, beam_args: list[str]) -> list[str]:
     before any worker starts.
     """
 
-    from pipelines.corpus import build_corpus_pipeline
+    from polymix.pipelines.corpus import build_corpus_pipeline
 
     options = pipeline_options(beam_args, dry_run=True)
     pipeline = new_pipeline(options)

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from polymix.config.mixture import MixtureConfig
-from polymix.errors import UserFacingError
+from polymix.core.config.mixture import MixtureConfig
+from polymix.core.errors import UserFacingError
 
 _EPS = 1e-9
 
@@ -299,7 +299,7 @@ def position_kind(modality: str) -> str:
 
 
 def supply_from_totals(sources: Mapping[str, Any]) -> dict[str, Supply]:
-    """Supplies from the manifest's per-source totals (`polymix.manifest.SourceTotals`).
+    """Supplies from the manifest's per-source totals (`polymix.core.manifest.SourceTotals`).
 
     Uses `positions` (kind -> positions) when the manifest has it, else all `tokens` count
     as the modality's own kind.

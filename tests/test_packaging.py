@@ -30,8 +30,8 @@ def test_setup_file_sdist_carries_every_package(tmp_path):
         names = sdist.getnames()
     for module in [
         "polymix/cli.py",
-        "pipelines/corpus.py",
-        "transforms/record_codec.py",
-        "model/batch.py",
+        "polymix/pipelines/corpus.py",
+        "polymix/transforms/record_codec.py",
+        "polymix/model/batch.py",
     ]:
         assert any(n.endswith(module) for n in names), module

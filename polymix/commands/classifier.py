@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from polymix.errors import UserFacingError
+from polymix.core.errors import UserFacingError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def _expand(
     """(path, format, text field) for every file or config source named."""
     sources = {}
     if config_path:
-        from polymix.config import load_config
+        from polymix.core.config import load_config
 
         config = load_config(config_path)
         sources = {s.name: s for s in config.sources}
@@ -67,8 +67,8 @@ def _expand(
 
 
 def _texts(files: list[tuple[str, str, str]], limit: int) -> Iterator[str]:
-    from transforms.example import Example
-    from transforms.read_text import TextSourceSpec, read_text_file
+    from polymix.transforms.example import Example
+    from polymix.transforms.read_text import TextSourceSpec, read_text_file
 
     count = 0
     for path, fmt, text_field in files:
@@ -83,7 +83,7 @@ def _texts(files: list[tuple[str, str, str]], limit: int) -> Iterator[str]:
 
 
 def handle_train(args: argparse.Namespace) -> int:
-    from transforms.filters import quality_classifier
+    from polymix.transforms.filters import quality_classifier
 
     positive = list(_texts(_expand(args.positive, args.config, args.text_field), args.max_docs))
     negative = list(_texts(_expand(args.negative, args.config, args.text_field), args.max_docs))
@@ -118,7 +118,7 @@ def handle_fetch_lid(args: argparse.Namespace) -> int:
     import tempfile
     import zipfile
 
-    from transforms.filters import fasttext_models as fm
+    from polymix.transforms.filters import fasttext_models as fm
 
     target = fm.cache_dir() / fm.LID_FILE
     with tempfile.TemporaryDirectory() as tmp:

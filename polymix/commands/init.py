@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from polymix.errors import UserFacingError
+from polymix.core.errors import UserFacingError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from polymix.config.example import example_config_yaml
+    from polymix.core.config.example import example_config_yaml
 
     path = Path(args.path)
     if path.exists() and not args.force:

@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from polymix.errors import UserFacingError
+from polymix.core.errors import UserFacingError
 
 _DIMENSIONS = (
     "vocab_size",
@@ -43,8 +43,8 @@ def register(subparsers: Any) -> None:
 
 
 def describe(name: str, seq_len: int | None = None) -> dict[str, Any]:
-    from model.config import PRESETS
-    from model.counting import flops_per_token, param_counts
+    from polymix.model.config import PRESETS
+    from polymix.model.counting import flops_per_token, param_counts
 
     if name not in PRESETS:
         raise UserFacingError(f"unknown model {name!r}; presets: {', '.join(sorted(PRESETS))}")

@@ -11,7 +11,7 @@ import argparse
 import json
 import re
 
-from polymix.errors import UserFacingError
+from polymix.core.errors import UserFacingError
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 
@@ -29,7 +29,7 @@ def parse_count(text: str) -> float:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from trainer.chips import CHIPS
+    from polymix.trainer.chips import CHIPS
 
     parser = subparsers.add_parser(
         "plan",
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _chip(args: argparse.Namespace):
-    from trainer.chips import CHIPS, Chip
+    from polymix.trainer.chips import CHIPS, Chip
 
     custom = args.chip_memory_gb is not None or args.chip_tflops is not None
     if args.chip in CHIPS and not custom:
@@ -80,8 +80,8 @@ def _chip(args: argparse.Namespace):
 
 
 def handle(args: argparse.Namespace) -> int:
-    from model.config import get_config
-    from trainer.plan import Mesh4, make_plan, plan_dict, render
+    from polymix.model.config import get_config
+    from polymix.trainer.plan import Mesh4, make_plan, plan_dict, render
 
     try:
         cfg = get_config(args.model, args.overrides)

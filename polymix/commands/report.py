@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from polymix.config.mixture import MixtureConfig
+    from polymix.core.config.mixture import MixtureConfig
     from polymix.report import render_report
 
     replan = None

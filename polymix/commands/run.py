@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from polymix.config import load_config
+    from polymix.core.config import load_config
     from polymix.corpus_run import dry_run, is_remote, prepare, run_corpus, summary
 
     config = load_config(args.config)

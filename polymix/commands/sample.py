@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from polymix.errors import UserFacingError
+    from polymix.core.errors import UserFacingError
     from polymix.sample.generate import generate
 
     if Path(args.directory).exists():

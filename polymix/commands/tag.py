@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from polymix.errors import UserFacingError
+from polymix.core.errors import UserFacingError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,7 +62,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _default_filters() -> Any:
-    from polymix.config.filters import FiltersConfig
+    from polymix.core.config.filters import FiltersConfig
 
     return FiltersConfig()
 
@@ -76,7 +76,7 @@ def load_filters(path: str) -> Any:
     import yaml
     from pydantic import ValidationError
 
-    from polymix.config.filters import FiltersConfig
+    from polymix.core.config.filters import FiltersConfig
 
     try:
         raw = yaml.safe_load(Path(path).read_text())
@@ -85,7 +85,7 @@ def load_filters(path: str) -> Any:
     except yaml.YAMLError as exc:
         raise UserFacingError(f"{path} is not valid YAML: {exc}") from None
     if isinstance(raw, dict) and "sources" in raw:
-        from polymix.config import load_config
+        from polymix.core.config import load_config
         from polymix.corpus_run import with_resolved_models
 
         return with_resolved_models(load_config(path)).filters
@@ -101,7 +101,7 @@ def load_filters(path: str) -> Any:
 def _parse_stages(text: str | None) -> list[str] | None:
     if not text:
         return None
-    from polymix.config.filters import STAGE_NAMES
+    from polymix.core.config.filters import STAGE_NAMES
 
     names = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [n for n in names if n not in STAGE_NAMES]
@@ -111,7 +111,7 @@ def _parse_stages(text: str | None) -> list[str] | None:
 
 
 def _read(path: str, modality: str, text_field: str, id_field: str) -> Iterator[Any]:
-    from transforms.read_text import TextSourceSpec, read_text_file
+    from polymix.transforms.read_text import TextSourceSpec, read_text_file
 
     fmt = "parquet" if path.endswith(".parquet") else "jsonl"
     spec = TextSourceSpec("tag", modality, fmt, text_field=text_field, id_field=id_field)
@@ -132,10 +132,10 @@ def tag_files(
     id_field: str = "id",
 ) -> Counter[tuple[str, str]]:
     """Write one JSON line per input document; return counts per (stage, reason)."""
-    from transforms.example import Rejection
-    from transforms.filters import STAGE_CLASSES, load_models, run_stages
-    from transforms.filters.fasttext_models import ModelNotFound
-    from transforms.normalize import normalize_text
+    from polymix.transforms.example import Rejection
+    from polymix.transforms.filters import STAGE_CLASSES, load_models, run_stages
+    from polymix.transforms.filters.fasttext_models import ModelNotFound
+    from polymix.transforms.normalize import normalize_text
 
     names = stages if stages is not None else filters.stages_for(modality)
     built = [STAGE_CLASSES[n](filters.stage_config(n)) for n in names]

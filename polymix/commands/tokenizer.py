@@ -21,10 +21,10 @@ def training_texts(config, limit: int) -> Iterator[str]:
 
     from apache_beam.io.filesystems import FileSystems
 
-    from pipelines.read import file_id, open_raw
-    from transforms.example import Example
-    from transforms.normalize import normalize_text
-    from transforms.read_text import TextSourceSpec, read_text_file
+    from polymix.pipelines.read import file_id, open_raw
+    from polymix.transforms.example import Example
+    from polymix.transforms.normalize import normalize_text
+    from polymix.transforms.read_text import TextSourceSpec, read_text_file
 
     produced = 0
     for source in config.sources:
@@ -46,9 +46,9 @@ def training_texts(config, limit: int) -> Iterator[str]:
 
 
 def handle_train(args: argparse.Namespace) -> int:
-    from polymix.config import load_config
-    from polymix.errors import UserFacingError
-    from transforms.sentencepiece_tokenizer import train_sentencepiece
+    from polymix.core.config import load_config
+    from polymix.core.errors import UserFacingError
+    from polymix.transforms.sentencepiece_tokenizer import train_sentencepiece
 
     config = load_config(args.config)
     settings = config.tokenizer

@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from trainer.config import TrainConfig, apply_overrides
-    from trainer.loop import train
+    from polymix.trainer.config import TrainConfig, apply_overrides
+    from polymix.trainer.loop import train
 
     flags = []
     if args.model is not None:

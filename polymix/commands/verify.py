@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from polymix.manifest import verify_manifest
+    from polymix.core.manifest import verify_manifest
 
     manifest = verify_manifest(args.manifest)
     records = sum(s.records for s in manifest.shards)

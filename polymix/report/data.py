@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polymix.config.mixture import MixtureConfig
-from polymix.manifest import Manifest, load_manifest
+from polymix.core.config.mixture import MixtureConfig
+from polymix.core.manifest import Manifest, load_manifest
 from polymix.mixture import MixtureError, plan_mixture, supply_from_totals
 
 STATS_NAME = "stats.json"  # written by pipelines.statistics.RunStatistics

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from polymix.config.mixture import MixtureConfig
+from polymix.core.config.mixture import MixtureConfig
 from polymix.report import html, plots
 from polymix.report.data import ReportData, load_report_data, mixture_json
 from polymix.report.table import render_table

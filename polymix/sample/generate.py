@@ -26,7 +26,7 @@ import zstandard
 from polymix.sample import web_text
 from polymix.sample import words as W
 from polymix.sample.media import MAX_SEQ_LEN, MEDIA_SETTINGS, MEDIA_SOURCES, generate_media
-from transforms.normalize import normalize_text
+from polymix.transforms.normalize import normalize_text
 
 
 @dataclass

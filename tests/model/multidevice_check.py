@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from model.config import get_config  # noqa: E402
-from model.params import is_info  # noqa: E402
-from model.sample import random_batch  # noqa: E402
-from model.sharding import ShardingRules, make_mesh  # noqa: E402
-from model.transformer import init_params, loss_fn, param_info  # noqa: E402
+from polymix.model.config import get_config  # noqa: E402
+from polymix.model.params import is_info  # noqa: E402
+from polymix.model.sample import random_batch  # noqa: E402
+from polymix.model.sharding import ShardingRules, make_mesh  # noqa: E402
+from polymix.model.transformer import init_params, loss_fn, param_info  # noqa: E402
 
 DEFAULT_MESHES = ["8,1,1", "2,2,2", "1,4,2", "2,1,4"]
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from model.attention import blockwise_attention, direct_attention
+from polymix.model.attention import blockwise_attention, direct_attention
 
 
 def _qkv(b: int = 2, n: int = 24, h: int = 4, kv: int = 2, d: int = 8, seed: int = 0):

@@ -7,10 +7,10 @@ import math
 import jax
 import pytest
 
-from model.config import PRESETS, get_config
-from model.counting import flops_per_token, param_counts
-from model.params import is_info
-from model.transformer import abstract_params, param_info
+from polymix.model.config import PRESETS, get_config
+from polymix.model.counting import flops_per_token, param_counts
+from polymix.model.params import is_info
+from polymix.model.transformer import abstract_params, param_info
 
 
 def test_gemini_pro_90b_size_without_allocating() -> None:

@@ -12,10 +12,10 @@ import jax
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from model.config import get_config
-from model.params import is_info
-from model.sharding import MESH_AXES, ShardingRules
-from model.transformer import param_info
+from polymix.model.config import get_config
+from polymix.model.params import is_info
+from polymix.model.sharding import MESH_AXES, ShardingRules
+from polymix.model.transformer import param_info
 
 SCRIPT = Path(__file__).with_name("multidevice_check.py")
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from model.config import ModelConfig, get_config
-from model.moe import capacity_slots, load_balance_loss, moe, moe_info, route, router_z_loss
-from model.params import init_from_info
-from model.sharding import NO_SHARDING
+from polymix.model.config import ModelConfig, get_config
+from polymix.model.moe import capacity_slots, load_balance_loss, moe, moe_info, route, router_z_loss
+from polymix.model.params import init_from_info
+from polymix.model.sharding import NO_SHARDING
 
 G, S = 2, 16
 

@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from model.batch import IMAGE, TEXT
-from model.config import get_config
-from model.sample import random_batch
-from model.transformer import forward, init_params, loss_fn
+from polymix.model.batch import IMAGE, TEXT
+from polymix.model.config import get_config
+from polymix.model.sample import random_batch
+from polymix.model.transformer import forward, init_params, loss_fn
 
 CFG = get_config("tiny")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import apache_beam as beam
 import pytest
 
-from pipelines.connected_components import ConnectedComponents
-from transforms.star_cc import (
+from polymix.pipelines.connected_components import ConnectedComponents
+from polymix.transforms.star_cc import (
     components_reference,
     distinct_bounded,
     large_star,
@@ -95,7 +95,7 @@ def test_too_few_rounds_fail_naming_the_key(tmp_path: Path):
 
 @pytest.mark.slow
 def test_default_rounds_cover_a_long_sorted_chain(tmp_path: Path):
-    from polymix.config.near_dedup import NearDedupConfig
+    from polymix.core.config.near_dedup import NearDedupConfig
 
     chain = [(f"n{i:05d}", f"n{i + 1:05d}") for i in range(3000)]
     out = _run(chain, max_rounds=NearDedupConfig().max_rounds, tmp_path=tmp_path)

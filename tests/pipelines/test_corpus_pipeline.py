@@ -8,10 +8,10 @@ import pytest
 from array_record.python.array_record_module import ArrayRecordReader
 
 from polymix.cli import main
-from polymix.manifest import ManifestError, load_manifest, verify_manifest
+from polymix.core.manifest import ManifestError, load_manifest, verify_manifest
+from polymix.transforms.media.records import record_positions
+from polymix.transforms.record_codec import decode
 from tests.pipelines.conftest import run_pipeline
-from transforms.media.records import record_positions
-from transforms.record_codec import decode
 
 BAD_INPUT_STAGES = ("read", "normalize")
 FILTER_STAGES = ("language", "gopher_repetition", "gopher_quality", "c4", "fineweb", "pii", "code")

@@ -6,8 +6,8 @@ from pathlib import Path
 import yaml
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.file_io import read_bytes
 from polymix.cli import main
+from polymix.pipelines.file_io import read_bytes
 from tests.support import memfs  # noqa: F401  (registers mem://)
 
 

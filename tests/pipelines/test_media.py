@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.media import MediaSource
-from polymix.config.media import MediaConfig
-from polymix.config.sources import SourceConfig
+from polymix.core.config.media import MediaConfig
+from polymix.core.config.sources import SourceConfig
+from polymix.pipelines.media import MediaSource
 from polymix.sample.media import MAX_SEQ_LEN, MEDIA_SETTINGS, MEDIA_SOURCES, generate_media
-from transforms.example import Duplicate, Example, Rejection, TokenizedRecord
-from transforms.media.process import MediaProcessor
-from transforms.media.records import record_positions, units
-from transforms.record_codec import decode
-from transforms.sentencepiece_tokenizer import BOS_ID, EOS_ID, train_sentencepiece
+from polymix.transforms.example import Duplicate, Example, Rejection, TokenizedRecord
+from polymix.transforms.media.process import MediaProcessor
+from polymix.transforms.media.records import record_positions, units
+from polymix.transforms.record_codec import decode
+from polymix.transforms.sentencepiece_tokenizer import BOS_ID, EOS_ID, train_sentencepiece
 
 OUTPUTS = ("records", "kept", "rejected", "duplicates", "inputs")
 
@@ -160,7 +160,7 @@ def test_long_audio_and_video_are_cut_into_aligned_segments(media_run):
 
 
 def test_exact_groups_keep_the_smallest_id_whatever_the_order():
-    from pipelines.media_dedup import _split_exact
+    from polymix.pipelines.media_dedup import _split_exact
 
     for members in (
         [("b", b"1"), ("a", b"2"), ("c", b"3")],

@@ -20,11 +20,11 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.near_dedup import CLUSTER_SIZE_ATTRIBUTE, STAGE, NearDuplicates
-from polymix.config.near_dedup import NearDedupConfig
-from transforms.example import Duplicate, Example
-from transforms.lsh import collision_probability
-from transforms.minhash import MinHasher
+from polymix.core.config.near_dedup import NearDedupConfig
+from polymix.pipelines.near_dedup import CLUSTER_SIZE_ATTRIBUTE, STAGE, NearDuplicates
+from polymix.transforms.example import Duplicate, Example
+from polymix.transforms.lsh import collision_probability
+from polymix.transforms.minhash import MinHasher
 
 _BOILERPLATE = [
     "Copyright 2024 Example Media Group. All rights reserved.",

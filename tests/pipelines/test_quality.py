@@ -4,11 +4,11 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.quality import QualityFilters
-from polymix.config.filters import FiltersConfig
+from polymix.core.config.filters import FiltersConfig
+from polymix.pipelines.quality import QualityFilters
 from polymix.sample.web_text import make_corpus
-from transforms.example import Example
-from transforms.filters import build_stages, load_models, run_stages
+from polymix.transforms.example import Example
+from polymix.transforms.filters import build_stages, load_models, run_stages
 
 
 def _examples() -> list[Example]:
@@ -79,7 +79,7 @@ def test_quality_filters_route_every_example_once():
 def test_missing_classifier_model_fails_before_the_pipeline(tmp_path):
     import pytest
 
-    from pipelines.quality import check_models
+    from polymix.pipelines.quality import check_models
 
     config = FiltersConfig.model_validate(
         {

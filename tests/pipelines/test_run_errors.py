@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from polymix.cli import main
-from polymix.config import load_config
+from polymix.core.config import load_config
 from polymix.corpus_run import prepare
 
 

@@ -5,7 +5,9 @@ import json
 import apache_beam as beam
 import pytest
 
-from pipelines.statistics import (
+from polymix.core.config.filters import FiltersConfig
+from polymix.core.manifest import load_manifest
+from polymix.pipelines.statistics import (
     EDGES,
     RunStatistics,
     _RunStatsFn,
@@ -13,9 +15,7 @@ from pipelines.statistics import (
     cuts_from_filters,
     flatten_numeric,
 )
-from polymix.config.filters import FiltersConfig
-from polymix.manifest import load_manifest
-from transforms.example import Duplicate, Example, Rejection
+from polymix.transforms.example import Duplicate, Example, Rejection
 
 
 def doc(source: str, i: int, **attributes) -> Example:

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from polymix.cli import main
-from polymix.config import ConfigError, load_config, parse_config
+from polymix.core.config import ConfigError, load_config, parse_config
 
 SOURCE = {"name": "web", "modality": "text", "paths": ["*.jsonl"], "format": "jsonl"}
 

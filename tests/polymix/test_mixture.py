@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from polymix.config.mixture import MixtureConfig
+from polymix.core.config.mixture import MixtureConfig
 from polymix.mixture import MixtureError, Supply, plan_mixture, supply_from_totals, water_fill
 
 

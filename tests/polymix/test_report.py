@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipelines.statistics import _RunStatsFn, assemble_stats
 from polymix.cli import main
-from polymix.config.mixture import MixtureConfig
-from polymix.manifest import Manifest, SourceTotals
+from polymix.core.config.mixture import MixtureConfig
+from polymix.core.manifest import Manifest, SourceTotals
+from polymix.pipelines.statistics import _RunStatsFn, assemble_stats
 from polymix.progress import BUNDLE_LOGGER, Progress, run_with_progress
 from polymix.report import render_report
 from polymix.report.html import SECTIONS

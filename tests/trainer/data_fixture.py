@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordWriter
 
-from polymix.manifest import (
+from polymix.core.manifest import (
     MANIFEST_NAME,
     Manifest,
     ShardInfo,
@@ -25,7 +25,7 @@ from polymix.manifest import (
     TokenizerInfo,
     sha256_file,
 )
-from transforms import record_codec
+from polymix.transforms import record_codec
 
 BOS, EOS = 1, 2
 MARKERS = {"<image>": 4, "</image>": 5, "<audio>": 6, "</audio>": 7}

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 from array_record.python.array_record_module import ArrayRecordReader
 
-from model.batch import AUDIO, IMAGE, TEXT
-from tests.trainer import data_fixture as F
-from trainer.data.layout import (
+from polymix.model.batch import AUDIO, IMAGE, TEXT
+from polymix.trainer.data.layout import (
     DEFAULT_MARKERS,
     Layout,
     RecordLayoutError,
     record_positions,
     to_element,
 )
-from transforms import record_codec
+from polymix.transforms import record_codec
+from tests.trainer import data_fixture as F
 
 LAYOUT = Layout(
     seq_len=64, patch_dim=F.PATCH_DIM, n_mels=F.N_MELS, audio_stack=F.STACK, markers=F.MARKERS

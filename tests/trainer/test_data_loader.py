@@ -8,17 +8,17 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from polymix.manifest import ManifestError
-from tests.trainer import data_fixture as F
-from trainer.data import (
+from polymix.core.manifest import ManifestError
+from polymix.trainer.data import (
     LoaderCheckpointHandler,
     LoaderRestore,
     LoaderSave,
     make_dataset,
     make_loader,
 )
-from trainer.data.layout import Layout
-from trainer.data.sources import shards_by_source, source_dataset
+from polymix.trainer.data.layout import Layout
+from polymix.trainer.data.sources import shards_by_source, source_dataset
+from tests.trainer import data_fixture as F
 
 
 def take(loader, n):

@@ -5,9 +5,9 @@ import collections
 import grain
 import numpy as np
 
+from polymix.trainer.data import make_loader
+from polymix.trainer.data.mixing import MixtureSchedule, counts, int_proportions, record_weights
 from tests.trainer import data_fixture as F
-from trainer.data import make_loader
-from trainer.data.mixing import MixtureSchedule, counts, int_proportions, record_weights
 
 NAMES = ["a", "b", "c"]
 

@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from model.batch import AUDIO, FIELDS, IMAGE, PAD, TEXT
+from polymix.model.batch import AUDIO, FIELDS, IMAGE, PAD, TEXT
+from polymix.trainer.data import fill_rate, make_loader
+from polymix.trainer.data.layout import stack_frames
+from polymix.trainer.data.packing import first_fit
 from tests.trainer import data_fixture as F
-from trainer.data import fill_rate, make_loader
-from trainer.data.layout import stack_frames
-from trainer.data.packing import first_fit
 
 B, L = 8, F.MAX_SEQ_LEN
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from grain._src.python.dataset.transformations.mix import _dataset_and_key_of_next_element
 
-from trainer.data.mixing import MixtureSchedule, Segment, select
-from trainer.data.sources import epoch_permutation
+from polymix.trainer.data.mixing import MixtureSchedule, Segment, select
+from polymix.trainer.data.sources import epoch_permutation
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 16, 17, 1000, 4097])

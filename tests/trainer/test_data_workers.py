@@ -2,9 +2,9 @@
 
 import json
 
+from polymix.trainer.data import make_loader
 from tests.trainer import data_fixture as F
 from tests.trainer.test_data_loader import assert_same, take
-from trainer.data import make_loader
 
 
 def test_two_workers_give_the_batches_of_none_and_resume(corpus):

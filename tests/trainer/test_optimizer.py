@@ -10,10 +10,10 @@ import numpy as np
 import optax
 import pytest
 
-from model.config import get_config
-from model.transformer import param_info
-from trainer.config import TrainConfig
-from trainer.optimizer import decay_mask, make_optimizer, schedule
+from polymix.model.config import get_config
+from polymix.model.transformer import param_info
+from polymix.trainer.config import TrainConfig
+from polymix.trainer.optimizer import decay_mask, make_optimizer, schedule
 
 
 def formula(step: int, peak: float, warmup: int, total: int, floor: float) -> float:

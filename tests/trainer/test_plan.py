@@ -18,10 +18,10 @@ import json
 
 import pytest
 
-from model.config import get_config
 from polymix.cli import main
-from trainer.chips import Chip
-from trainer.plan import REFERENCE_DAYS, Mesh4, make_plan, memory, sharded_param_elements
+from polymix.model.config import get_config
+from polymix.trainer.chips import Chip
+from polymix.trainer.plan import REFERENCE_DAYS, Mesh4, make_plan, memory, sharded_param_elements
 
 TINY = get_config("tiny")
 TOTAL, EXPERTS, NORMS = 121_792, 49_152, 320

@@ -13,10 +13,10 @@ import jax
 import numpy as np
 import pytest
 
+from polymix.trainer.loop import train
+from polymix.trainer.metrics import read_metrics
+from polymix.trainer.preflight import PreflightError
 from tests.trainer.train_corpus import share_compilation_cache, tiny_config, write_text_corpus
-from trainer.loop import train
-from trainer.metrics import read_metrics
-from trainer.preflight import PreflightError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,8 +57,8 @@ def test_stop_and_resume_is_bit_exact(setup: dict) -> None:
 
 SCRIPT = """
 import json, signal, sys, time
-from trainer.config import TrainConfig, apply_overrides
-from trainer.loop import train
+from polymix.trainer.config import TrainConfig, apply_overrides
+from polymix.trainer.loop import train
 
 def slow(step, batch):
     time.sleep(0.4)

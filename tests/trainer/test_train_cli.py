@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from polymix.cli import main
+from polymix.trainer.metrics import read_metrics
 from tests.trainer.train_corpus import TINY, share_compilation_cache, write_text_corpus
-from trainer.metrics import read_metrics
 
 
 def scalars(path: Path) -> list[tuple[int, str, float]]:

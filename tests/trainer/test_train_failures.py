@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.batch import AUDIO
-from polymix.manifest import ManifestError
+from polymix.core.manifest import ManifestError
+from polymix.model.batch import AUDIO
+from polymix.trainer.config import ConfigError, TrainConfig, apply_overrides
+from polymix.trainer.loop import TrainingDiverged, train
+from polymix.trainer.metrics import read_metrics
+from polymix.trainer.preflight import PreflightError
 from tests.trainer.train_corpus import share_compilation_cache, tiny_config, write_text_corpus
-from trainer.config import ConfigError, TrainConfig, apply_overrides
-from trainer.loop import TrainingDiverged, train
-from trainer.metrics import read_metrics
-from trainer.preflight import PreflightError
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # The device count is fixed when jax starts, hence a fresh process.
 SCRIPT = """
 import json, sys
-from trainer.config import TrainConfig, apply_overrides
-from trainer.loop import train
+from polymix.trainer.config import TrainConfig, apply_overrides
+from polymix.trainer.loop import train
 import jax
 
 assert jax.device_count() == 8, jax.devices()

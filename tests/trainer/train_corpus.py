@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordWriter
 
-from polymix.manifest import (
+from polymix.core.manifest import (
     MANIFEST_NAME,
     Manifest,
     ShardInfo,
@@ -25,7 +25,7 @@ from polymix.manifest import (
     TokenizerInfo,
     sha256_file,
 )
-from transforms import record_codec
+from polymix.transforms import record_codec
 
 BOS, EOS = 1, 2
 FIRST_ID = 8  # after pad, bos, eos, unk and the four media markers
@@ -119,7 +119,7 @@ TINY = (
 
 
 def tiny_config(*overrides: str):
-    from trainer.config import TrainConfig, apply_overrides
+    from polymix.trainer.config import TrainConfig, apply_overrides
 
     return apply_overrides(TrainConfig(), [*TINY, *overrides])
 
@@ -130,7 +130,7 @@ def share_compilation_cache() -> dict[str, str]:
 
     Returns the environment for subprocesses, which read the same cache.
     """
-    from trainer.loop import use_compilation_cache
+    from polymix.trainer.loop import use_compilation_cache
 
     folder = tempfile.mkdtemp(prefix="polymix-xla-cache-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)

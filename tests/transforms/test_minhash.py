@@ -9,8 +9,8 @@ import pytest
 import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from transforms.lsh import band_keys, bucket_edges, collision_probability, optimal_bands
-from transforms.minhash import MinHasher, exact_jaccard, normalize
+from polymix.transforms.lsh import band_keys, bucket_edges, collision_probability, optimal_bands
+from polymix.transforms.minhash import MinHasher, exact_jaccard, normalize
 
 _WORDS = ["alpha", "Beta", "GAMMA", "café", "naïve", "ÉCOLE", "İstanbul", "ﬁne", "日本語", "x_y"]
 _WORDS += ["a.b,c!", "1984", "don't", "e-mail", "\t\n", "Ωmega", "straße", "ｆｕｌｌ", "١٢٣"]
@@ -81,7 +81,7 @@ def test_normalization_folds_case_marks_digits_and_punctuation():
 
 
 def test_word_cache_folds_like_every_character():
-    from transforms.minhash import _FOLD
+    from polymix.transforms.minhash import _FOLD
 
     spaces = ["\u00a0", "\u2003", "\u3000", "\x1c", "\t", "\n", "\u200b", "\u0301"]
     docs = _corpus(100, seed=4) + [f"x{s}y É{s}Σ ΣΑΣ" for s in spaces]

@@ -1,6 +1,6 @@
 import unicodedata
 
-from transforms.normalize import normalize_text
+from polymix.transforms.normalize import normalize_text
 
 
 def test_composed_and_decomposed_forms_normalize_to_the_same_text():

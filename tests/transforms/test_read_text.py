@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from transforms.example import Example, Rejection
-from transforms.read_text import TextSourceSpec, read_text_file
+from polymix.transforms.example import Example, Rejection
+from polymix.transforms.read_text import TextSourceSpec, read_text_file
 
 SPEC = TextSourceSpec("web", "text", "jsonl", text_field="text", id_field="id")
 
@@ -101,7 +101,7 @@ def test_parquet_rows_with_custom_fields():
 
 
 def test_error_details_in_side_outputs_carry_no_process_addresses():
-    from transforms.side_records import rejection_line
+    from polymix.transforms.side_records import rejection_line
 
     example = Example("audio", "a.wav", "audio")
     line = rejection_line(

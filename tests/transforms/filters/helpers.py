@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from polymix.config.filters import FiltersConfig
-from transforms.filters.base import Tags
-from transforms.filters.text import DocView
+from polymix.core.config.filters import FiltersConfig
+from polymix.transforms.filters.base import Tags
+from polymix.transforms.filters.text import DocView
 
 SENTENCE = "The village council has decided that the library will be restored with care."
 

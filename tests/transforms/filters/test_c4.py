@@ -1,5 +1,5 @@
+from polymix.transforms.filters.c4 import C4, count_sentences
 from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
-from transforms.filters.c4 import C4, count_sentences
 
 RULES = C4(DEFAULTS.c4)
 

@@ -1,5 +1,5 @@
+from polymix.transforms.filters.code import Code
 from tests.transforms.filters.helpers import DEFAULTS, decide
-from transforms.filters.code import Code
 
 RULES = Code(DEFAULTS.code)
 GOOD = "def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from polymix.config.filters import FiltersConfig
+from polymix.core.config.filters import FiltersConfig
 from polymix.sample.web_text import make_corpus
-from transforms.filters import STAGE_CLASSES, run_stages
+from polymix.transforms.filters import STAGE_CLASSES, run_stages
 
 filters = pytest.importorskip("datatrove.pipeline.filters")
 pytest.importorskip("spacy")  # DataTrove's English word tokenizer

@@ -1,5 +1,5 @@
+from polymix.transforms.filters.fineweb import FineWeb
 from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
-from transforms.filters.fineweb import FineWeb
 
 RULES = FineWeb(DEFAULTS.fineweb)
 

@@ -1,5 +1,5 @@
+from polymix.transforms.filters.gopher_quality import GopherQuality
 from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
-from transforms.filters.gopher_quality import GopherQuality
 
 RULES = GopherQuality(DEFAULTS.gopher_quality)
 

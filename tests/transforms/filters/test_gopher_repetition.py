@@ -1,10 +1,10 @@
-from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
-from transforms.filters.gopher_repetition import (
+from polymix.transforms.filters.gopher_repetition import (
     GopherRepetition,
     duplicate_ngram_chars,
     duplicates,
     top_ngram_chars,
 )
+from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
 
 RULES = GopherRepetition(DEFAULTS.gopher_repetition)
 

@@ -1,9 +1,9 @@
 import pytest
 
 from polymix.sample.web_text import NON_ENGLISH, make_corpus
+from polymix.transforms.filters import fasttext_models
+from polymix.transforms.filters.language import Language
 from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
-from transforms.filters import fasttext_models
-from transforms.filters.language import Language
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
+from polymix.transforms.filters.pii import PII
 from tests.transforms.filters.helpers import DEFAULTS, tag
-from transforms.filters.pii import PII
 
 RULES = PII(DEFAULTS.pii)
 

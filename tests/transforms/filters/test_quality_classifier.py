@@ -3,9 +3,9 @@ import math
 import pytest
 
 from polymix.sample.web_text import make_documents
+from polymix.transforms.filters import quality_classifier
+from polymix.transforms.filters.quality_classifier import QualityClassifier
 from tests.transforms.filters.helpers import DEFAULTS, tag
-from transforms.filters import quality_classifier
-from transforms.filters.quality_classifier import QualityClassifier
 
 
 def _junk(n: int, seed: int) -> list[str]:

@@ -3,9 +3,9 @@ import pickle
 import pytest
 from pydantic import ValidationError
 
-from polymix.config.filters import FiltersConfig, StagesConfig
+from polymix.core.config.filters import FiltersConfig, StagesConfig
+from polymix.transforms.filters import build_stages, run_stages
 from tests.transforms.filters.helpers import prose
-from transforms.filters import build_stages, run_stages
 
 
 def _rules_only(**stage_lists) -> FiltersConfig:
@@ -71,7 +71,7 @@ def test_every_field_is_described():
 
 
 def test_numeric_cuts_explain_decisions_and_recut():
-    from transforms.filters.cuts import kept_at, numeric_cuts
+    from polymix.transforms.filters.cuts import kept_at, numeric_cuts
 
     cuts = numeric_cuts(FiltersConfig(), "text")
     assert list(cuts) == FiltersConfig().stages.text
@@ -91,7 +91,8 @@ def test_transforms_do_not_import_beam_or_jax():
     import sys
 
     code = (
-        "import sys, transforms.filters, transforms.filters.cuts, polymix.sample.web_text; "
+        "import sys, polymix.transforms.filters, polymix.transforms.filters.cuts, "
+        "polymix.sample.web_text; "
         "print(any(m.split('.')[0] in ('apache_beam', 'jax') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,4 @@
-from transforms.filters.text import DocView, is_symbol, split_words
+from polymix.transforms.filters.text import DocView, is_symbol, split_words
 
 
 def test_words_split_like_spacy_english():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from polymix.config.media import MediaConfig
+from polymix.core.config.media import MediaConfig
 from polymix.sample.media import synthetic_image
 
 

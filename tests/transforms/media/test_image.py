@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from polymix.config.media import ImageConfig, MediaConfig
+from polymix.core.config.media import ImageConfig, MediaConfig
 from polymix.sample.media import encode_image, synthetic_image
-from transforms.example import Example
-from transforms.media.errors import MediaRejected
-from transforms.media.image import (
+from polymix.transforms.example import Example
+from polymix.transforms.media.errors import MediaRejected
+from polymix.transforms.media.image import (
     check_image,
     from_patches,
     open_image,
@@ -16,8 +16,8 @@ from transforms.media.image import (
     resize_to_grid,
     to_patches,
 )
-from transforms.media.process import MediaProcessor
-from transforms.record_codec import decode
+from polymix.transforms.media.process import MediaProcessor
+from polymix.transforms.record_codec import decode
 
 
 def _reason(call) -> tuple[str, str]:
@@ -172,7 +172,7 @@ def test_decoding_is_deterministic(pictures, media):
 
 
 def test_an_unexpected_library_error_is_a_counted_rejection(monkeypatch, pictures, media):
-    import transforms.media.process as process
+    import polymix.transforms.media.process as process
 
     def broken(*_args, **_kwargs):
         raise ZeroDivisionError("boom")

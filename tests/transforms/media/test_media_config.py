@@ -3,9 +3,9 @@
 import pytest
 from pydantic import ValidationError
 
-from polymix.config.example import render_model
-from polymix.config.media import MediaConfig, PerceptualDedupConfig
-from polymix.config.sources import SourceConfig
+from polymix.core.config.example import render_model
+from polymix.core.config.media import MediaConfig, PerceptualDedupConfig
+from polymix.core.config.sources import SourceConfig
 
 
 def test_every_media_key_is_documented_and_renders():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from polymix.config.media import PerceptualDedupConfig
+from polymix.core.config.media import PerceptualDedupConfig
 from polymix.sample.media import crop_fraction, encode_image
-from transforms.media.phash import (
+from polymix.transforms.media.phash import (
     band_keys,
     bucket_edges,
     image_hash,

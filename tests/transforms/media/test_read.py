@@ -5,8 +5,8 @@ import tarfile
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.example import Rejection
-from transforms.media.read import (
+from polymix.transforms.example import Rejection
+from polymix.transforms.media.read import (
     MediaSourceSpec,
     read_media_file,
     read_media_parquet,

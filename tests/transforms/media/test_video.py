@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
-from polymix.config.media import MediaConfig
+from polymix.core.config.media import MediaConfig
 from polymix.sample.media import encode_video, moving_frames, tone
-from transforms.example import Example
-from transforms.media.errors import Deadline, MediaRejected
-from transforms.media.process import MediaProcessor
-from transforms.media.video import decode_video
-from transforms.record_codec import decode
+from polymix.transforms.example import Example
+from polymix.transforms.media.errors import Deadline, MediaRejected
+from polymix.transforms.media.process import MediaProcessor
+from polymix.transforms.media.video import decode_video
+from polymix.transforms.record_codec import decode
 
 SR = 16_000
 

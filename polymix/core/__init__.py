@@ -1,0 +1,1 @@
+"""The contracts every other room imports: config schema, manifest, errors."""

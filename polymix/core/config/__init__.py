@@ -1,0 +1,135 @@
+"""The one config schema. `load_config` validates a YAML file before any work starts.
+
+Sections live in their own modules (one job each) and are composed here. This
+package is a leaf: it imports only pydantic and yaml, so pipelines and the trainer
+can take a section object without reaching up into the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from polymix.core.config.base import Section
+from polymix.core.config.filters import FiltersConfig
+from polymix.core.config.media import MediaConfig
+from polymix.core.config.mixture import MixtureConfig
+from polymix.core.config.near_dedup import NearDedupConfig
+from polymix.core.config.shards import ShardsConfig
+from polymix.core.config.sources import SourceConfig
+from polymix.core.config.text import ExactDedupConfig, NormalizeConfig
+from polymix.core.config.tokenizer import TokenizerConfig
+from polymix.core.errors import UserFacingError
+
+
+class Config(Section):
+    seed: int = Field(0, description="Seed for every random choice the pipeline makes.")
+    sources: list[SourceConfig] = Field(min_length=1, description="Input sources.")
+    normalize: NormalizeConfig = Field(
+        default_factory=NormalizeConfig, description="Text normalization, before any hashing."
+    )
+    exact_dedup: ExactDedupConfig = Field(
+        default_factory=ExactDedupConfig, description="Exact duplicates (runs first)."
+    )
+    near_dedup: NearDedupConfig = Field(
+        default_factory=NearDedupConfig,
+        description="Near duplicates: MinHash LSH, clusters formed on Beam (after exact dedup).",
+    )
+    tokenizer: TokenizerConfig = Field(
+        default_factory=TokenizerConfig, description="SentencePiece tokenizer."
+    )
+    shards: ShardsConfig = Field(default_factory=ShardsConfig, description="Output layout.")
+    filters: FiltersConfig = Field(
+        default_factory=FiltersConfig,
+        description="Quality filters: heuristic rules and fastText classifiers.",
+    )
+    media: MediaConfig = Field(default_factory=MediaConfig, description="Images, audio and video.")
+    mixture: MixtureConfig = Field(
+        default_factory=MixtureConfig,
+        description="Mixture planning: budget, epoch caps, modality weights.",
+    )
+    base_dir: str = Field(
+        ".",
+        description="Folder that relative paths are resolved against (set to the config's folder on load).",
+        exclude=True,
+    )
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> Config:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {dupes}")
+        return self
+
+    def resolve(self, path: str) -> str:
+        """A config path as the pipeline should open it (relative to the config file)."""
+        if "://" in path or os.path.isabs(path):
+            return path
+        return os.path.normpath(os.path.join(self.base_dir, path))
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical settings: recorded in the manifest to tie output to config."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ConfigError(UserFacingError, ValueError):
+    """A config that fails validation; the message names each bad key and what was expected."""
+
+
+def _key_path(loc: tuple[Any, ...], raw: Any) -> str:
+    parts: list[str] = []
+    node = raw
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list) and item < len(node):
+            entry = node[item]
+            name = entry.get("name") if isinstance(entry, dict) else None
+            parts.append(f"[{item}]" + (f"({name})" if name else ""))
+            node = entry
+        else:
+            parts.append(f".{item}" if parts else str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def parse_config(raw: Any, *, base_dir: str = ".", origin: str = "config") -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{origin}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
+    try:
+        return Config.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = _key_path(tuple(error["loc"]), raw) or "(top level)"
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (check its spelling; `polymix init` lists every key)"
+            got = error.get("input")
+            shown = "" if error["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
+            lines.append(f"  {key}: {message}{shown}")
+        raise ConfigError(f"{origin} is invalid:\n" + "\n".join(lines)) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_config(raw, base_dir=str(path.resolve().parent), origin=str(path))
+
+
+__all__ = ["Config", "ConfigError", "SourceConfig", "load_config", "parse_config"]

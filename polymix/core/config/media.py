@@ -1,0 +1,175 @@
+"""The `media` section: decoding limits, filters, dedup and tokenization of images, audio, video.
+
+Every number the media stages use lives here, so a run's config hash pins the bytes of
+its media records. Limits (`max_file_bytes`, `max_pixels`, `max_seconds`,
+`decode_timeout_s`) bound what one input can cost a worker: a file over them is
+rejected with a reason, never decoded.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from polymix.core.config.base import Section
+
+
+class ImageConfig(Section):
+    patch_size: int = Field(16, ge=1, le=64, description="Side of a square patch in pixels.")
+    max_patches: int = Field(
+        256,
+        ge=1,
+        description="Most patches per image; larger images are resized down (aspect kept).",
+    )
+    max_file_bytes: int = Field(
+        32 * 2**20, ge=1, description="Reject image files larger than this before decoding."
+    )
+    max_pixels: int = Field(
+        64_000_000,
+        ge=1,
+        description="Reject images with more pixels (read from the header, before decoding): "
+        "the decompression-bomb guard.",
+    )
+    min_side: int = Field(32, ge=1, description="Reject images with a shorter side in pixels.")
+    max_aspect_ratio: float = Field(
+        4.0, ge=1.0, description="Reject images whose long side exceeds the short one this often."
+    )
+    min_pixel_std: float = Field(
+        3.0,
+        ge=0.0,
+        description="Reject near-constant images: grey-level standard deviation below this (0-255).",
+    )
+    max_caption_tokens: int = Field(
+        256,
+        ge=2,
+        description="Caption tokens kept (BOS..EOS); a longer caption is cut, keeping its EOS.",
+    )
+
+
+class AudioConfig(Section):
+    sample_rate: int = Field(16_000, ge=1000, description="Decoded audio is resampled to this.")
+    n_mels: int = Field(128, ge=1, description="Mel bins per frame.")
+    window_ms: float = Field(25.0, gt=0, description="Analysis window length in milliseconds.")
+    hop_ms: float = Field(10.0, gt=0, description="Hop between mel frames in milliseconds.")
+    stack: int = Field(
+        4, ge=1, description="Mel frames per sequence position (the model stacks them)."
+    )
+    max_file_bytes: int = Field(
+        256 * 2**20, ge=1, description="Reject audio files larger than this before decoding."
+    )
+    min_seconds: float = Field(0.5, ge=0, description="Reject clips shorter than this.")
+    max_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Reject clips longer than this (read from the header, before decoding).",
+    )
+    segment_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Cut clips into records of at most this length (less when a segment "
+        "would not fit shards.max_seq_len).",
+    )
+    silence_db: float = Field(
+        -50.0, description="A 10 ms frame quieter than this (dB RMS, full scale 0) is silent."
+    )
+    max_silence_fraction: float = Field(
+        0.9, ge=0, le=1, description="Reject clips with a larger fraction of silent frames."
+    )
+    clip_level: float = Field(
+        0.999, gt=0, le=1, description="A sample at or above this magnitude counts as clipped."
+    )
+    max_clipped_fraction: float = Field(
+        0.01, ge=0, le=1, description="Reject clips with a larger fraction of clipped samples."
+    )
+    max_caption_tokens: int = Field(
+        256, ge=2, description="Transcript tokens kept (BOS..EOS) in a clip's first record."
+    )
+
+
+class VideoConfig(Section):
+    frames_per_second: float = Field(
+        1.0, gt=0, description="Frames sampled per second of video, each one image block."
+    )
+    max_patches_per_frame: int = Field(
+        64, ge=1, description="Most patches per sampled frame (frames are resized down)."
+    )
+    max_file_bytes: int = Field(
+        512 * 2**20, ge=1, description="Reject video files larger than this before decoding."
+    )
+    min_seconds: float = Field(0.5, ge=0, description="Reject videos shorter than this.")
+    max_seconds: float = Field(
+        1800.0, gt=0, description="Reject videos longer than this (container header)."
+    )
+    min_side: int = Field(32, ge=1, description="Reject videos with a shorter frame side.")
+    max_pixels: int = Field(
+        8_294_400, ge=1, description="Reject videos with larger frames (default: 3840x2160)."
+    )
+    segment_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Cut videos into records of at most this length (less when a segment "
+        "would not fit shards.max_seq_len).",
+    )
+    require_audio: bool = Field(
+        True, description="Reject videos without an audio track (reason no_audio_stream)."
+    )
+    max_caption_tokens: int = Field(
+        256, ge=2, description="Caption tokens kept (BOS..EOS) in a video's first record."
+    )
+
+
+class PerceptualDedupConfig(Section):
+    enabled: bool = Field(
+        True, description="Remove near-duplicate images and videos by perceptual hash."
+    )
+    hash_size: int = Field(
+        8, ge=4, le=16, description="imagehash.phash hash_size: the hash has hash_size^2 bits."
+    )
+    max_distance: int = Field(
+        10,
+        ge=0,
+        description="Hamming distance at or below which two hashes are the same picture "
+        "(64-bit phash: re-encodes and resizes ~2, a 2% crop up to ~10, distinct images 14+).",
+    )
+    bands: int | None = Field(
+        None,
+        ge=1,
+        description="LSH bands the hash is cut into; empty means max_distance + 1, which finds "
+        "every pair within max_distance (on a large corpus use 4-8: smaller buckets, "
+        "only closer pairs guaranteed).",
+    )
+    video_frames: int = Field(
+        8, ge=1, description="Sampled frames (evenly spread) whose hashes sign a video."
+    )
+    max_rounds: int = Field(
+        20, ge=1, le=64, description="Connected-components rounds (see near_dedup.max_rounds)."
+    )
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> PerceptualDedupConfig:
+        if self.band_count() > self.hash_size**2:
+            raise ValueError(
+                f"bands ({self.band_count()}) exceed the hash's {self.hash_size**2} bits"
+            )
+        return self
+
+    def band_count(self) -> int:
+        return self.bands if self.bands is not None else self.max_distance + 1
+
+
+class MediaConfig(Section):
+    image: ImageConfig = Field(default_factory=ImageConfig, description="Image sources.")
+    audio: AudioConfig = Field(default_factory=AudioConfig, description="Audio sources.")
+    video: VideoConfig = Field(default_factory=VideoConfig, description="Video sources.")
+    perceptual_dedup: PerceptualDedupConfig = Field(
+        default_factory=PerceptualDedupConfig,
+        description="Near duplicates of images and videos (within a source).",
+    )
+    exact_dedup: bool = Field(
+        True, description="Drop media whose decoded pixels or samples are identical (per source)."
+    )
+    decode_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Wall-clock budget to decode one input; checked between frames and "
+        "segments (one library call is bounded by the size limits instead).",
+    )

@@ -1,0 +1,63 @@
+"""Where the data comes from and how much of the mixture each source should get."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from polymix.core.config.base import Section
+
+Modality = Literal["text", "code", "image", "audio", "video"]
+Format = Literal["jsonl", "parquet", "files", "webdataset"]
+MEDIA_MODALITIES = ("image", "audio", "video")
+
+
+class SourceConfig(Section):
+    name: str = Field(
+        description="Unique source name; used in shard paths, rejected/ and the report."
+    )
+    modality: Modality = Field(description="text | code | image | audio | video.")
+    paths: list[str] = Field(
+        description="Glob patterns, relative to this config file unless absolute or gs://...",
+        min_length=1,
+    )
+    format: Format = Field(
+        description="jsonl (plain, .gz or .zst, chosen by file suffix) or parquet; for image, "
+        "audio and video also files (one medium per file) or webdataset (tar shards of "
+        "key.ext members)."
+    )
+    text_field: str = Field("text", description="Field holding the document text.")
+    id_field: str | None = Field(
+        None,
+        description="Field holding a stable document id; when absent ids are derived from "
+        "file path and line number, which is deterministic for the same inputs.",
+    )
+    media_field: str = Field(
+        "media", description="Parquet column holding the encoded image/audio/video bytes."
+    )
+    caption_field: str | None = Field(
+        None,
+        description="Text paired with a medium (caption, transcript), tokenized into its record: "
+        "a Parquet column; for files and webdataset a sidecar extension (txt: key.txt) or a "
+        "key of the key.json sidecar. Empty: no text.",
+    )
+    weight: float = Field(
+        1.0, ge=0, description="Target mixture weight (relative to other sources)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "-_." for c in value):
+            raise ValueError("must be non-empty and use only letters, digits, '-', '_' and '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _format_fits_modality(self) -> SourceConfig:
+        media = self.modality in MEDIA_MODALITIES
+        if self.format in ("files", "webdataset") and not media:
+            raise ValueError(f"format {self.format} is for image, audio and video sources")
+        if media and self.format == "jsonl":
+            raise ValueError("image, audio and video sources read files, webdataset or parquet")
+        return self

@@ -1,0 +1,154 @@
+"""The main job, as a Beam graph:
+
+    text:  read ─► normalize ─► exact dedup ─► near dedup ─► quality filters ─► tokenize ─┐
+    media: read ─► decode ─► filter ─► exact + perceptual dedup ─► patches / log-mel ───────┴► shards
+             │         │          │            │                     │
+             └─────────┴──────────┴─ rejected/<source>/<stage>/<reason>, duplicates/<source>/<stage>
+                      counts + statistics ─► manifest.json, stats.json
+
+Every stage returns its survivors plus what it removed; the removed go to side
+outputs and into the counts, so the manifest can prove the accounting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+
+from polymix.core.config import Config
+from polymix.pipelines import accounting
+from polymix.pipelines.exact_dedup import ExactDuplicates
+from polymix.pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
+from polymix.pipelines.manifest_writer import RunFacts, WriteManifest
+from polymix.pipelines.media import MediaSource
+from polymix.pipelines.near_dedup import NearDuplicates
+from polymix.pipelines.normalize import NormalizeText
+from polymix.pipelines.quality import QualityFilters
+from polymix.pipelines.read import ReadTextSource
+from polymix.pipelines.statistics import RunStatistics, cuts_from_filters
+from polymix.pipelines.tokenize import TokenizeText
+from polymix.transforms.positions import position_kinds
+from polymix.transforms.side_records import duplicate_line, rejection_line
+
+TEXT_MODALITIES = ("text", "code")
+
+
+@dataclass(frozen=True)
+class CorpusJob:
+    config: Config  # with model paths resolved against the config's folder
+    patterns: dict[str, list[str]]  # source name -> globs that matched at launch
+    facts: RunFacts
+    tokenizer_proto: bytes
+
+
+def _flatten(pcolls, label: str, pipeline):
+    pcolls = [pc for pc in pcolls if pc is not None]
+    return pcolls | label >> beam.Flatten() if pcolls else pipeline | label >> beam.Create([])
+
+
+def _filter_stages(config: Config) -> list[str]:
+    return list(dict.fromkeys(config.filters.stages.text + config.filters.stages.code))
+
+
+def _shard_item(record) -> Item:
+    kinds = position_kinds(record.modality, record.payload, record.positions)
+    return Item(
+        (record.source,), record.id, record.payload, record.positions, tuple(sorted(kinds.items()))
+    )
+
+
+def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
+    """Add the whole job to `pipeline`; returns the manifest path PCollection."""
+    config, output = job.config, job.facts.output
+    text_sources = [s for s in config.sources if s.modality in TEXT_MODALITIES]
+    media_sources = [s for s in config.sources if s.modality not in TEXT_MODALITIES]
+    reads = [
+        pipeline
+        | f"Read[{source.name}]"
+        >> ReadTextSource(source, job.patterns[source.name], config.base_dir)
+        for source in text_sources
+    ]
+    media = [
+        pipeline
+        | f"Media[{source.name}]"
+        >> MediaSource(
+            source,
+            config.media,
+            config.base_dir,
+            job.tokenizer_proto,
+            config.shards.max_seq_len,
+            job.patterns[source.name],
+        )
+        for source in media_sources
+    ]
+    examples = _flatten([r["examples"] for r in reads], "AllExamples", pipeline)
+    read_rejected = _flatten([r["rejected"] for r in reads], "ReadRejected", pipeline)
+
+    normalized = examples | "Normalize" >> NormalizeText(config.normalize)
+    exact = normalized["kept"] | "ExactDedup" >> ExactDuplicates(config.exact_dedup)
+    near = exact["kept"] | "NearDedup" >> NearDuplicates(config.near_dedup)
+    quality = near["kept"] | "Quality" >> QualityFilters(config.filters)
+    text_records = quality["kept"] | "Tokenize" >> TokenizeText(
+        job.tokenizer_proto, config.shards.max_seq_len
+    )
+
+    kept = _flatten([quality["kept"], *(m["kept"] for m in media)], "AllKept", pipeline)
+    records = _flatten([text_records, *(m["records"] for m in media)], "AllRecords", pipeline)
+    rejected = _flatten(
+        [
+            read_rejected,
+            normalized["rejected"],
+            quality["rejected"],
+            *(m["rejected"] for m in media),
+        ],
+        "AllRejected",
+        pipeline,
+    )
+    duplicates = _flatten(
+        [exact["duplicates"], near["duplicates"], *(m["duplicates"] for m in media)],
+        "AllDuplicates",
+        pipeline,
+    )
+    inputs = _flatten([examples, read_rejected, *(m["inputs"] for m in media)], "Inputs", pipeline)
+
+    shards = (
+        records
+        | "ShardItems" >> beam.Map(_shard_item)
+        | "WriteShards"
+        >> WriteGroupedFiles(output, "array_record", config.shards.target_bytes, shard_name)
+    )
+    side_target = config.shards.side_output_target_bytes
+    rejected_files = (
+        rejected
+        | "RejectedItems"
+        >> beam.Map(
+            lambda r: Item((r.example.source, r.stage, r.reason), r.example.id, rejection_line(r))
+        )
+        | "WriteRejected"
+        >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("rejected"))
+    )
+    duplicate_files = (
+        duplicates
+        | "DuplicateItems"
+        >> beam.Map(lambda d: Item((d.example.source, d.stage), d.example.id, duplicate_line(d)))
+        | "WriteDuplicates"
+        >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("duplicates"))
+    )
+    side_files = (rejected_files, duplicate_files) | "SideFiles" >> beam.Flatten()
+
+    counts = (
+        inputs | "CountInput" >> accounting.CountBy(accounting.input_key),
+        kept | "CountKept" >> accounting.CountBy(accounting.kept_key),
+        rejected | "CountRejected" >> accounting.CountBy(accounting.rejected_key),
+        duplicates | "CountDuplicates" >> accounting.CountBy(accounting.duplicate_key),
+        (kept, rejected)
+        | "Judged" >> beam.Flatten()
+        | "CountModified" >> accounting.CountModified(),
+    ) | "AllCounts" >> beam.Flatten()
+
+    stages = ["read", "normalize", "exact_dedup", "near_dedup", *_filter_stages(config)]
+    _ = (kept, rejected, duplicates) | "Statistics" >> RunStatistics(
+        output, cuts_from_filters(config.filters), stages
+    )
+    return pipeline | "Manifest" >> WriteManifest(job.facts, shards, side_files, counts)

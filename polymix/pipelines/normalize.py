@@ -1,0 +1,42 @@
+"""Normalize every text; an example with nothing left is rejected, not dropped."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from polymix.core.config.text import NormalizeConfig
+from polymix.transforms.example import Example, Rejection
+from polymix.transforms.normalize import normalize_text
+
+STAGE = "normalize"
+
+
+class _NormalizeFn(beam.DoFn):
+    def __init__(self, config: NormalizeConfig):
+        self.config = config
+
+    def process(self, example: Example):
+        text = normalize_text(
+            example.text or "",
+            unicode_form=self.config.unicode_form,
+            collapse_whitespace=self.config.collapse_whitespace,
+            max_blank_lines=self.config.max_blank_lines,
+            strip_controls=self.config.strip_control,
+        )
+        if not text:
+            beam.metrics.Metrics.counter(STAGE, "empty_text").inc()
+            yield beam.pvalue.TaggedOutput("rejected", Rejection(example, STAGE, "empty_text"))
+        else:
+            yield example.replace(text=text)
+
+
+class NormalizeText(beam.PTransform):
+    """PCollection[Example] → {"kept": ..., "rejected": PCollection[Rejection]}."""
+
+    def __init__(self, config: NormalizeConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, examples):
+        out = examples | beam.ParDo(_NormalizeFn(self.config)).with_outputs("rejected", main="kept")
+        return {"kept": out.kept, "rejected": out.rejected}

@@ -1,0 +1,291 @@
+"""The run's statistics for the report, computed where the data is: Beam combiners, fixed bins.
+
+    kept Examples ──┐
+    Rejections ─────┼─► one CombineGlobally (histograms, languages, removals) ─┐
+    Duplicates ─────┴─► count per kept_id ─► CombineGlobally (cluster sizes) ──┴─► stats.json
+
+Histograms use one fixed set of bin edges for every numeric attribute (linear on [0, 1],
+then ten bins per decade up to 1e9), so partial histograms from any worker add up without
+knowing the data's range first; the report draws them with the configured cut, which is
+what lets a user see what moving a threshold would keep (Dolma: tag first, decide later).
+Only a few numbers per attribute, language and cluster size reach one worker.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import apache_beam as beam
+
+from polymix.pipelines.file_io import write_bytes
+from polymix.transforms.example import Duplicate, Example, Rejection
+
+STATS_NAME = "stats.json"
+STATS_SCHEMA = 1
+EDGES: tuple[float, ...] = tuple(
+    [i / 50 for i in range(51)] + [10 ** (k / 10) for k in range(1, 91)]
+)
+CATEGORICAL = ("language.lang",)
+SKIPPED = ("modified",)  # text-change counts: already in the manifest
+
+
+def cuts_from_filters(filters: Any) -> dict[str, list[dict[str, Any]]]:
+    """Thresholds per attribute path, as the configured stages declare them (`Cut`s).
+
+    The stages publish their own cuts, so the report can never draw a threshold the
+    pipeline does not apply.
+    """
+    from polymix.transforms.filters.cuts import numeric_cuts
+
+    cuts: dict[str, list[dict[str, Any]]] = {}
+    if filters is None:
+        return cuts
+    for modality in ("text", "code"):
+        for stage, stage_cuts in numeric_cuts(filters, modality).items():
+            for cut in stage_cuts:
+                entry = {
+                    "key": f"{stage}: {cut.reason}",
+                    "value": float(cut.threshold),
+                    "keep": "above" if cut.op == "<" else "below",
+                }
+                listed = cuts.setdefault(f"{stage}.{cut.attribute}", [])
+                if entry not in listed:
+                    listed.append(entry)
+    return cuts
+
+
+def flatten_numeric(attributes: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """(dotted path, value) for every scalar attribute; nested stage dicts become `stage.name`."""
+    for key in sorted(attributes):
+        value = attributes[key]
+        path = f"{prefix}{key}"
+        if not prefix and key in SKIPPED:
+            continue
+        if isinstance(value, Mapping):
+            yield from flatten_numeric(value, f"{path}.")
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            yield path, value
+
+
+def bin_index(value: float) -> int:
+    """0 is below EDGES[0], len(EDGES) is at or above EDGES[-1]; bin i holds [EDGES[i-1], EDGES[i])."""
+    return bisect.bisect_right(EDGES, value)
+
+
+def _new_histogram() -> dict[str, Any]:
+    n = len(EDGES) + 1
+    return {
+        "passed": [0] * n,
+        "rejected": [0] * n,
+        "count": 0,
+        "sum": 0.0,
+        "min": None,
+        "max": None,
+    }
+
+
+class _RunStatsFn(beam.CombineFn):
+    """Histograms per numeric attribute, languages per source, removals per stage."""
+
+    def create_accumulator(self) -> dict[str, Any]:
+        return {"histograms": {}, "languages": {}, "removals": {}, "examples": {}}
+
+    def add_input(self, acc: dict[str, Any], item: tuple) -> dict[str, Any]:
+        bucket, source, stage, attributes = item
+        acc["examples"][bucket] = acc["examples"].get(bucket, 0) + 1
+        if bucket != "kept":
+            removal = acc["removals"].setdefault(stage, {})
+            removal[bucket] = removal.get(bucket, 0) + 1
+        if bucket == "duplicates":
+            return acc
+        for path, value in flatten_numeric(attributes):
+            outcome = (
+                "rejected" if bucket == "rejected" and path.split(".")[0] == stage else "passed"
+            )
+            if path in CATEGORICAL:
+                counts = acc["languages"].setdefault(source, {}).setdefault(str(value), {})
+                counts[outcome] = counts.get(outcome, 0) + 1
+            elif not isinstance(value, str) and math.isfinite(value):
+                hist = acc["histograms"].setdefault(path, _new_histogram())
+                hist[outcome][bin_index(value)] += 1
+                hist["count"] += 1
+                hist["sum"] += value
+                hist["min"] = value if hist["min"] is None else min(hist["min"], value)
+                hist["max"] = value if hist["max"] is None else max(hist["max"], value)
+        return acc
+
+    def merge_accumulators(self, accumulators: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        out = self.create_accumulator()
+        for acc in accumulators:
+            for bucket, n in acc["examples"].items():
+                out["examples"][bucket] = out["examples"].get(bucket, 0) + n
+            _add_nested(out["removals"], acc["removals"])
+            _add_nested(out["languages"], acc["languages"])
+            for path, hist in acc["histograms"].items():
+                into = out["histograms"].setdefault(path, _new_histogram())
+                for outcome in ("passed", "rejected"):
+                    into[outcome] = [
+                        a + b for a, b in zip(into[outcome], hist[outcome], strict=True)
+                    ]
+                into["count"] += hist["count"]
+                into["sum"] += hist["sum"]
+                for side, pick in (("min", min), ("max", max)):
+                    values = [v for v in (into[side], hist[side]) if v is not None]
+                    into[side] = pick(values) if values else None
+        return out
+
+    def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
+        return acc
+
+
+def _add_nested(into: dict, other: Mapping) -> None:
+    for key, value in other.items():
+        if isinstance(value, Mapping):
+            _add_nested(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+
+
+class _ClusterSizesFn(beam.CombineFn):
+    """(stage, cluster size) -> {stage: {size: clusters}}."""
+
+    def create_accumulator(self) -> dict[str, dict[int, int]]:
+        return {}
+
+    def add_input(self, acc: dict, item: tuple[str, int]) -> dict:
+        stage, size = item
+        sizes = acc.setdefault(stage, {})
+        sizes[size] = sizes.get(size, 0) + 1
+        return acc
+
+    def merge_accumulators(self, accumulators: Iterable[dict]) -> dict:
+        out: dict = {}
+        for acc in accumulators:
+            _add_nested(out, acc)
+        return out
+
+    def extract_output(self, acc: dict) -> dict:
+        return acc
+
+
+def _observation(bucket: str):
+    def observe(item: Example | Rejection | Duplicate) -> Iterable[tuple]:
+        if isinstance(item, Example):
+            yield ("kept", item.source, None, item.attributes)
+        elif isinstance(item, Rejection | Duplicate):
+            yield (bucket, item.example.source, item.stage, item.example.attributes)
+        # anything else (e.g. an already tokenized media record) carries no attributes
+
+    return observe
+
+
+def _trimmed(hist: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the bins between the first and last non-empty one, with their edges."""
+    totals = [p + r for p, r in zip(hist["passed"], hist["rejected"], strict=True)]
+    used = [i for i, n in enumerate(totals) if n]
+    lo, hi = used[0], used[-1]
+    lo_edge = EDGES[lo - 1] if lo > 0 else hist["min"]
+    edges = [lo_edge] + [EDGES[i] if i < len(EDGES) else hist["max"] for i in range(lo, hi + 1)]
+    if edges[-1] <= edges[-2]:
+        edges[-1] = edges[-2] * 1.0001 + 1e-9
+    return {
+        "count": hist["count"],
+        "min": hist["min"],
+        "max": hist["max"],
+        "mean": float(f"{hist['sum'] / hist['count']:.10g}"),
+        "edges": edges,
+        "passed": hist["passed"][lo : hi + 1],
+        "rejected": hist["rejected"][lo : hi + 1],
+    }
+
+
+def assemble_stats(
+    run: Mapping[str, Any],
+    clusters: Mapping[str, Mapping[int, int]],
+    cuts: Mapping[str, Sequence[Mapping[str, Any]]],
+    stages: Sequence[str],
+) -> dict[str, Any]:
+    """The JSON-able summary: sorted keys and rounded sums, so reruns give the same bytes."""
+    histograms = {}
+    for path in sorted(run["histograms"]):
+        histograms[path] = {**_trimmed(run["histograms"][path]), "cuts": list(cuts.get(path, []))}
+    cluster_stats = {}
+    for stage in sorted(clusters):
+        sizes = clusters[stage]
+        cluster_stats[stage] = {
+            "clusters": sum(sizes.values()),
+            "documents": sum(size * n for size, n in sizes.items()),
+            "sizes": {str(size): sizes[size] for size in sorted(sizes)},
+        }
+    return {
+        "schema": STATS_SCHEMA,
+        "stages": list(stages),
+        "examples": dict(sorted(run["examples"].items())),
+        "removals": {s: dict(sorted(v.items())) for s, v in sorted(run["removals"].items())},
+        "attributes": histograms,
+        "languages": {
+            source: {lang: dict(sorted(c.items())) for lang, c in sorted(langs.items())}
+            for source, langs in sorted(run["languages"].items())
+        },
+        "clusters": cluster_stats,
+    }
+
+
+def _write(
+    _: Any, path: str, run: dict, clusters: dict, cuts: Mapping, stages: Sequence[str]
+) -> str:
+    stats = assemble_stats(run, clusters, cuts, stages)
+    write_bytes(path, (json.dumps(stats, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    return path
+
+
+class RunStatistics(beam.PTransform):
+    """`(kept Examples, Rejections, Duplicates)` in; writes `OUT/stats.json`, returns its path.
+
+    `cuts` come from `cuts_from_filters(config.filters)`; `stages` is the order the job
+    runs its stages in, so the report's funnel follows the pipeline.
+    """
+
+    def __init__(
+        self,
+        output: str,
+        cuts: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        stages: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.path = f"{output.rstrip('/')}/{STATS_NAME}"
+        self.cuts = dict(cuts or {})
+        self.stages = tuple(stages)
+
+    def expand(self, inputs: tuple[beam.PCollection, beam.PCollection, beam.PCollection]):
+        kept, rejected, duplicates = inputs
+        observations = (
+            kept | "ObserveKept" >> beam.FlatMap(_observation("kept")),
+            rejected | "ObserveRejected" >> beam.FlatMap(_observation("rejected")),
+            duplicates | "ObserveDuplicates" >> beam.FlatMap(_observation("duplicates")),
+        ) | "Observations" >> beam.Flatten()
+        run = observations | "Summarize" >> beam.CombineGlobally(_RunStatsFn())
+        clusters = (
+            duplicates
+            | "ByKept" >> beam.Map(lambda d: ((d.stage, d.kept_id), 1))
+            | "ClusterMembers" >> beam.CombinePerKey(sum)
+            | "ClusterSize" >> beam.MapTuple(lambda key, n: (key[0], n + 1))
+            | "SizeCounts" >> beam.CombineGlobally(_ClusterSizesFn())
+        )
+        return (
+            inputs[0].pipeline
+            | "Once" >> beam.Create([None])
+            | "WriteStats"
+            >> beam.Map(
+                _write,
+                self.path,
+                beam.pvalue.AsSingleton(run),
+                beam.pvalue.AsSingleton(clusters),
+                self.cuts,
+                self.stages,
+            )
+        )

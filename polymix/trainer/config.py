@@ -1,0 +1,223 @@
+"""`TrainConfig`: every knob of a training run in one dataclass, set by `key=value`.
+
+Defaults are the reference recipe (decoupled AdamW, peak 2e-4, 2000 warm-up steps,
+cosine, clip at 1.0), so a run that overrides nothing trains the way the reference
+model was trained. Model fields are overridden with a `model.` prefix
+(`model.n_layers=2`) and validated by `model.config.get_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from polymix.core.errors import UserFacingError
+
+WEIGHT_DECAY_MODES = ("decoupled", "coupled")
+
+
+class ConfigError(UserFacingError, ValueError):
+    """A bad key or value; the message names the key."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Keys may change on `--resume` only if listed in `RESUMABLE`."""
+
+    model: str = "demo"
+    model_overrides: tuple[str, ...] = ()  # "key=value" strings for model.config.get_config
+    steps: int = 100  # train until this global step
+    seq_len: int = 0  # 0: the manifest's max_seq_len
+    global_batch_size: int = 8
+    seed: int = 0
+    mesh: str = "auto"  # "auto" (all devices on data) or "data,model,expert[,...]"
+    grad_accum: int = 1  # microbatches per step (gradient accumulation); same update
+    # Optimizer: optax clip -> adam -> schedule -> weight decay.
+    peak_lr: float = 2e-4
+    warmup_steps: int = 2000
+    decay_steps: int = 0  # length of warm-up + cosine; 0: `steps`
+    lr_floor_ratio: float = 0.1  # cosine ends at peak_lr * lr_floor_ratio
+    b1: float = 0.9
+    b2: float = 0.95
+    eps: float = 1e-8
+    clip_norm: float = 1.0
+    # decoupled: p -= weight_decay * (lr_t / peak_lr) * p  (2e-5 = optax's 0.1 at lr 2e-4)
+    # coupled:   p -= lr_t * weight_decay * p              (optax.adamw's convention)
+    weight_decay: float = 2e-5
+    weight_decay_mode: str = "decoupled"
+    decay_norms_and_biases: bool = False
+    decay_embeddings: bool = False
+    # Failure handling.
+    max_bad_steps: int = 10  # consecutive non-finite steps before the run stops
+    # Checkpoints.
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    # Loader. verify=full hashes every shard before training; lazy checks sizes up front
+    # and each shard's sha256 when the loader first opens it (for corpora too big to hash).
+    verify: str = "full"
+    loader_workers: int = 0
+    loader_threads: int = 4
+    # Reporting.
+    peak_tflops: float = 0.0  # per device; 0: from the chip table, else measured matmul
+    progress: bool = True
+    plot: bool = True
+    compilation_cache: str = ""  # a folder for XLA's persistent cache: resumes skip compiling
+
+    def __post_init__(self) -> None:
+        checks = {
+            "steps": self.steps >= 0,
+            "seq_len": self.seq_len >= 0,
+            "global_batch_size": self.global_batch_size > 0,
+            "grad_accum": self.grad_accum > 0,
+            "peak_lr": self.peak_lr > 0,
+            "warmup_steps": self.warmup_steps >= 0,
+            "decay_steps": self.decay_steps >= 0,
+            "lr_floor_ratio": 0 <= self.lr_floor_ratio <= 1,
+            "b1": 0 <= self.b1 < 1,
+            "b2": 0 <= self.b2 < 1,
+            "clip_norm": self.clip_norm > 0,
+            "weight_decay": self.weight_decay >= 0,
+            "weight_decay_mode": self.weight_decay_mode in WEIGHT_DECAY_MODES,
+            "verify": self.verify in ("full", "lazy"),
+            "max_bad_steps": self.max_bad_steps > 0,
+            "checkpoint_every": self.checkpoint_every > 0,
+            "keep_checkpoints": self.keep_checkpoints > 0,
+            "loader_workers": self.loader_workers >= 0,
+            "peak_tflops": self.peak_tflops >= 0,
+        }
+        bad = [key for key, ok in checks.items() if not ok]
+        if bad:
+            key = bad[0]
+            choices = {"weight_decay_mode": WEIGHT_DECAY_MODES, "verify": ("full", "lazy")}
+            hint = f" (one of {choices[key]})" if key in choices else ""
+            raise ConfigError(f"{key}={getattr(self, key)!r} is out of range{hint}")
+        self.mesh_shape(1)  # validates the text
+
+    @property
+    def total_decay_steps(self) -> int:
+        return self.decay_steps or self.steps
+
+    def warnings(self) -> list[str]:
+        """Legal but probably unintended settings, printed when the run starts."""
+        out = []
+        if self.total_decay_steps <= self.warmup_steps:
+            out.append(
+                f"warmup_steps={self.warmup_steps} >= decay_steps={self.total_decay_steps}: the "
+                f"learning rate only ramps up and never reaches peak_lr={self.peak_lr}"
+            )
+        return out
+
+    def mesh_shape(self, n_devices: int) -> tuple[int, int, int, int]:
+        """(data, fsdp, model, expert); "auto" puts every device on data."""
+        if self.mesh == "auto":
+            return (n_devices, 1, 1, 1)
+        try:
+            sizes = tuple(int(s) for s in self.mesh.replace("x", ",").split(","))
+        except ValueError:
+            sizes = ()
+        if len(sizes) not in (3, 4) or min(sizes) < 1:
+            raise ConfigError(
+                f"mesh={self.mesh!r}: want 'auto', 'data,model,expert' or "
+                "'data,fsdp,model,expert' with positive sizes"
+            )
+        if len(sizes) == 3:
+            sizes = (sizes[0], 1, sizes[1], sizes[2])
+        return sizes  # type: ignore[return-value]
+
+    def model_config(self) -> Any:
+        """The `model.config.ModelConfig` this run trains, overrides applied."""
+        from polymix.model.config import get_config
+
+        try:
+            return get_config(self.model, list(self.model_overrides))
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"model: {exc.args[0] if exc.args else exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["model_overrides"] = list(self.model_overrides)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        data["model_overrides"] = tuple(data.get("model_overrides", ()))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# Keys a resumed run may change without breaking bit-exact continuation.
+RESUMABLE = frozenset(
+    {
+        "steps",
+        "max_bad_steps",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "loader_workers",
+        "loader_threads",
+        "peak_tflops",
+        "progress",
+        "plot",
+        "compilation_cache",
+        "verify",
+    }
+)
+
+
+def _parse(key: str, text: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        low = text.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"not a boolean: {text!r}")
+    if isinstance(current, int):
+        return int(float(text)) if "e" in text.lower() else int(text.replace("_", ""))
+    if isinstance(current, float):
+        return float(text)
+    return text
+
+
+def apply_overrides(base: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """`key=value` strings onto a config; an unknown key is an error that names it."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    changes: dict[str, Any] = {}
+    model_overrides = list(base.model_overrides)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if key.startswith("model."):
+            model_overrides.append(f"{key[len('model.') :]}={text}")
+            continue
+        if key not in fields or key == "model_overrides":
+            near = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"unknown key {key!r}{hint} (model fields take a 'model.' prefix)")
+        try:
+            changes[key] = _parse(key, text, getattr(base, key))
+        except ValueError as exc:
+            raise ConfigError(f"{key}={text!r}: {exc}") from exc
+    changes["model_overrides"] = tuple(model_overrides)
+    config = dataclasses.replace(base, **changes)
+    config.model_config()  # surface bad model keys now, not after the loader starts
+    return config
+
+
+def resume_conflicts(saved: TrainConfig, now: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """Keys that differ between the checkpointed run and this one and may not."""
+    a, b = saved.to_dict(), now.to_dict()
+    return {k: (a[k], b[k]) for k in a if k not in RESUMABLE and a[k] != b.get(k)}
+
+
+__all__ = [
+    "RESUMABLE",
+    "ConfigError",
+    "TrainConfig",
+    "apply_overrides",
+    "resume_conflicts",
+]

@@ -1,0 +1,78 @@
+"""Checks that refuse a run before any device time is spent on it.
+
+A manifest whose shards fail verification, or whose tokenizer emits ids the model
+has no embedding for, would otherwise fail minutes later (or, for the vocabulary,
+silently: embedding lookups clip out-of-range ids).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from polymix.core.errors import UserFacingError
+from polymix.core.manifest import Manifest, ManifestError, load_manifest, verify_manifest
+from polymix.trainer.config import TrainConfig
+
+
+class PreflightError(UserFacingError):
+    """The run cannot start; the message says what to change."""
+
+
+def check_manifest(path: str | Path, model_cfg: Any, cfg: TrainConfig) -> tuple[Manifest, int]:
+    """The verified manifest and the sequence length to train at."""
+    # Both raise ManifestError naming the bad shard.
+    manifest = verify_manifest(path) if cfg.verify == "full" else _check_sizes(Path(path))
+    if manifest.tokenizer is None:
+        raise PreflightError(
+            f"{path}: the manifest names no tokenizer; cannot check its vocabulary"
+        )
+    vocab = manifest.tokenizer.vocab_size
+    if vocab > model_cfg.vocab_size:
+        raise PreflightError(
+            f"tokenizer vocab_size {vocab} exceeds the model's vocab_size "
+            f"{model_cfg.vocab_size} ({cfg.model}): ids >= {model_cfg.vocab_size} have no "
+            f"embedding; use model.vocab_size={vocab} or a larger preset"
+        )
+    if not manifest.shards:
+        raise PreflightError(f"{path}: the manifest lists no shards")
+    seq_len = cfg.seq_len or manifest.max_seq_len
+    if seq_len < manifest.max_seq_len:
+        raise PreflightError(
+            f"seq_len={seq_len} is shorter than the manifest's max_seq_len "
+            f"{manifest.max_seq_len}; records are never split by the loader"
+        )
+    return manifest, seq_len
+
+
+def _check_sizes(path: Path) -> Manifest:
+    """verify=lazy: every shard present with its size; checksums follow in the loader."""
+    manifest = load_manifest(path)
+    root = path if path.is_dir() else path.parent
+    for shard in manifest.shards:
+        file = root / shard.path
+        if not file.is_file():
+            raise ManifestError(f"shard {shard.path}: missing")
+        if file.stat().st_size != shard.bytes:
+            raise ManifestError(
+                f"shard {shard.path}: {file.stat().st_size} bytes on disk, manifest says "
+                f"{shard.bytes}"
+            )
+    return manifest
+
+
+def check_mesh(shape: tuple[int, int, int, int], n_devices: int, cfg: TrainConfig) -> None:
+    data, fsdp, _, expert = shape
+    need = shape[0] * shape[1] * shape[2] * shape[3]
+    if need > n_devices:
+        raise PreflightError(
+            f"mesh={cfg.mesh!r} -> (data, fsdp, model, expert) {shape} needs {need} devices; "
+            f"there are {n_devices}"
+        )
+    rows = data * fsdp * expert * cfg.grad_accum
+    if cfg.global_batch_size % rows:
+        raise PreflightError(
+            f"global_batch_size={cfg.global_batch_size} is not divisible by "
+            f"data*fsdp*expert*grad_accum={rows}: every microbatch's rows are split over "
+            "those mesh axes"
+        )

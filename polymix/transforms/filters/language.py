@@ -1,0 +1,49 @@
+"""Language identification with fastText's lid.176 model (Joulin et al. 2016; CC-BY-SA-3.0).
+
+The detected language and its probability are tags, so a mixture can later be re-cut by language
+without re-scoring. The decision keeps a document when the top language is in the configured
+`keep` list (all languages when it is empty) with at least `min_score`, as CCNet and FineWeb do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from polymix.transforms.filters import fasttext_models
+from polymix.transforms.filters.base import Cut, Tags, failed_cuts
+from polymix.transforms.filters.text import DocView
+
+
+class Language:
+    name = "language"
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self._model: Any = None
+        self.cuts = (Cut("low_score", "score", "<", config.min_score),)
+
+    def load(self) -> None:
+        if self._model is None:
+            self._model = fasttext_models.load(
+                fasttext_models.lid_model_path(self.config.model_path)
+            )
+
+    def tag(self, doc: DocView) -> Tags:
+        self.load()
+        text = doc.text
+        if self.config.max_chars > 0:
+            text = text[: self.config.max_chars]
+        top = fasttext_models.predict(self._model, text, k=1)
+        language, score = top[0] if top else ("unknown", 0.0)
+        return Tags({"lang": language, "score": score})
+
+    def decide(self, attributes: Mapping[str, Any]) -> list[str]:
+        keep = self.config.keep
+        if keep and attributes["lang"] not in keep:
+            return ["other_language"]
+        return failed_cuts(self.cuts, attributes)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The C++ model cannot be pickled; each worker loads its own in setup.
+        return {**self.__dict__, "_model": None}

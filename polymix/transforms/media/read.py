@@ -1,0 +1,272 @@
+"""Media inputs → `Example`s carrying the encoded bytes, every defect a `Rejection`.
+
+Three layouts: one medium per file (`files`, with an optional caption sidecar),
+WebDataset tar shards (`key.jpg` + `key.txt` / `key.json` side by side) and Parquet
+with a bytes column. Tar members are read into memory from the stream and never
+extracted, so member names cannot write anywhere; links and device entries are
+rejected. Every read is bounded by `max_file_bytes`.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from polymix.transforms.example import Example, Rejection
+
+STAGE = "read"
+EXTENSIONS = {
+    "image": frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff"}),
+    "audio": frozenset({"wav", "flac", "ogg", "oga", "mp3", "opus", "m4a"}),
+    "video": frozenset({"mp4", "mkv", "webm", "mov", "avi", "m4v"}),
+}
+
+
+@dataclass(frozen=True)
+class MediaSourceSpec:
+    """What a reader needs to know about a media source (a slice of its config)."""
+
+    name: str
+    modality: str
+    format: str  # files | webdataset | parquet
+    max_file_bytes: int
+    id_field: str | None = None
+    media_field: str = "media"
+    caption_field: str | None = None
+
+
+def _rejection(
+    spec: MediaSourceSpec, example_id: str, original: dict[str, Any], reason: str, detail: str
+) -> Rejection:
+    return Rejection(
+        Example(spec.name, example_id, spec.modality, original=original), STAGE, reason, detail
+    )
+
+
+def _read_bounded(handle: IO[bytes], limit: int) -> bytes | None:
+    """The stream's bytes, or None when it holds more than `limit`."""
+    data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def caption_from_sidecar(caption_field: str, ext: str, data: bytes) -> str | None:
+    """The caption a sidecar gives: the whole text of `key.<caption_field>`, or the
+    `caption_field` key of `key.json`. Raises ValueError on a malformed sidecar."""
+    text = data.decode("utf-8")
+    if ext == caption_field:
+        return text
+    value = json.loads(text).get(caption_field)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{caption_field!r} is {type(value).__name__}, not a string")
+    return value
+
+
+def read_media_file(
+    spec: MediaSourceSpec,
+    opener: Callable[[str], IO[bytes]],
+    path: str,
+    file_id: str,
+    size: int | None,
+) -> Iterator[Example | Rejection]:
+    """One file, one example; a caption sidecar (key.txt / key.json) is read if configured."""
+    original: dict[str, Any] = {"file": path}
+    if size is not None and size > spec.max_file_bytes:
+        yield _rejection(spec, file_id, original, "file_too_large", f"{size} bytes")
+        return
+    try:
+        with opener(path) as handle:
+            data = _read_bounded(handle, spec.max_file_bytes)
+    except Exception as exc:
+        yield _rejection(spec, file_id, original, "unreadable_file", repr(exc))
+        return
+    if data is None:
+        yield _rejection(spec, file_id, original, "file_too_large", f"> {spec.max_file_bytes}")
+        return
+    caption = None
+    if spec.caption_field:
+        stem = path.rsplit(".", 1)[0] if "." in posixpath.basename(path) else path
+        for ext in dict.fromkeys([spec.caption_field, "json"]):
+            try:
+                with opener(f"{stem}.{ext}") as handle:
+                    side = _read_bounded(handle, 1 << 20)
+            except Exception:  # no sidecar: no caption
+                continue
+            try:
+                if side is None:
+                    raise ValueError("sidecar larger than 1 MiB")
+                caption = caption_from_sidecar(spec.caption_field, ext, side)
+            except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+                yield _rejection(spec, file_id, original, "invalid_caption", f"{ext}: {exc}")
+                return
+            break
+    yield _media_example(spec, file_id, original, data, caption)
+
+
+def _media_example(
+    spec: Any, example_id: str, original: dict, data: bytes, caption: str | None
+) -> Example:
+    """The example every reader yields: media bytes, the caption as text, both noted in `original`."""
+    if caption is not None:
+        original["caption"] = caption
+    original["bytes"] = len(data)
+    return Example(
+        spec.name, example_id, spec.modality, text=caption, original=original, media=data
+    )
+
+
+def _split_member(name: str) -> tuple[str, str]:
+    """WebDataset's convention: the key is the path up to the first dot of the file name."""
+    directory, base = posixpath.split(name)
+    stem, _, ext = base.partition(".")
+    return posixpath.join(directory, stem), ext.lower()
+
+
+class _Group:
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.members: dict[str, bytes | None] = {}  # ext -> bytes (None: over the limit)
+
+
+def read_webdataset(
+    spec: MediaSourceSpec, raw: IO[bytes], path: str, file_id: str
+) -> Iterator[Example | Rejection]:
+    """A tar shard (plain, .gz, .bz2, .xz), streamed: one example per key."""
+    seen: set[str] = set()
+    group: _Group | None = None
+    count = 0
+    try:
+        with tarfile.open(fileobj=raw, mode="r|*") as tar:
+            for member in tar:
+                if member.isdir():
+                    continue
+                key, ext = _split_member(member.name)
+                if not member.isfile():
+                    if group is not None:  # a link breaks the run of its key's members
+                        count += 1
+                        yield from _group_example(spec, group, path, file_id, seen)
+                        group = None
+                    count += 1
+                    kind = "link" if member.issym() or member.islnk() else "special"
+                    yield _rejection(
+                        spec,
+                        f"{file_id}/{member.name}",
+                        {"file": path, "member": member.name},
+                        f"tar_{kind}_member",
+                        f"type {member.type!r}",
+                    )
+                    continue
+                if group is None or key != group.key:
+                    if group is not None:
+                        count += 1
+                        yield from _group_example(spec, group, path, file_id, seen)
+                    group = _Group(key)
+                if member.size > spec.max_file_bytes:
+                    group.members[ext] = None
+                    continue
+                handle = tar.extractfile(member)
+                group.members[ext] = handle.read() if handle is not None else b""
+            if tar.fileobj.tell() != tar.offset + tarfile.BLOCKSIZE:
+                # tarfile stops quietly at a cut header; only the end marker proves the end
+                raise tarfile.ReadError("no end-of-archive marker: the shard is truncated")
+            if group is not None:
+                count += 1
+                yield from _group_example(spec, group, path, file_id, seen)
+    except Exception as exc:  # corrupt or truncated archive: account for the rest of the file
+        yield _rejection(
+            spec, f"{file_id}:file", {"file": path}, "unreadable_file", f"after {count}: {exc!r}"
+        )
+        return
+    if count == 0:
+        yield _rejection(spec, f"{file_id}:file", {"file": path}, "empty_file", "no members")
+
+
+def _group_example(
+    spec: MediaSourceSpec, group: _Group, path: str, file_id: str, seen: set[str]
+) -> Iterator[Example | Rejection]:
+    example_id = f"{file_id}/{group.key}"
+    original: dict[str, Any] = {"file": path, "key": group.key, "members": sorted(group.members)}
+    if group.key in seen:
+        yield _rejection(spec, example_id, original, "repeated_key", "key appears twice")
+        return
+    seen.add(group.key)
+    media_exts = sorted(
+        ext for ext in group.members if ext.rsplit(".", 1)[-1] in EXTENSIONS[spec.modality]
+    )
+    if not media_exts:
+        yield _rejection(spec, example_id, original, "no_media_member", "no media extension")
+        return
+    data = group.members[media_exts[0]]
+    if data is None:
+        yield _rejection(spec, example_id, original, "file_too_large", media_exts[0])
+        return
+    caption = None
+    if spec.caption_field:
+        for ext in dict.fromkeys([spec.caption_field, "json"]):
+            side = group.members.get(ext)
+            if side is None:
+                continue
+            try:
+                caption = caption_from_sidecar(spec.caption_field, ext, side)
+            except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+                yield _rejection(spec, example_id, original, "invalid_caption", f"{ext}: {exc}")
+                return
+            break
+    yield _media_example(spec, example_id, original, data, caption)
+
+
+def read_media_parquet(
+    spec: MediaSourceSpec, raw: IO[bytes], path: str, file_id: str
+) -> Iterator[Example | Rejection]:
+    """One example per row of the bytes column; small batches bound the memory."""
+    import pyarrow.parquet as pq
+
+    row = 0
+    try:
+        table_file = pq.ParquetFile(raw)
+        names = set(table_file.schema_arrow.names)
+        if spec.media_field not in names:
+            yield _rejection(
+                spec, f"{file_id}:file", {"file": path}, "missing_media_field", spec.media_field
+            )
+            return
+        columns = [c for c in (spec.media_field, spec.id_field, spec.caption_field) if c in names]
+        for batch in table_file.iter_batches(batch_size=16, columns=sorted(set(columns))):
+            for obj in batch.to_pylist():
+                yield _parquet_row(spec, obj, path, file_id, row)
+                row += 1
+    except Exception as exc:
+        yield _rejection(
+            spec, f"{file_id}:file", {"file": path}, "unreadable_file", f"after row {row}: {exc!r}"
+        )
+        return
+    if row == 0:
+        yield _rejection(spec, f"{file_id}:file", {"file": path}, "empty_file", "no rows")
+
+
+def _parquet_row(
+    spec: MediaSourceSpec, obj: dict[str, Any], path: str, file_id: str, row: int
+) -> Example | Rejection:
+    example_id = f"{file_id}:{row}"
+    if spec.id_field and obj.get(spec.id_field) not in (None, ""):
+        example_id = str(obj[spec.id_field])
+    original: dict[str, Any] = {"file": path, "row": row}
+    caption = obj.get(spec.caption_field) if spec.caption_field else None
+    if caption is not None and not isinstance(caption, str):
+        return _rejection(spec, example_id, original, "invalid_caption", type(caption).__name__)
+    if caption is not None:
+        original["caption"] = caption
+    data = obj.get(spec.media_field)
+    if data is None:
+        return _rejection(spec, example_id, original, "missing_media_field", spec.media_field)
+    if not isinstance(data, bytes):
+        return _rejection(spec, example_id, original, "media_not_bytes", type(data).__name__)
+    if len(data) > spec.max_file_bytes:
+        return _rejection(spec, example_id, original, "file_too_large", f"{len(data)} bytes")
+    original["bytes"] = len(data)
+    return Example(
+        spec.name, example_id, spec.modality, text=caption, original=original, media=data
+    )

@@ -1,0 +1,96 @@
+"""The media record layout (written by the pipeline, read by the loader) and its budget.
+
+Every record carries the codec's `source`, `id`, `modality`, plus `doc_id` (the input
+example), `chunk` / `chunks` (segment k of n; ids get `#k` when n > 1, as for text).
+
+image (modality "image")
+    arrays  patches  uint8   [rows*cols, patch*patch*3]  row-major patches, each (y, x, rgb)
+            tokens   int32   [t]  optional caption, BOS .. EOS
+    fields  grid [rows, cols], patch, width / height (the file's own size)
+audio (modality "audio")
+    arrays  mel      float16 [frames, n_mels]  natural-log mel power; frame j centred at
+                                               start_s + j * hop_s seconds of the clip
+            tokens   int32   [t]  optional transcript, first segment only
+    fields  sample_rate, hop_s, window_s, n_mels, stack, start_s, duration_s (whole clip)
+video (modality "video")
+    arrays  patches      uint8   [n_frames*rows*cols, patch*patch*3]  frame after frame
+            frame_times  float32 [n_frames]  seconds on the video's clock (0 = container start)
+            mel          float16 [frames, n_mels]  the audio track; frame j centred at
+                                                   mel_start_s + j * hop_s on the same clock
+            tokens       int32   [t]  optional caption, first segment only
+    fields  grid [rows, cols] (every frame), patch, frames_per_second, n_frames,
+            start_s / end_s (the segment's window), mel_start_s, hop_s, n_mels, stack,
+            has_audio, width / height, duration_s
+
+Positions (what counts against `shards.max_seq_len`): text tokens, plus per image block
+2 markers + its patches (one block per image or video frame), plus per audio block
+2 markers + ceil(mel frames / stack).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from polymix.transforms import record_codec
+
+MARKERS = 2
+
+
+def image_positions(n_patches: int) -> int:
+    return MARKERS + n_patches
+
+
+def audio_positions(mel_frames: int, stack: int) -> int:
+    return MARKERS + math.ceil(mel_frames / stack) if mel_frames else 0
+
+
+def record_id(doc_id: str, chunk: int, chunks: int) -> str:
+    return doc_id if chunks == 1 else f"{doc_id}#{chunk}"
+
+
+def encode_record(
+    source: str,
+    modality: str,
+    doc_id: str,
+    chunk: int,
+    chunks: int,
+    fields: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+) -> tuple[str, bytes]:
+    """(record id, record bytes) with the common fields every media record has."""
+    rid = record_id(doc_id, chunk, chunks)
+    header = {
+        "source": source,
+        "id": rid,
+        "modality": modality,
+        "doc_id": doc_id,
+        "chunk": chunk,
+        "chunks": chunks,
+        **fields,
+    }
+    return rid, record_codec.encode(header, arrays)
+
+
+def units(record: record_codec.Record) -> dict[str, int]:
+    """Text tokens, image patches and audio (mel) frames a record holds: manifest counts."""
+    arrays = record.arrays
+    return {
+        "text_tokens": int(len(arrays["tokens"])) if "tokens" in arrays else 0,
+        "image_patches": int(len(arrays["patches"])) if "patches" in arrays else 0,
+        "audio_frames": int(len(arrays["mel"])) if "mel" in arrays else 0,
+    }
+
+
+def record_positions(record: record_codec.Record) -> int:
+    """Positions of a decoded media record (the same sum the pipeline budgets)."""
+    fields, arrays = record.fields, record.arrays
+    total = len(arrays["tokens"]) if "tokens" in arrays else 0
+    if "patches" in arrays:
+        blocks = fields.get("n_frames", 1)
+        total += blocks * MARKERS + len(arrays["patches"])
+    if "mel" in arrays:
+        total += audio_positions(len(arrays["mel"]), fields["stack"])
+    return total
