@@ -139,6 +139,7 @@ def train(
                 "to continue that run, or use an empty --checkpoint-dir"
             )
         if latest is not None:
+            latest = ckpts.newest_intact(_warn)
             _check_resume(ckpts.read_meta(latest), cfg, fingerprint)
         rules = ShardingRules(make_mesh(shape))
         return _run(
@@ -146,6 +147,13 @@ def train(
         )
     finally:
         ckpts.close()
+
+
+def _warn(message: str) -> None:
+    import jax
+
+    if jax.process_index() == 0:  # every process sees the same files: one says it
+        print(f"polymix train: {message}", file=sys.stderr)
 
 
 def _check_resume(meta: dict[str, Any], cfg: TrainConfig, fingerprint: str) -> None:
@@ -211,7 +219,13 @@ def _run(
     abstract_state = jax.eval_shape(lambda p: init_state(p, optimizer), abstract_params)
     shardings = state_shardings(abstract_state, param_sh, rules.mesh)
     if latest is not None:
-        state = ckpts.restore(latest, abstract_like(abstract_state, shardings), loader)
+        state, latest = ckpts.restore_newest(
+            latest,
+            abstract_like(abstract_state, shardings),
+            loader,
+            lambda meta: _check_resume(meta, cfg, fingerprint),
+            _warn,
+        )
     else:
         params = init_params(model_cfg, jax.random.key(cfg.seed), rules)
         state = jax.jit(lambda p: init_state(p, optimizer), out_shardings=shardings)(params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import jax
 import numpy as np
 import pytest
 
+from polymix.trainer.checkpoint import Checkpoints
 from polymix.trainer.loop import train
 from polymix.trainer.metrics import read_metrics
 from polymix.trainer.preflight import PreflightError
@@ -58,6 +60,7 @@ def test_stop_and_resume_is_bit_exact(setup: dict) -> None:
 SCRIPT = """
 import json, signal, sys, time
 from polymix.trainer.config import TrainConfig, apply_overrides
+from polymix.trainer.checkpoint import Checkpoints
 from polymix.trainer.loop import train
 
 def slow(step, batch):
@@ -115,3 +118,70 @@ def test_keeps_last_k_checkpoints(setup: dict) -> None:
     steps = sorted(int(p.name) for p in ckpt.iterdir() if p.name.isdigit())
     assert steps == [4, 5]
     assert not [p for p in ckpt.iterdir() if "tmp" in p.name]
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def _largest_array_file(step: Path) -> Path:
+    return max((step / "state").rglob("d/*"), key=lambda p: p.stat().st_size)
+
+
+DAMAGE = {
+    "truncated_array_file": lambda step: _truncate(_largest_array_file(step)),
+    "empty_loader_state": lambda step: (step / "loader" / "process_0-of-1.json").write_bytes(b""),
+    "truncated_metadata": lambda step: _truncate(step / "meta" / "metadata"),
+    "truncated_array_metadata": lambda step: _truncate(step / "state" / "_METADATA"),
+}
+NAMED = {  # what the one line says is wrong
+    "truncated_array_file": "arrays do not restore: OUT_OF_RANGE",
+    "empty_loader_state": "loader/process_0-of-1.json is not valid JSON",
+    "truncated_metadata": "meta/metadata is not valid JSON",
+    "truncated_array_metadata": "state/_METADATA is not valid JSON",
+}
+
+
+def _copy_of_full_run(setup: dict, folder: Path) -> Path:
+    """The 8-step run's checkpoint folder (steps 4 and 8), copied so it can be damaged."""
+    shutil.copytree(setup["base"] / "full", folder)
+    return folder
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(
+    setup: dict, tmp_path: Path, capsys: pytest.CaptureFixture, damage: str
+) -> None:
+    ckpt = _copy_of_full_run(setup, tmp_path / "ckpt")
+    DAMAGE[damage](ckpt / "8")
+    resumed = train(tiny_config(), setup["manifest"], ckpt, resume=True)
+    assert resumed.start_step == 4 and resumed.final_step == 8
+    assert resumed.losses == setup["full"].losses[4:]  # bit-exact from step 4
+    _assert_same_params(resumed.state, setup["full"].state)
+    warning = [line for line in capsys.readouterr().err.splitlines() if " is damaged " in line]
+    assert len(warning) == 1 and "checkpoint step 8" in warning[0], warning
+    assert "resuming from step 4" in warning[0] and NAMED[damage] in warning[0]
+    assert (ckpt / "8.damaged").is_dir()  # kept for inspection, out of orbax's view
+    assert sorted(int(p.name) for p in ckpt.iterdir() if p.name.isdigit()) == [4, 8]
+    assert Checkpoints(ckpt, 3).inspect(8) is None  # the new step 8 is whole
+
+
+@pytest.mark.parametrize("damage", ["truncated_array_file", "empty_loader_state"])
+def test_damaged_only_checkpoint_is_one_line_naming_the_step(
+    setup: dict, tmp_path: Path, capsys: pytest.CaptureFixture, damage: str
+) -> None:
+    from polymix.cli import main
+    from tests.trainer.train_corpus import TINY
+
+    ckpt = _copy_of_full_run(setup, tmp_path / "ckpt")
+    shutil.rmtree(ckpt / "8")
+    DAMAGE[damage](ckpt / "4")
+    args = ["train", "--manifest", str(setup["manifest"]), "--checkpoint-dir", str(ckpt)]
+    assert main([*args, "--resume", *TINY]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("polymix train: error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert "checkpoint step 4" in errors[0] and f"remove {ckpt / '4'}" in errors[0]
+    assert NAMED[damage] in errors[0]
+    assert (ckpt / "4").is_dir()  # nothing moved when there is nothing to fall back to

@@ -1,12 +1,15 @@
 """The `media` section: decoding limits, filters, dedup and tokenization of images, audio, video.
 
 Every number the media stages use lives here, so a run's config hash pins the bytes of
-its media records. Limits (`max_file_bytes`, `max_pixels`, `max_seconds`,
-`decode_timeout_s`) bound what one input can cost a worker: a file over them is
-rejected with a reason, never decoded.
+its media records. Limits (`max_file_bytes`, `max_pixels`, `max_seconds`, `max_packets`,
+`max_decoded_frames`) bound what one input can cost a worker: a file over them is
+rejected with a reason. They count work, never time, so a file gets the same decision
+on an idle worker and on a loaded one.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -83,6 +86,12 @@ class AudioConfig(Section):
     max_caption_tokens: int = Field(
         256, ge=2, description="Transcript tokens kept (BOS..EOS) in a clip's first record."
     )
+    max_packets: int = Field(
+        500_000,
+        ge=1,
+        description="Reject audio that FFmpeg decodes (m4a, opus, ...) in more packets than "
+        "this: bounds the work whatever the header claims (an hour is ~50k-200k).",
+    )
 
 
 class VideoConfig(Section):
@@ -114,6 +123,17 @@ class VideoConfig(Section):
     )
     max_caption_tokens: int = Field(
         256, ge=2, description="Caption tokens kept (BOS..EOS) in a video's first record."
+    )
+    max_decoded_frames: int = Field(
+        216_000,
+        ge=1,
+        description="Reject videos that need more decoded frames (sampled or not) than this: "
+        "bounds the work whatever the timestamps claim (default: max_seconds at 120 fps).",
+    )
+    max_packets: int = Field(
+        500_000,
+        ge=1,
+        description="Reject videos with more packets (video and audio track) than this.",
     )
 
 
@@ -167,9 +187,14 @@ class MediaConfig(Section):
     exact_dedup: bool = Field(
         True, description="Drop media whose decoded pixels or samples are identical (per source)."
     )
-    decode_timeout_s: float = Field(
-        60.0,
-        gt=0,
-        description="Wall-clock budget to decode one input; checked between frames and "
-        "segments (one library call is bounded by the size limits instead).",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_wall_clock_budget(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "decode_timeout_s" in data:
+            raise ValueError(
+                "decode_timeout_s was removed: a clock made the decision depend on the "
+                "worker's load. Bound the work instead with video.max_decoded_frames, "
+                "video.max_packets and audio.max_packets"
+            )
+        return data

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from polymix.transforms.media.errors import Deadline, MediaRejected
+from polymix.transforms.media.errors import MediaRejected
 
 DECODE = "decode"
 FILTER = "media_filter"
 
 
-def decode_audio(data: bytes, config: Any, deadline: Deadline | None = None) -> np.ndarray:
+def decode_audio(data: bytes, config: Any) -> np.ndarray:
     """Mono float32 at `config.sample_rate` (an `AudioConfig`), clipping checked on the way."""
     if not data:
         raise MediaRejected("empty_file", "0 bytes", stage=DECODE)
@@ -30,7 +30,7 @@ def decode_audio(data: bytes, config: Any, deadline: Deadline | None = None) -> 
         signal, rate = _soundfile_decode(data, config)
     except _NotForSoundfile as first:
         try:
-            signal, rate = _pyav_decode(data, config, deadline)
+            signal, rate = _pyav_decode(data, config)
         except _NotForSoundfile as second:
             raise MediaRejected(
                 "undecodable_audio", f"soundfile: {first}; ffmpeg: {second}", stage=DECODE
@@ -71,7 +71,7 @@ def _soundfile_decode(data: bytes, config: Any) -> tuple[np.ndarray, int]:
         return samples.mean(axis=1, dtype=np.float32), handle.samplerate
 
 
-def _pyav_decode(data: bytes, config: Any, deadline: Deadline | None) -> tuple[np.ndarray, int]:
+def _pyav_decode(data: bytes, config: Any) -> tuple[np.ndarray, int]:
     from polymix.transforms.media.av_audio import decode_audio_stream, open_container
 
     try:
@@ -85,7 +85,7 @@ def _pyav_decode(data: bytes, config: Any, deadline: Deadline | None) -> tuple[n
         if container.duration is not None:
             _check_duration(int(container.duration), 1_000_000, config)
         # ffmpeg resamples while decoding, so its output is already at the target rate
-        signal, _ = decode_audio_stream(container, stream, config, deadline, clip_check=True)
+        signal, _ = decode_audio_stream(container, stream, config, clip_check=True)
         return signal, config.sample_rate
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from polymix.transforms.media.errors import Deadline, MediaRejected
+from polymix.transforms.media.errors import MediaRejected, WorkBudget
 
 
 def open_container(data: bytes) -> Any:
@@ -70,16 +70,16 @@ def decode_audio_stream(
     container: Any,
     stream: Any,
     config: Any,
-    deadline: Deadline | None,
     *,
     clip_check: bool = False,
 ) -> tuple[np.ndarray, float]:
-    """Mono float32 at `config.sample_rate` from one audio stream, and its start time (s)."""
+    """Mono float32 at `config.sample_rate` from one audio stream, and its start time (s);
+    at most `config.max_packets` packets are demuxed."""
     collector = AudioCollector(config, clip_check=clip_check)
+    packets = WorkBudget(config.max_packets, "packets", "too_many_packets")
     try:
         for packet in container.demux(stream):
-            if deadline is not None:
-                deadline.check("audio decoding")
+            packets.spend()
             for frame in packet.decode():
                 collector.add(frame)
     except MediaRejected:

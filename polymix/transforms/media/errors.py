@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 
 class MediaRejected(Exception):
     """An input refused by a decoder or filter: the stage that refused it and a short,
@@ -16,20 +14,22 @@ class MediaRejected(Exception):
         self.stage = stage
 
 
-class Deadline:
-    """A wall-clock budget checked between frames and segments.
+class WorkBudget:
+    """A count of work units (packets demuxed, frames decoded) against a configured limit.
 
-    A single library call cannot be interrupted from Python, so each one is bounded by
-    the size limits (bytes, pixels, seconds) checked before it; this bounds the loops.
+    Decoding is bounded by what it does, never by how long it takes: a clock makes the
+    decision depend on the machine's load, so the same file would be kept on an idle
+    worker and rejected on a busy one. One library call is bounded by the size limits
+    (bytes, pixels, seconds) checked before it; this bounds the loops around them.
     """
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.start = time.monotonic()
+    def __init__(self, limit: int, unit: str, reason: str) -> None:
+        self.limit = limit
+        self.unit = unit
+        self.reason = reason
+        self.used = 0
 
-    def check(self, what: str) -> None:
-        elapsed = time.monotonic() - self.start
-        if elapsed > self.seconds:
-            raise MediaRejected(
-                "decode_timeout", f"{what} after {elapsed:.1f}s (limit {self.seconds}s)"
-            )
+    def spend(self, units: int = 1) -> None:
+        self.used += units
+        if self.used > self.limit:
+            raise MediaRejected(self.reason, f"more than {self.limit} {self.unit}", stage="decode")

@@ -2,7 +2,8 @@
 
 Decoding reads the header first (Pillow opens lazily), so the pixel limit is checked
 before a single pixel is allocated; JPEGs are then decoded at reduced scale (`draft`)
-when the patches need fewer pixels than the file has.
+when the patches need fewer pixels than the file has. Pixel modes become 8-bit RGB by
+the rules in `pixels.py` (16-bit greys scaled, never clipped).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from polymix.transforms.media.errors import MediaRejected
+from polymix.transforms.media.pixels import to_rgb8
 
 DECODE = "decode"
 FILTER = "media_filter"
 TOKENIZE = "media_tokenize"
+# Formats Pillow decodes by itself; others (EPS runs Ghostscript, PSD, ...) stay unopened.
+FORMATS = ("BMP", "GIF", "JPEG", "PNG", "PPM", "TIFF", "WEBP")  # JPEG covers MPO
 
 
 def patch_grid(width: int, height: int, patch: int, budget: int) -> tuple[int, int] | None:
@@ -62,11 +66,12 @@ def open_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise MediaRejected("too_many_pixels", str(exc), stage=DECODE) from None
     except UnidentifiedImageError:
-        raise MediaRejected("not_an_image", "no image format recognized", stage=DECODE) from None
+        detail = f"not one of {', '.join(FORMATS)}"
+        raise MediaRejected("not_an_image", detail, stage=DECODE) from None
     except Exception as exc:
         raise MediaRejected("undecodable_image", repr(exc), stage=DECODE) from None
     width, height = image.size
@@ -85,7 +90,9 @@ def open_image(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
             image = ImageOps.exif_transpose(image) or image
-            return _to_rgb(image), (width, height)
+            return to_rgb8(image), (width, height)
+    except MediaRejected:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise MediaRejected("too_many_pixels", str(exc), stage=DECODE) from None
     except OSError as exc:
@@ -93,17 +100,6 @@ def open_image(
         raise MediaRejected(reason, str(exc), stage=DECODE) from None
     except Exception as exc:
         raise MediaRejected("undecodable_image", repr(exc), stage=DECODE) from None
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """RGB with transparent areas on white (converting RGBA straight to RGB keeps garbage)."""
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def check_image(width: int, height: int, image: Image.Image, config: Any) -> None:

@@ -18,7 +18,7 @@ from PIL import Image
 from polymix.transforms.example import Example, TokenizedRecord
 from polymix.transforms.media import records as R
 from polymix.transforms.media.audio import check_audio, decode_audio
-from polymix.transforms.media.errors import Deadline, MediaRejected
+from polymix.transforms.media.errors import MediaRejected
 from polymix.transforms.media.image import (
     check_image,
     open_image,
@@ -65,10 +65,9 @@ class MediaProcessor:
 
     def process(self, example: Example) -> MediaResult:
         data = example.media or b""
-        deadline = Deadline(self.media.decode_timeout_s)
         handler = {"image": self._image, "audio": self._audio, "video": self._video}
         try:
-            return handler[self.modality](example.replace(media=None), data, deadline)
+            return handler[self.modality](example.replace(media=None), data)
         except MediaRejected:
             raise
         except Exception as exc:  # a library failing in a way no rule names: counted, not fatal
@@ -88,7 +87,7 @@ class MediaProcessor:
 
     # -- image ------------------------------------------------------------------------
 
-    def _image(self, example: Example, data: bytes, deadline: Deadline) -> MediaResult:
+    def _image(self, example: Example, data: bytes) -> MediaResult:
         config = self.media.image
         tokens = self.caption_tokens(example.text, config.max_caption_tokens)
         budget = min(config.max_patches, self.max_seq_len - len(tokens) - R.MARKERS)
@@ -102,7 +101,6 @@ class MediaProcessor:
                 f"{config.patch_size} (max_seq_len {self.max_seq_len}, {len(tokens)} text tokens)",
                 stage=TOKENIZE,
             )
-        deadline.check("image")
         rows, cols = grid
         pixels = resize_to_grid(image, rows, cols, config.patch_size)
         patches = to_patches(pixels, config.patch_size)
@@ -126,9 +124,9 @@ class MediaProcessor:
 
     # -- audio ------------------------------------------------------------------------
 
-    def _audio(self, example: Example, data: bytes, deadline: Deadline) -> MediaResult:
+    def _audio(self, example: Example, data: bytes) -> MediaResult:
         config = self.media.audio
-        signal = decode_audio(data, config, deadline)
+        signal = decode_audio(data, config)
         check_audio(signal, config)
         tokens = self.caption_tokens(example.text, config.max_caption_tokens)
         assert self.mel is not None
@@ -147,7 +145,6 @@ class MediaProcessor:
         hop_s = self.mel.hop_seconds
         out = []
         for k in range(chunks):
-            deadline.check(f"audio segment {k}")
             start, stop = k * per_segment, min(total, (k + 1) * per_segment)
             mel = self.mel.log_mel(signal, start, stop).astype(np.float16)
             arrays = {"mel": mel}
@@ -178,7 +175,7 @@ class MediaProcessor:
 
     # -- video ------------------------------------------------------------------------
 
-    def _video(self, example: Example, data: bytes, deadline: Deadline) -> MediaResult:
+    def _video(self, example: Example, data: bytes) -> MediaResult:
         config, audio_config = self.media.video, self.media.audio
         patch = self.media.image.patch_size
         dedup = self.media.perceptual_dedup
@@ -196,7 +193,7 @@ class MediaProcessor:
 
             return keep
 
-        video = decode_video(data, config, audio_config, deadline, frame_fn)
+        video = decode_video(data, config, audio_config, frame_fn)
         if video.audio is not None:
             check_audio(video.audio, audio_config, silence=False)
         tokens = self.caption_tokens(example.text, config.max_caption_tokens)
@@ -229,7 +226,6 @@ class MediaProcessor:
         mel_total = self.mel.num_frames(len(video.audio)) if video.audio is not None else 0
         out = []
         for k in range(chunks):
-            deadline.check(f"video segment {k}")
             lo, hi = k * per_segment, min(n, (k + 1) * per_segment)
             window = (lo / fps, (k + 1) * per_segment / fps)
             arrays: dict[str, np.ndarray] = {

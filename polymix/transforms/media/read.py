@@ -4,7 +4,12 @@ Three layouts: one medium per file (`files`, with an optional caption sidecar),
 WebDataset tar shards (`key.jpg` + `key.txt` / `key.json` side by side) and Parquet
 with a bytes column. Tar members are read into memory from the stream and never
 extracted, so member names cannot write anywhere; links and device entries are
-rejected. Every read is bounded by `max_file_bytes`.
+rejected. Every read is bounded by `max_file_bytes` (sidecars by 1 MiB), and a shard
+key holds at most one media blob and its sidecars in memory.
+
+What an example carries is safe to write anywhere: ids and names are valid UTF-8
+(`strings.safe_name`), captions have no lone surrogates, and `original["file"]` is the
+file's id, relative to the source's root, never the path it was opened by.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from polymix.transforms.example import Example, Rejection
+from polymix.transforms.media.strings import repair_text, safe_name
 
 STAGE = "read"
+MAX_MEMBERS = 64  # files per key in a shard; real samples have a handful
+MAX_SIDECAR_BYTES = 1 << 20
 EXTENSIONS = {
     "image": frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff"}),
     "audio": frozenset({"wav", "flac", "ogg", "oga", "mp3", "opus", "m4a"}),
@@ -65,6 +73,12 @@ def caption_from_sidecar(caption_field: str, ext: str, data: bytes) -> str | Non
     return value
 
 
+def _sidecar_caption(caption_field: str, ext: str, data: bytes | None) -> str | None:
+    if data is None:
+        raise ValueError(f"sidecar larger than {MAX_SIDECAR_BYTES} bytes")
+    return caption_from_sidecar(caption_field, ext, data)
+
+
 def read_media_file(
     spec: MediaSourceSpec,
     opener: Callable[[str], IO[bytes]],
@@ -72,8 +86,13 @@ def read_media_file(
     file_id: str,
     size: int | None,
 ) -> Iterator[Example | Rejection]:
-    """One file, one example; a caption sidecar (key.txt / key.json) is read if configured."""
-    original: dict[str, Any] = {"file": path}
+    """One file, one example; a caption sidecar (key.txt / key.json) is read if configured.
+
+    `path` opens the file; `file_id` (relative to the source's root) names it, in the
+    id and in `original`, so outputs do not depend on where the corpus lies.
+    """
+    file_id = safe_name(file_id)
+    original: dict[str, Any] = {"file": file_id}
     if size is not None and size > spec.max_file_bytes:
         yield _rejection(spec, file_id, original, "file_too_large", f"{size} bytes")
         return
@@ -92,13 +111,11 @@ def read_media_file(
         for ext in dict.fromkeys([spec.caption_field, "json"]):
             try:
                 with opener(f"{stem}.{ext}") as handle:
-                    side = _read_bounded(handle, 1 << 20)
+                    side = _read_bounded(handle, MAX_SIDECAR_BYTES)
             except Exception:  # no sidecar: no caption
                 continue
             try:
-                if side is None:
-                    raise ValueError("sidecar larger than 1 MiB")
-                caption = caption_from_sidecar(spec.caption_field, ext, side)
+                caption = _sidecar_caption(spec.caption_field, ext, side)
             except (ValueError, UnicodeDecodeError, AttributeError) as exc:
                 yield _rejection(spec, file_id, original, "invalid_caption", f"{ext}: {exc}")
                 return
@@ -109,9 +126,13 @@ def read_media_file(
 def _media_example(
     spec: Any, example_id: str, original: dict, data: bytes, caption: str | None
 ) -> Example:
-    """The example every reader yields: media bytes, the caption as text, both noted in `original`."""
+    """The example every reader yields: media bytes, the caption as text, both noted in
+    `original`; a caption's lone surrogates are replaced (counted in `caption_repairs`)."""
     if caption is not None:
+        caption, repairs = repair_text(caption)
         original["caption"] = caption
+        if repairs:
+            original["caption_repairs"] = repairs
     original["bytes"] = len(data)
     return Example(
         spec.name, example_id, spec.modality, text=caption, original=original, media=data
@@ -126,35 +147,64 @@ def _split_member(name: str) -> tuple[str, str]:
 
 
 class _Group:
+    """One key's members while the shard streams past: at most one media blob (the
+    first media extension in sorted order, as `sorted` would pick at the end) and the
+    caption sidecars are held; other members are only named."""
+
     def __init__(self, key: str) -> None:
         self.key = key
-        self.members: dict[str, bytes | None] = {}  # ext -> bytes (None: over the limit)
+        self.exts: list[str] = []
+        self.count = 0
+        self.media_ext: str | None = None
+        self.media: bytes | None = None  # None: over max_file_bytes
+        self.sidecars: dict[str, bytes | None] = {}  # None: over MAX_SIDECAR_BYTES
+
+    def add(self, spec: MediaSourceSpec, ext: str, size: int, read: Callable[[], bytes]) -> None:
+        self.count += 1
+        if len(self.exts) < MAX_MEMBERS:
+            self.exts.append(ext)
+        if self.count > MAX_MEMBERS:
+            return
+        if ext.rsplit(".", 1)[-1] in EXTENSIONS[spec.modality]:
+            if self.media_ext is None or ext < self.media_ext:
+                self.media_ext = ext
+                self.media = read() if size <= spec.max_file_bytes else None
+        elif spec.caption_field and ext in (spec.caption_field, "json"):
+            self.sidecars[ext] = read() if size <= MAX_SIDECAR_BYTES else None
 
 
 def read_webdataset(
     spec: MediaSourceSpec, raw: IO[bytes], path: str, file_id: str
 ) -> Iterator[Example | Rejection]:
-    """A tar shard (plain, .gz, .bz2, .xz), streamed: one example per key."""
+    """A tar shard (plain, .gz, .bz2, .xz), streamed: one example per key.
+
+    Names are decoded as UTF-8 whatever the worker's locale, undecodable bytes
+    escaped (`strings.safe_name`), so a shard gives the same ids on every machine.
+    """
+    file_id = safe_name(file_id)
     seen: set[str] = set()
     group: _Group | None = None
     count = 0
     try:
-        with tarfile.open(fileobj=raw, mode="r|*") as tar:
+        with tarfile.open(
+            fileobj=raw, mode="r|*", encoding="utf-8", errors="surrogateescape"
+        ) as tar:
             for member in tar:
                 if member.isdir():
                     continue
-                key, ext = _split_member(member.name)
+                name = safe_name(member.name)
+                key, ext = _split_member(name)
                 if not member.isfile():
                     if group is not None:  # a link breaks the run of its key's members
                         count += 1
-                        yield from _group_example(spec, group, path, file_id, seen)
+                        yield from _group_example(spec, group, file_id, seen)
                         group = None
                     count += 1
                     kind = "link" if member.issym() or member.islnk() else "special"
                     yield _rejection(
                         spec,
-                        f"{file_id}/{member.name}",
-                        {"file": path, "member": member.name},
+                        f"{file_id}/{name}",
+                        {"file": file_id, "member": name},
                         f"tar_{kind}_member",
                         f"type {member.type!r}",
                     )
@@ -162,60 +212,60 @@ def read_webdataset(
                 if group is None or key != group.key:
                     if group is not None:
                         count += 1
-                        yield from _group_example(spec, group, path, file_id, seen)
+                        yield from _group_example(spec, group, file_id, seen)
                     group = _Group(key)
-                if member.size > spec.max_file_bytes:
-                    group.members[ext] = None
-                    continue
-                handle = tar.extractfile(member)
-                group.members[ext] = handle.read() if handle is not None else b""
+                group.add(spec, ext, member.size, lambda m=member: _member_bytes(tar, m))
             if tar.fileobj.tell() != tar.offset + tarfile.BLOCKSIZE:
                 # tarfile stops quietly at a cut header; only the end marker proves the end
                 raise tarfile.ReadError("no end-of-archive marker: the shard is truncated")
             if group is not None:
                 count += 1
-                yield from _group_example(spec, group, path, file_id, seen)
+                yield from _group_example(spec, group, file_id, seen)
     except Exception as exc:  # corrupt or truncated archive: account for the rest of the file
         yield _rejection(
-            spec, f"{file_id}:file", {"file": path}, "unreadable_file", f"after {count}: {exc!r}"
+            spec, f"{file_id}:file", {"file": file_id}, "unreadable_file", f"after {count}: {exc!r}"
         )
         return
     if count == 0:
-        yield _rejection(spec, f"{file_id}:file", {"file": path}, "empty_file", "no members")
+        yield _rejection(spec, f"{file_id}:file", {"file": file_id}, "empty_file", "no members")
+
+
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    return handle.read() if handle is not None else b""
 
 
 def _group_example(
-    spec: MediaSourceSpec, group: _Group, path: str, file_id: str, seen: set[str]
+    spec: MediaSourceSpec, group: _Group, file_id: str, seen: set[str]
 ) -> Iterator[Example | Rejection]:
     example_id = f"{file_id}/{group.key}"
-    original: dict[str, Any] = {"file": path, "key": group.key, "members": sorted(group.members)}
+    original: dict[str, Any] = {"file": file_id, "key": group.key, "members": sorted(group.exts)}
     if group.key in seen:
         yield _rejection(spec, example_id, original, "repeated_key", "key appears twice")
         return
     seen.add(group.key)
-    media_exts = sorted(
-        ext for ext in group.members if ext.rsplit(".", 1)[-1] in EXTENSIONS[spec.modality]
-    )
-    if not media_exts:
+    if group.count > MAX_MEMBERS:
+        detail = f"{group.count} members > {MAX_MEMBERS}"
+        yield _rejection(spec, example_id, original, "too_many_members", detail)
+        return
+    if group.media_ext is None:
         yield _rejection(spec, example_id, original, "no_media_member", "no media extension")
         return
-    data = group.members[media_exts[0]]
-    if data is None:
-        yield _rejection(spec, example_id, original, "file_too_large", media_exts[0])
+    if group.media is None:
+        yield _rejection(spec, example_id, original, "file_too_large", group.media_ext)
         return
     caption = None
     if spec.caption_field:
         for ext in dict.fromkeys([spec.caption_field, "json"]):
-            side = group.members.get(ext)
-            if side is None:
+            if ext not in group.sidecars:
                 continue
             try:
-                caption = caption_from_sidecar(spec.caption_field, ext, side)
+                caption = _sidecar_caption(spec.caption_field, ext, group.sidecars[ext])
             except (ValueError, UnicodeDecodeError, AttributeError) as exc:
                 yield _rejection(spec, example_id, original, "invalid_caption", f"{ext}: {exc}")
                 return
             break
-    yield _media_example(spec, example_id, original, data, caption)
+    yield _media_example(spec, example_id, original, group.media, caption)
 
 
 def read_media_parquet(
@@ -224,41 +274,55 @@ def read_media_parquet(
     """One example per row of the bytes column; small batches bound the memory."""
     import pyarrow.parquet as pq
 
+    file_id = safe_name(file_id)
     row = 0
     try:
         table_file = pq.ParquetFile(raw)
         names = set(table_file.schema_arrow.names)
         if spec.media_field not in names:
             yield _rejection(
-                spec, f"{file_id}:file", {"file": path}, "missing_media_field", spec.media_field
+                spec, f"{file_id}:file", {"file": file_id}, "missing_media_field", spec.media_field
             )
             return
         columns = [c for c in (spec.media_field, spec.id_field, spec.caption_field) if c in names]
         for batch in table_file.iter_batches(batch_size=16, columns=sorted(set(columns))):
             for obj in batch.to_pylist():
-                yield _parquet_row(spec, obj, path, file_id, row)
+                yield _parquet_row(spec, obj, file_id, row)
                 row += 1
     except Exception as exc:
         yield _rejection(
-            spec, f"{file_id}:file", {"file": path}, "unreadable_file", f"after row {row}: {exc!r}"
+            spec,
+            f"{file_id}:file",
+            {"file": file_id},
+            "unreadable_file",
+            f"after row {row}: {exc!r}",
         )
         return
     if row == 0:
-        yield _rejection(spec, f"{file_id}:file", {"file": path}, "empty_file", "no rows")
+        yield _rejection(spec, f"{file_id}:file", {"file": file_id}, "empty_file", "no rows")
+
+
+def _row_id(value: Any, fallback: str) -> str:
+    """A row's own id as valid text: bytes decoded as UTF-8 (odd bytes escaped)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    if value is None or value == "":
+        return fallback
+    return safe_name(str(value))
 
 
 def _parquet_row(
-    spec: MediaSourceSpec, obj: dict[str, Any], path: str, file_id: str, row: int
+    spec: MediaSourceSpec, obj: dict[str, Any], file_id: str, row: int
 ) -> Example | Rejection:
     example_id = f"{file_id}:{row}"
-    if spec.id_field and obj.get(spec.id_field) not in (None, ""):
-        example_id = str(obj[spec.id_field])
-    original: dict[str, Any] = {"file": path, "row": row}
+    if spec.id_field:
+        example_id = _row_id(obj.get(spec.id_field), example_id)
+    original: dict[str, Any] = {"file": file_id, "row": row}
     caption = obj.get(spec.caption_field) if spec.caption_field else None
     if caption is not None and not isinstance(caption, str):
         return _rejection(spec, example_id, original, "invalid_caption", type(caption).__name__)
-    if caption is not None:
-        original["caption"] = caption
+    if caption is not None:  # a rejected row keeps its caption too
+        original["caption"] = repair_text(caption)[0]
     data = obj.get(spec.media_field)
     if data is None:
         return _rejection(spec, example_id, original, "missing_media_field", spec.media_field)
@@ -266,7 +330,4 @@ def _parquet_row(
         return _rejection(spec, example_id, original, "media_not_bytes", type(data).__name__)
     if len(data) > spec.max_file_bytes:
         return _rejection(spec, example_id, original, "file_too_large", f"{len(data)} bytes")
-    original["bytes"] = len(data)
-    return Example(
-        spec.name, example_id, spec.modality, text=caption, original=original, media=data
-    )
+    return _media_example(spec, example_id, original, data, caption)

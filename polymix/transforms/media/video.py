@@ -3,7 +3,7 @@
 Both come out on one clock, seconds from the container's start, so the records can
 align frames and mel frames by time. Size, resolution and duration are checked from
 the headers before decoding, and again on what the decoder actually produces; one
-demux pass reads both tracks.
+demux pass reads both tracks. No clock decides anything: the limits count work.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from polymix.transforms.media.av_audio import AudioCollector, open_container
-from polymix.transforms.media.errors import Deadline, MediaRejected
+from polymix.transforms.media.errors import MediaRejected, WorkBudget
 
 DECODE = "decode"
 FILTER = "media_filter"
@@ -44,7 +44,6 @@ def decode_video(
     data: bytes,
     config: Any,
     audio_config: Any,
-    deadline: Deadline | None = None,
     frame_fn: Callable[[int, int], FrameFn] | None = None,
 ) -> DecodedVideo:
     """Decode under `config` (a `VideoConfig`); audio via `audio_config` (an `AudioConfig`).
@@ -52,6 +51,8 @@ def decode_video(
     `frame_fn(width, height)` is called once the header is read and returns what to
     keep of each sampled frame (e.g. its patches): a full-size RGB frame is dropped as
     soon as that is made, so memory grows with the kept form, not with the resolution.
+    Work is bounded by `max_packets` (both tracks) and `max_decoded_frames` (every video
+    frame, sampled or not), whatever the timestamps claim.
     """
     if not data:
         raise MediaRejected("empty_file", "0 bytes", stage=DECODE)
@@ -82,12 +83,14 @@ def decode_video(
         sampler = _FrameSampler(config, origin, (width, height), keep)
         collector = AudioCollector(audio_config) if has_audio else None
         streams = [stream] + ([container.streams.audio[0]] if has_audio else [])
-        deadline = deadline or Deadline(float("inf"))
+        packets = WorkBudget(config.max_packets, "packets", "too_many_packets")
+        frames = WorkBudget(config.max_decoded_frames, "decoded frames", "too_many_frames")
         try:
             for packet in container.demux(*streams):
-                deadline.check("video decoding")
+                packets.spend()
                 for frame in packet.decode():
                     if packet.stream.type == "video":
+                        frames.spend()
                         sampler.add(frame)
                     elif collector is not None:
                         collector.add(frame)

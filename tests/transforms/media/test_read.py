@@ -156,3 +156,135 @@ def test_examples_carry_no_bytes_in_their_original():
     for item in read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar"):
         example = item.example if isinstance(item, Rejection) else item
         assert not any(isinstance(v, bytes) for v in example.original.values())
+
+
+def _encodable(item) -> None:
+    """What a side file or shard writes of an example: UTF-8 JSON, or it fails the run."""
+    example = item.example if isinstance(item, Rejection) else item
+    fields = {"id": example.id, "text": example.text, "original": example.original}
+    json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+
+def _raw_tar(members: list[tuple[bytes, bytes]]) -> bytes:
+    """A GNU tar whose member names are the given bytes, whatever their encoding."""
+    buffer = io.BytesIO()
+    with tarfile.open(
+        fileobj=buffer,
+        mode="w",
+        format=tarfile.GNU_FORMAT,
+        encoding="utf-8",
+        errors="surrogateescape",
+    ) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name.decode("utf-8", "surrogateescape"))
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_member_names_that_are_not_utf8_become_escaped_valid_ids():
+    data = _raw_tar(
+        [
+            (b"caf\xe9.jpg", b"JPEG"),  # latin-1
+            (b"caf\xe9.txt", "caf\u00e9 au lait".encode()),
+            ("café.jpg".encode(), b"JPG2"),  # the same name in UTF-8: another key
+            (b"\xff\xfe.png", b"PNG!"),
+        ]
+    )
+    items = list(read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar"))
+    assert _outcomes(items) == [
+        ("s.tar/caf\\xe9", "ok:café au lait:4"),
+        ("s.tar/café", "ok:None:4"),
+        ("s.tar/\\xff\\xfe", "ok:None:4"),
+    ]
+    for item in items:
+        _encodable(item)
+    assert items[0].original["key"] == "caf\\xe9"
+
+
+def test_names_are_read_the_same_whatever_the_machine_encoding(monkeypatch):
+    monkeypatch.setattr(tarfile.TarFile, "encoding", "latin-1")  # a worker with another locale
+    data = _raw_tar([(b"caf\xc3\xa9.jpg", b"JPEG")])
+    assert _outcomes(read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar")) == [
+        ("s.tar/café", "ok:None:4")
+    ]
+
+
+def test_json_caption_with_a_lone_surrogate_is_repaired():
+    data = _tar(
+        [
+            ("k.jpg", b"JPEG", tarfile.REGTYPE),
+            ("k.json", b'{"txt": "a \\ud800 cat \\ud83d\\ude00"}', tarfile.REGTYPE),
+        ]
+    )
+    (item,) = read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar")
+    assert item.text == "a \ufffd cat \U0001f600"  # the lone half replaced, the pair kept
+    assert item.original["caption_repairs"] == 1
+    _encodable(item)
+
+
+def test_file_ids_with_undecodable_bytes_are_escaped(tmp_path):
+    name = b"caf\xe9.jpg".decode("utf-8", "surrogateescape")  # as os.listdir returns it
+    spec = MediaSourceSpec("pics", "image", "files", max_file_bytes=1000)
+    (item,) = read_media_file(spec, lambda p: io.BytesIO(b"JPEG"), f"/data/{name}", name, 4)
+    assert item.id == "caf\\xe9.jpg"
+    _encodable(item)
+
+
+def test_ids_are_relative_to_the_source_root_in_original_too():
+    spec = MediaSourceSpec("pics", "image", "files", max_file_bytes=1000)
+    (item,) = read_media_file(
+        spec, lambda p: io.BytesIO(b"JPEG"), "/abs/root/a/b.jpg", "a/b.jpg", 4
+    )
+    assert item.original["file"] == "a/b.jpg"
+    data = _tar([("k.jpg", b"JPEG", tarfile.REGTYPE)])
+    (item,) = read_webdataset(SPEC, io.BytesIO(data), "gs://bucket/shards/s.tar", "shards/s.tar")
+    assert item.id == "shards/s.tar/k" and item.original["file"] == "shards/s.tar"
+
+
+def test_parquet_ids_and_captions_are_made_valid():
+    table = pa.Table.from_pylist(
+        [
+            {"key": b"r\xff", "image": b"JPEG", "caption": "x"},
+            {"key": b"", "image": b"PNG!", "caption": None},
+        ],
+        schema=pa.schema([("key", pa.binary()), ("image", pa.binary()), ("caption", pa.string())]),
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    spec = MediaSourceSpec(
+        "t", "image", "parquet", 1000, id_field="key", media_field="image", caption_field="caption"
+    )
+    items = list(
+        read_media_parquet(spec, io.BytesIO(buffer.getvalue()), "/x/t.parquet", "t.parquet")
+    )
+    assert [item.id for item in items] == ["r\\xff", "t.parquet:1"]
+    for item in items:
+        _encodable(item)
+
+
+def test_oversized_caption_sidecar_in_a_shard_is_a_rejection_not_a_silent_skip():
+    data = _tar([("k.jpg", b"JPEG", tarfile.REGTYPE), ("k.txt", b"t" * (2 << 20), tarfile.REGTYPE)])
+    spec = MediaSourceSpec("pics", "image", "webdataset", 4 << 20, caption_field="txt")
+    assert _outcomes(read_webdataset(spec, io.BytesIO(data), "s.tar", "s.tar")) == [
+        ("s.tar/k", "invalid_caption")
+    ]
+
+
+def test_a_key_with_too_many_members_is_rejected():
+    members = [(f"k.{i:04d}.jpg", b"J" * 10, tarfile.REGTYPE) for i in range(300)]
+    members.append(("next.jpg", b"JPEG", tarfile.REGTYPE))
+    got = _outcomes(read_webdataset(SPEC, io.BytesIO(_tar(members)), "s.tar", "s.tar"))
+    assert got == [("s.tar/k", "too_many_members"), ("s.tar/next", "ok:None:4")]
+
+
+def test_only_the_chosen_media_member_and_captions_are_kept_in_memory():
+    data = _tar(
+        [
+            ("k.b.jpg", b"second", tarfile.REGTYPE),
+            ("k.a.jpg", b"first", tarfile.REGTYPE),  # sorts first: the one used
+            ("k.bin", b"x" * 900, tarfile.REGTYPE),  # not media: never read
+        ]
+    )
+    (item,) = read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar")
+    assert item.media == b"first" and item.original["members"] == ["a.jpg", "b.jpg", "bin"]
