@@ -106,8 +106,11 @@ def _swap_in(output: str, files: dict[str, bytes]) -> None:
 
 
 def _forget(folder: str, delete_tree) -> None:
+    from polymix.pipelines.object_store import prune_empty_folder
+
     with contextlib.suppress(OSError):
         delete_tree(folder)
+        prune_empty_folder(folder.rsplit("/", 1)[0])
 
 
 def _load(output: str, replan: MixtureConfig | None) -> ReportData:
