@@ -135,6 +135,8 @@ def check_filter_models(config: Config) -> None:
 
     try:
         check_models(config.filters)
+    except UserFacingError:
+        raise
     except (FileNotFoundError, ValueError) as exc:
         raise UserFacingError(f"filters: {exc}") from None
 

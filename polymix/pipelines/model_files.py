@@ -33,7 +33,7 @@ SHARED_DISK_RUNNERS = ("DirectRunner", "FnApiRunner", "SwitchingDirectRunner")
 MODELS_FOLDER = "polymix-models"
 
 
-class ModelUnavailable(UserFacingError):
+class ModelUnavailable(UserFacingError, FileNotFoundError):
     """Workers would not find a model the config names."""
 
 

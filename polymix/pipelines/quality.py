@@ -24,12 +24,13 @@ from polymix.core.config.filters import FiltersConfig
 from polymix.pipelines.model_files import (
     ModelFile,
     ModelUnavailable,
+    Placement,
     local_copy,
     placement_from_options,
     stage_model,
 )
 from polymix.transforms.example import Example, Rejection
-from polymix.transforms.filters import build_stages, load_models, run_stages
+from polymix.transforms.filters import build_stages, fasttext_models, load_models, run_stages
 from polymix.transforms.filters.fasttext_models import lid_model_path
 
 REJECTED = "rejected"
@@ -39,11 +40,19 @@ KEPT = "kept"
 def check_models(config: FiltersConfig) -> None:
     """Load every model the configured stages need, so a missing one fails before Beam starts.
 
-    Raises `transforms.filters.fasttext_models.ModelNotFound` (a FileNotFoundError) whose message
-    says how to install the model.
+    Local models are loaded as workers will load them; a gs:// model is only checked to
+    exist (it may be gigabytes; each worker reads it). Raises `ModelNotFound` (a
+    FileNotFoundError) or `ModelUnavailable` whose message says how to get the model.
     """
-    for modality in ("text", "code"):
-        load_models(build_stages(config, modality))
+    launcher = Placement(shared_disk=True, temp_location=None, dry_run=True)
+    paths = model_paths(config)
+    local = {
+        section: local_copy(stage_model(f"filters.{section}.model_path", path, launcher))
+        for section, path in paths.items()
+        if "://" not in path
+    }
+    for path in local.values():
+        fasttext_models.load(path)
 
 
 MODEL_SECTIONS = ("language", "quality_classifier")
