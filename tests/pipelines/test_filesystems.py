@@ -3,6 +3,7 @@ the same bytes as a local one, and object-store prefixes are not mistaken for fo
 
 import shutil
 
+import pytest
 import yaml
 from apache_beam.io.filesystems import FileSystems
 
@@ -52,6 +53,7 @@ def test_an_exclusive_create_on_gcs_refuses_the_second_writer(gcs):
     assert read_bytes(path) == b"first"
 
 
+@pytest.mark.slow  # a whole run against the emulator: ~80 s on a busy 2-core machine
 def test_writing_to_gcs_gives_the_same_bytes(demo_run, sample_corpus, gcs):
     config, _ = sample_corpus
     remote = f"gs://{BUCKET}/same-bytes/{demo_run.name}"  # the report names its folder
