@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
-import os
-from dataclasses import dataclass
+import re
+import tempfile
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -12,52 +15,55 @@ from polymix.core.config import Config
 from polymix.core.errors import UserFacingError
 from polymix.core.manifest import MANIFEST_NAME, Manifest, TokenizerInfo, parse_manifest
 
-OUTPUT_PARTS = (
-    "shards",
-    "rejected",
-    "duplicates",
-    "report",
-    "stats.json",
-    MANIFEST_NAME,
-    "tokenizer.model",
-)
-
 
 @dataclass
 class Prepared:
     job: object  # pipelines.corpus.CorpusJob, typed loosely to keep Beam out of this import
     output: str
     warnings: list[str]
+    overwrite: bool = False
+
+
+@dataclass
+class Finished:
+    manifest: Manifest
+    notices: list[str]  # dead runs cleaned, locks taken over
+    report_table: str | None
+    report_html: str | None
 
 
 def is_remote(path: str) -> bool:
     return "://" in path
 
 
-def prepare_output(output: str, *, overwrite: bool, dry_run: bool = False) -> str:
-    """The absolute output root; refuses to mix a new run into an old one."""
-    from apache_beam.io.filesystems import FileSystems
+def _local_root(output: str) -> str:
+    """The absolute output folder; one line for a file in the way or a missing parent."""
+    root = Path(output).resolve()
+    if root.exists() and not root.is_dir():
+        raise UserFacingError(f"--output {output}: {root} is a file, not a folder")
+    for ancestor in root.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise UserFacingError(f"--output {output}: {ancestor} is a file, not a folder")
+            break
+    if not root.parent.is_dir():
+        raise UserFacingError(f"output location's parent folder {root.parent} does not exist")
+    return str(root)
 
+
+def prepare_output(output: str, *, overwrite: bool, dry_run: bool = False) -> str:
+    """The absolute output root; refuses foreign files in the way and unasked replacement."""
     if is_remote(output):
         root = output.rstrip("/")
         if dry_run:  # a dry run may name a bucket it cannot reach
             return root
     else:
-        root = str(Path(output).resolve())
-        parent = Path(root).parent
-        if not parent.is_dir():
-            raise UserFacingError(f"output location's parent folder {parent} does not exist")
-        if dry_run:
-            return root
+        root = _local_root(output)
+    from polymix.run_output import check_output
+
+    check_output(root, overwrite=overwrite)
+    if not dry_run and not is_remote(root):
         Path(root).mkdir(exist_ok=True)
-    previous = [f"{root}/{part}" for part in OUTPUT_PARTS if FileSystems.exists(f"{root}/{part}")]
-    if previous and not overwrite:
-        raise UserFacingError(
-            f"{root} already holds a run ({', '.join(os.path.basename(p) for p in previous)}); "
-            "pass --overwrite to replace it"
-        )
-    if previous:
-        FileSystems.delete(previous)
     return root
 
 
@@ -129,6 +135,8 @@ def check_filter_models(config: Config) -> None:
 
     try:
         check_models(config.filters)
+    except UserFacingError:
+        raise
     except (FileNotFoundError, ValueError) as exc:
         raise UserFacingError(f"filters: {exc}") from None
 
@@ -139,6 +147,7 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
     from polymix.pipelines.manifest_writer import RunFacts
 
     check_mixture_config(config.mixture, {s.name: s.modality for s in config.sources})
+    config_hash = config.fingerprint()  # of the config as written: the same from any folder
     config = with_resolved_models(config)
     check_filter_models(config)
     tokenizer, proto = tokenizer_facts(config)
@@ -147,7 +156,7 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
     facts = RunFacts(
         output=root,
         polymix_version=version("polymix"),
-        config_hash=config.fingerprint(),
+        config_hash=config_hash,
         max_seq_len=config.shards.max_seq_len,
         sources={s.name: (s.modality, s.weight) for s in config.sources},
         tokenizer=tokenizer,
@@ -156,7 +165,7 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
         warnings=tuple(w for w in warnings if "dry run" not in w),
         mixture=config.mixture,
     )
-    return Prepared(CorpusJob(config, patterns, facts, proto), root, warnings)
+    return Prepared(CorpusJob(config, patterns, facts, proto), root, warnings, overwrite)
 
 
 def default_setup_file() -> str:
@@ -200,17 +209,93 @@ def new_pipeline(options):
         raise UserFacingError(f"Beam refused the pipeline options: {exc}") from None
 
 
-def run_corpus(prepared: Prepared, beam_args: list[str]) -> Manifest:
+_NO_SPACE = re.compile(r"No space left on device: '([^']+)'")
 
+
+def _full_location(exc: BaseException) -> str | None:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and exc.filename:
+        return str(exc.filename)
+    found = _NO_SPACE.search(str(exc))
+    return found.group(1) if found else None
+
+
+def disk_full(exc: BaseException, output: str, staging: str) -> UserFacingError | None:
+    """One line for a full disk anywhere in the run (a worker's traceback is text by now)."""
+    from polymix.pipelines.file_io import StorageFull, is_disk_full
+
+    if not (is_disk_full(exc) or "No space left on device" in str(exc)):
+        return None
+    where = _full_location(exc)
+    if where and where.startswith(staging):
+        where = output + where[len(staging) :]
+    if not where:
+        where = f"{output} (or the workers' scratch folder {tempfile.gettempdir()})"
+    return StorageFull(
+        f"no space left on the device while writing {where}; the previous run in {output} "
+        "is untouched and this run's partial files were removed"
+    )
+
+
+def _render_staged_report(staging: str, output: str) -> tuple[str, str]:
+    from polymix.report.render import render_report
+
+    rendered = render_report(staging, shown_as=output)
+    return rendered.table, f"{output}/report/index.html"
+
+
+def _execute(prepared: Prepared, beam_args: list[str], staging: str) -> Finished:
     from polymix.pipelines.corpus import build_corpus_pipeline
     from polymix.pipelines.file_io import read_bytes
     from polymix.progress import run_with_progress
 
+    job = prepared.job
+    job = replace(job, facts=replace(job.facts, output=staging))  # type: ignore[type-var]
     pipeline = new_pipeline(pipeline_options(beam_args))
-    build_corpus_pipeline(pipeline, prepared.job)
+    build_corpus_pipeline(pipeline, job)
     run_with_progress(pipeline)
-    path = f"{prepared.output}/{MANIFEST_NAME}"
-    return parse_manifest(read_bytes(path).decode("utf-8"), origin=path)
+    path = f"{staging}/{MANIFEST_NAME}"
+    manifest = parse_manifest(read_bytes(path).decode("utf-8"), origin=path)
+    table, html = _render_staged_report(staging, prepared.output)
+    return Finished(manifest, [], table, html)
+
+
+def run_corpus(prepared: Prepared, beam_args: list[str], *, break_lock: bool = False) -> Finished:
+    """Run into a staging area under the output's lease; publish only what fully succeeded."""
+    from polymix.run_lock import acquire, release
+    from polymix.run_output import (
+        abandon,
+        check_output,
+        clean_leftovers,
+        mark_finished,
+        publish,
+        staging_folder,
+    )
+
+    output = prepared.output
+    lease, broken = acquire(output, break_lock=break_lock)
+    staging = staging_folder(output, lease.run_id)
+    try:
+        notices = [f"{broken.describe()} had stopped; took over its lock"] if broken else []
+        notices += clean_leftovers(output, keep=lease.run_id)
+        check_output(output, overwrite=prepared.overwrite)  # again, now that we hold the lease
+        finished = _execute(prepared, beam_args, staging)
+        mark_finished(output, lease.run_id)
+        publish(output, lease)
+    except BaseException as exc:
+        _quietly(abandon, output, lease.run_id)
+        full = disk_full(exc, output, staging)
+        if full is not None:
+            raise full from None
+        raise
+    finally:
+        _quietly(release, output, lease)
+    finished.notices = notices
+    return finished
+
+
+def _quietly(cleanup, *args) -> None:
+    with contextlib.suppress(Exception):  # the run's own error is the one to report
+        cleanup(*args)
 
 
 def dry_run(prepared: Prepared, beam_args: list[str]) -> list[str]:

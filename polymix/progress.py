@@ -21,6 +21,10 @@ from typing import Any, TextIO
 
 # The FnApiRunner logs "Running bundle for stage %s" here at DEBUG, once per bundle.
 BUNDLE_LOGGER = "apache_beam.runners.portability.fn_api_runner.fn_runner.run_bundle"
+# Beam logs a failing DoFn's traceback here and then raises the same error from `run()`;
+# the launcher reports that error (one line where it is the user's to fix), so the log
+# copy is muted while the pipeline runs in this process.
+FAILURE_LOGGER = "apache_beam.runners.common"
 _TRANSFORM = re.compile(r"ref_AppliedPTransform_([A-Za-z0-9]+)")
 
 
@@ -80,6 +84,8 @@ class Progress:
         self._thread = threading.Thread(target=self._loop, name="polymix-progress", daemon=True)
         self._logger = logging.getLogger(BUNDLE_LOGGER)
         self._saved: tuple[int, bool] = (logging.NOTSET, True)
+        self._failures = logging.getLogger(FAILURE_LOGGER)
+        self._failures_level = logging.NOTSET
         self.started = 0.0
 
     def __enter__(self) -> Progress:
@@ -88,6 +94,8 @@ class Progress:
         self._logger.setLevel(logging.DEBUG)
         self._logger.propagate = False  # the runner's debug chatter stays out of the user's logs
         self._logger.addHandler(self._listener)
+        self._failures_level = self._failures.level
+        self._failures.setLevel(logging.CRITICAL)
         self._thread.start()
         return self
 
@@ -97,6 +105,7 @@ class Progress:
         self._logger.removeHandler(self._listener)
         self._logger.setLevel(self._saved[0])
         self._logger.propagate = self._saved[1]
+        self._failures.setLevel(self._failures_level)
 
     def attach(self, result: Any) -> None:
         """Poll this PipelineResult's counters from now on (useful when `run()` returned early)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -10,7 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report",
         help="render OUT/report/ (index.html, mixture.json, PNG charts) and print the summary",
     )
-    parser.add_argument("output", help="a run's output folder (holds manifest.json, stats.json)")
+    parser.add_argument(
+        "output", help="a run's output folder or gs:// prefix (holds manifest.json, stats.json)"
+    )
     parser.add_argument(
         "--budget",
         type=float,
@@ -24,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from polymix.core.config.mixture import MixtureConfig
+    from polymix.pipelines.file_io import StorageFull
     from polymix.report import render_report
 
     replan = None
@@ -32,7 +36,11 @@ def handle(args: argparse.Namespace) -> int:
         if args.max_epochs is not None:
             settings["max_epochs"] = args.max_epochs
         replan = MixtureConfig(**settings)
-    rendered = render_report(args.output, replan)
+    try:
+        rendered = render_report(args.output, replan)
+    except StorageFull as exc:  # the report could not be written, the request was fine
+        print(f"polymix report: error: {exc}", file=sys.stderr)
+        return 1
     print(rendered.table)
     print(f"report: {rendered.html}")
     return 0 if rendered.data.plan is not None else 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,7 +13,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", help="YAML config (see `polymix init`)")
     parser.add_argument("--output", required=True, help="output folder (local path or gs://...)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous run's output")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous polymix run's output (only after the new run succeeded)",
+    )
+    parser.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="take over the output's lock from a run on another machine that is no longer running",
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -23,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from polymix.core.config import load_config
-    from polymix.corpus_run import dry_run, is_remote, prepare, run_corpus, summary
+    from polymix.corpus_run import dry_run, prepare, run_corpus, summary
+    from polymix.pipelines.file_io import StorageFull
 
     config = load_config(args.config)
     prepared = prepare(config, args.output, overwrite=args.overwrite, dry_run=args.dry_run)
@@ -34,18 +45,21 @@ def handle(args: argparse.Namespace) -> int:
         print("\n".join(stages))
         print(f"dry run: {len(stages)} stages built, nothing was run")
         return 0
-    manifest = run_corpus(prepared, args.extra)
-    if is_remote(prepared.output):
-        print(summary(manifest))
+    try:
+        finished = run_corpus(prepared, args.extra, break_lock=args.break_lock)
+    except StorageFull as exc:  # the run failed, not its invocation: exit 1, one line
+        print(f"polymix run: error: {exc}", file=sys.stderr)
+        return 1
+    for notice in finished.notices:
+        print(f"note: {notice}")
+    if finished.report_table is not None:
+        print(finished.report_table)
+        print(summary(finished.manifest, table=False))
+        print(f"report: {finished.report_html}")
     else:
-        from polymix.report.render import render_report
-
-        rendered = render_report(prepared.output)
-        print(rendered.table)
-        print(summary(manifest, table=False))
-        print(f"report: {rendered.html}")
+        print(summary(finished.manifest))
     print(f"manifest: {prepared.output}/manifest.json")
-    if manifest.plan is None:
+    if finished.manifest.plan is None:
         print("error: the mixture could not be planned (see the warning above)")
         return 1
     return 0

@@ -1,22 +1,35 @@
-"""Atomic file publication through Beam's FileSystems (local, gs://, mem:// alike).
+"""Atomic file publication through Beam's FileSystems (local, gs:// and any other Beam scheme).
 
 ArrayRecord and gzip writers need a real local file, so a part is written to
 worker-local scratch first, then copied next to its final name and renamed into
 place: a reader never sees a half-written file, and a retried bundle overwrites.
+A copy that fails (a full disk, a lost connection) removes its temporary object
+before the error travels on, so no `*.tmp-*` file outlives a failed write; a full
+disk is re-raised as `ENOSPC` naming the file, which the launcher turns into one line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import uuid
+from collections.abc import Callable
+from typing import BinaryIO
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from polymix.core.errors import UserFacingError
+
+
+def is_remote(path: str) -> bool:
+    return "://" in path
+
 
 def join(*parts: str) -> str:
-    return FileSystems.join(*parts) if "://" in parts[0] else os.path.join(*parts)
+    return FileSystems.join(*parts) if is_remote(parts[0]) else os.path.join(*parts)
 
 
 def ensure_dir(path: str) -> None:
@@ -28,31 +41,48 @@ def ensure_dir(path: str) -> None:
             raise
 
 
-def publish(local_path: str, final_path: str) -> None:
-    """Move a finished local file to `final_path` atomically (rename within the target FS)."""
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
+def _discard(path: str) -> None:
+    with contextlib.suppress(Exception):  # the write's own error is the one worth reporting
+        FileSystems.delete([path])
+
+
+def _write_atomically(final_path: str, fill: Callable[[BinaryIO], None]) -> None:
     ensure_dir(final_path.rsplit("/", 1)[0])
     temporary = f"{final_path}.tmp-{uuid.uuid4().hex}"
-    with (
-        open(local_path, "rb") as src,
-        FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as dst,
-    ):
-        shutil.copyfileobj(src, dst, 1 << 20)
-    if FileSystems.exists(final_path):
-        FileSystems.delete([final_path])
-    FileSystems.rename([temporary], [final_path])
+    try:
+        with FileSystems.create(
+            temporary, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as handle:
+            fill(handle)
+        if FileSystems.exists(final_path):
+            FileSystems.delete([final_path])
+        FileSystems.rename([temporary], [final_path])
+    except BaseException as exc:
+        _discard(temporary)
+        if is_disk_full(exc) or "No space left on device" in str(exc):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), final_path) from exc
+        raise
+
+
+def publish(local_path: str, final_path: str) -> None:
+    """Move a finished local file to `final_path` atomically (rename within the target FS)."""
+    with open(local_path, "rb") as src:
+        _write_atomically(final_path, lambda dst: shutil.copyfileobj(src, dst, 1 << 20))
 
 
 def write_bytes(path: str, data: bytes) -> None:
     """Small files (manifest, tokenizer copy): same atomic rename, no scratch file needed."""
-    ensure_dir(path.rsplit("/", 1)[0])
-    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-    with FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        handle.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temporary], [path])
+    _write_atomically(path, lambda handle: handle.write(data))
 
 
 def read_bytes(path: str) -> bytes:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         return handle.read()
+
+
+class StorageFull(UserFacingError):
+    """The device or bucket holding a location has no room left; nothing half-written stays."""

@@ -6,6 +6,10 @@ models are loaded once per worker (in `setup`). Every input leaves exactly once:
 each rejection counted in `Metrics.counter(stage, reason)`. Text modifications are counted too
 (`Metrics.counter(stage, "modified_<what>")`), and detected languages as
 `Metrics.counter("language", "detected_<lang>")`.
+
+Models reach workers as `pipelines.model_files.ModelFile`s, staged when the graph is built
+(so a dry run already fails on a model a worker would not find), and are copied to each
+worker's scratch and loaded in `setup`.
 """
 
 from __future__ import annotations
@@ -17,8 +21,17 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from polymix.core.config.filters import FiltersConfig
+from polymix.pipelines.model_files import (
+    ModelFile,
+    ModelUnavailable,
+    Placement,
+    local_copy,
+    placement_from_options,
+    stage_model,
+)
 from polymix.transforms.example import Example, Rejection
-from polymix.transforms.filters import build_stages, load_models, run_stages
+from polymix.transforms.filters import build_stages, fasttext_models, load_models, run_stages
+from polymix.transforms.filters.fasttext_models import lid_model_path
 
 REJECTED = "rejected"
 KEPT = "kept"
@@ -27,20 +40,53 @@ KEPT = "kept"
 def check_models(config: FiltersConfig) -> None:
     """Load every model the configured stages need, so a missing one fails before Beam starts.
 
-    Raises `transforms.filters.fasttext_models.ModelNotFound` (a FileNotFoundError) whose message
-    says how to install the model.
+    Local models are loaded as workers will load them; a gs:// model is only checked to
+    exist (it may be gigabytes; each worker reads it). Raises `ModelNotFound` (a
+    FileNotFoundError) or `ModelUnavailable` whose message says how to get the model.
     """
-    for modality in ("text", "code"):
-        load_models(build_stages(config, modality))
+    launcher = Placement(shared_disk=True, temp_location=None, dry_run=True)
+    paths = model_paths(config)
+    local = {
+        section: local_copy(stage_model(f"filters.{section}.model_path", path, launcher))
+        for section, path in paths.items()
+        if "://" not in path
+    }
+    for path in local.values():
+        fasttext_models.load(path)
+
+
+MODEL_SECTIONS = ("language", "quality_classifier")
+
+
+def model_paths(config: FiltersConfig) -> dict[str, str]:
+    """`filters.<section>.model_path` for each configured stage that needs a model."""
+    used = set(config.stages_for("text")) | set(config.stages_for("code"))
+    paths = {}
+    if "language" in used:
+        paths["language"] = config.language.model_path or lid_model_path()
+    if "quality_classifier" in used and config.quality_classifier.model_path:
+        paths["quality_classifier"] = config.quality_classifier.model_path
+    return paths
+
+
+def with_model_paths(config: FiltersConfig, paths: dict[str, str]) -> FiltersConfig:
+    updates = {
+        section: getattr(config, section).model_copy(update={"model_path": path})
+        for section, path in paths.items()
+    }
+    return config.model_copy(update=updates)
 
 
 class _QualityDoFn(beam.DoFn):
-    def __init__(self, config: FiltersConfig) -> None:
+    def __init__(self, config: FiltersConfig, models: dict[str, ModelFile] | None = None) -> None:
         self._config = config
+        self._models = models or {}
         self._stages: dict[str, list[Any]] = {}
 
     def setup(self) -> None:
-        self._stages = {m: build_stages(self._config, m) for m in ("text", "code")}
+        local = {section: local_copy(model) for section, model in self._models.items()}
+        config = with_model_paths(self._config, local)
+        self._stages = {m: build_stages(config, m) for m in ("text", "code")}
         for stages in self._stages.values():
             load_models(stages)
 
@@ -86,7 +132,16 @@ class QualityFilters(beam.PTransform):
         self._config = config
 
     def expand(self, examples: beam.PCollection) -> dict[str, beam.PCollection]:
-        results = examples | "Filter" >> beam.ParDo(_QualityDoFn(self._config)).with_outputs(
-            REJECTED, main=KEPT
-        )
+        where = placement_from_options(examples.pipeline.options)
+        try:
+            paths = model_paths(self._config)
+        except FileNotFoundError as exc:  # lid.176 not installed on the launcher
+            raise ModelUnavailable(f"filters.language.model_path: {exc}") from None
+        models = {
+            section: stage_model(f"filters.{section}.model_path", path, where)
+            for section, path in paths.items()
+        }
+        results = examples | "Filter" >> beam.ParDo(
+            _QualityDoFn(self._config, models)
+        ).with_outputs(REJECTED, main=KEPT)
         return {KEPT: results[KEPT], REJECTED: results[REJECTED]}

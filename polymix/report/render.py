@@ -1,26 +1,38 @@
-"""Write `OUT/report/`: index.html, mixture.json and every chart as its own PNG."""
+"""Write `OUT/report/`: index.html, mixture.json and every chart as its own PNG.
+
+The report is rendered into `OUT/.polymix-staging/report-<id>/` and swapped in whole, so
+a full disk or a crash leaves the previous report (or none), never a truncated chart.
+For a gs:// output the manifest and statistics are read into a local scratch folder,
+rendered there and published through Beam's FileSystems the same way.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import shutil
+import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from polymix.core.config.mixture import MixtureConfig
+from polymix.core.manifest import MANIFEST_NAME
 from polymix.report import html, plots
-from polymix.report.data import ReportData, load_report_data, mixture_json
+from polymix.report.data import STATS_NAME, ReportData, load_report_data, mixture_json
 from polymix.report.table import render_table
 
 REPORT_DIR = "report"
+STAGING = ".polymix-staging"  # shared with polymix.run_output, which cleans what a crash leaves
 
 
 @dataclass(frozen=True)
 class Rendered:
-    folder: Path
-    html: Path
-    mixture: Path
-    pngs: list[Path]
+    folder: Path | str
+    html: Path | str
+    mixture: Path | str
+    pngs: list[Path | str]
     table: str
     data: ReportData
 
@@ -29,11 +41,8 @@ def _file_name(attribute: str) -> str:
     return "attr_" + re.sub(r"[^A-Za-z0-9_.-]", "_", attribute) + ".png"
 
 
-def render_report(output: str | Path, replan: MixtureConfig | None = None) -> Rendered:
-    """Render the report of the run in `output`; `replan` re-plans the mixture with other settings."""
-    data = load_report_data(output, replan)
-    folder = Path(output) / REPORT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+def report_files(data: ReportData) -> dict[str, bytes]:
+    """Every file of the report by name: charts, mixture.json, index.html."""
     stats = data.stats or {}
     pngs: dict[str, bytes] = {"funnel.png": plots.funnel_png(data.input_total, data.funnel)}
     if data.plan is not None:
@@ -63,14 +72,79 @@ def render_report(output: str | Path, replan: MixtureConfig | None = None) -> Re
         ),
         "clusters": html.clusters_section(stats, pngs.get("clusters.png")),
     }
-    for old in folder.glob("*.png"):  # a re-render must not leave charts of attributes now gone
-        old.unlink()
-    written = []
-    for name, png in sorted(pngs.items()):
-        (folder / name).write_bytes(png)
-        written.append(folder / name)
-    mixture_path = folder / "mixture.json"
-    mixture_path.write_text(json.dumps(mixture_json(data), indent=2, sort_keys=True) + "\n")
-    html_path = folder / "index.html"
-    html_path.write_text(html.render_html(data, bodies), encoding="utf-8")
-    return Rendered(folder, html_path, mixture_path, written, render_table(data), data)
+    files = dict(sorted(pngs.items()))
+    files["mixture.json"] = (
+        json.dumps(mixture_json(data), indent=2, sort_keys=True) + "\n"
+    ).encode("utf-8")
+    files["index.html"] = html.render_html(data, bodies).encode("utf-8")
+    return files
+
+
+def _swap_in(output: str, files: dict[str, bytes]) -> None:
+    """Write `files` into a fresh folder beside the report, then put it in the report's place."""
+    from polymix.pipelines.file_io import StorageFull, is_disk_full, write_bytes
+    from polymix.pipelines.object_store import child, delete_tree, has_any, move_tree
+
+    temporary = child(child(output, STAGING), f"report-{uuid.uuid4().hex[:16]}")
+    fresh, old = child(temporary, "new"), child(temporary, "old")
+    target = child(output, REPORT_DIR)
+    try:
+        for name, data in files.items():
+            write_bytes(child(fresh, name), data)
+        if has_any(target):
+            move_tree(target, old)
+        move_tree(fresh, target)
+    except OSError as exc:
+        _forget(temporary, delete_tree)
+        if is_disk_full(exc):
+            raise StorageFull(
+                f"no space left on the device while writing the report {target}; "
+                "the previous report (if any) is kept"
+            ) from None
+        raise
+    _forget(temporary, delete_tree)
+
+
+def _forget(folder: str, delete_tree) -> None:
+    from polymix.pipelines.object_store import prune_empty_folder
+
+    with contextlib.suppress(OSError):
+        delete_tree(folder)
+        prune_empty_folder(folder.rsplit("/", 1)[0])
+
+
+def _load(output: str, replan: MixtureConfig | None) -> ReportData:
+    if "://" not in output:
+        return load_report_data(output, replan)
+    from polymix.pipelines.file_io import read_bytes
+    from polymix.pipelines.object_store import child, is_file
+
+    scratch = Path(tempfile.mkdtemp(prefix="polymix-report-"))
+    try:
+        for name in (MANIFEST_NAME, STATS_NAME):
+            if name == MANIFEST_NAME or is_file(child(output, name)):
+                (scratch / name).write_bytes(read_bytes(child(output, name)))
+        return load_report_data(scratch, replan)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def render_report(
+    output: str | Path, replan: MixtureConfig | None = None, *, shown_as: str | None = None
+) -> Rendered:
+    """Render the report of the run in `output`; `replan` re-plans the mixture with other settings.
+
+    `shown_as` names the run in the page when `output` is a staging folder that will be
+    published elsewhere, so the page does not depend on where it was rendered.
+    """
+    root = str(output).rstrip("/") if "://" in str(output) else str(Path(output))
+    data = _load(root, replan)
+    data.output = Path((shown_as or root).rstrip("/"))
+    files = report_files(data)
+    _swap_in(root, files)
+    folder: Path | str = f"{root}/{REPORT_DIR}" if "://" in root else Path(root) / REPORT_DIR
+    place = (lambda name: f"{folder}/{name}") if isinstance(folder, str) else folder.joinpath
+    pngs = [place(name) for name in files if name.endswith(".png")]
+    return Rendered(
+        folder, place("index.html"), place("mixture.json"), pngs, render_table(data), data
+    )

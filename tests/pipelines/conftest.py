@@ -9,6 +9,7 @@ import pytest
 
 from polymix.cli import main
 from polymix.sample.generate import generate
+from tests.support.gcs_emulator import gcs  # noqa: F401  (the GCS emulator fixture)
 
 
 def run_pipeline(config: Path, output: Path, *extra: str) -> None:

@@ -130,9 +130,12 @@ def test_verify_passes_and_then_names_a_truncated_or_altered_shard(demo_run, tmp
 
 
 def _data_files(root: Path) -> list[Path]:
-    """Everything but the report, whose title names the output folder."""
+    """Everything but the report, whose title names the output folder, and `.polymix-run`,
+    which names the run (its id differs on every run by design)."""
     return sorted(
-        p.relative_to(root) for p in root.rglob("*") if p.is_file() and "report" not in p.parts
+        p.relative_to(root)
+        for p in root.rglob("*")
+        if p.is_file() and "report" not in p.parts and p.name != ".polymix-run"
     )
 
 

@@ -1,31 +1,67 @@
-"""The pipeline writes through Beam's FileSystems, so gs:// behaves like a local folder."""
+"""The pipeline writes through Beam's FileSystems: a gs:// output (a real GCS emulator) holds
+the same bytes as a local one, and object-store prefixes are not mistaken for folders."""
 
 import shutil
-from pathlib import Path
 
+import pytest
 import yaml
 from apache_beam.io.filesystems import FileSystems
 
 from polymix.cli import main
-from polymix.pipelines.file_io import read_bytes
-from tests.support import memfs  # noqa: F401  (registers mem://)
+from polymix.pipelines import object_store
+from polymix.pipelines.file_io import read_bytes, write_bytes
+from polymix.run_lock import create_exclusive
+from polymix.run_output import MARKER
+from tests.support.gcs_emulator import BUCKET
 
 
-def test_writing_to_a_non_local_filesystem_gives_the_same_bytes(demo_run, sample_corpus):
+def local_files(root) -> dict[str, bytes]:
+    """Every file of a run by relative path, without the marker (it holds the run's id)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MARKER
+    }
+
+
+def remote_files(prefix: str) -> dict[str, bytes]:
+    paths = object_store.list_files(prefix)
+    return {
+        path[len(prefix) + 1 :]: read_bytes(path)
+        for path in paths
+        if not path.endswith(f"/{MARKER}")
+    }
+
+
+def test_prefixes_are_not_folders_on_gcs(gcs):
+    root = f"gs://{BUCKET}/prefixes"
+    for name in ("shards/web/a", "shards/web/b", "shards-old/c", "stats.json"):
+        write_bytes(f"{root}/{name}", name.encode())
+    assert not FileSystems.exists(f"{root}/shards")  # what used to hide a previous run
+    assert object_store.has_any(f"{root}/shards") and not object_store.has_any(f"{root}/no")
+    assert object_store.top_level_names(root) == ["shards", "shards-old", "stats.json"]
+    object_store.delete_tree(f"{root}/shards")
+    assert object_store.list_files(root) == [f"{root}/shards-old/c", f"{root}/stats.json"]
+    object_store.move_tree(f"{root}/shards-old", f"{root}/moved")
+    assert object_store.list_files(root) == [f"{root}/moved/c", f"{root}/stats.json"]
+
+
+def test_an_exclusive_create_on_gcs_refuses_the_second_writer(gcs):
+    path = f"gs://{BUCKET}/lease-race/.polymix-lease"
+    assert create_exclusive(path, b"first")
+    assert not create_exclusive(path, b"second")
+    assert read_bytes(path) == b"first"
+
+
+@pytest.mark.slow  # a whole run against the emulator: ~80 s on a busy 2-core machine
+def test_writing_to_gcs_gives_the_same_bytes(demo_run, sample_corpus, gcs):
     config, _ = sample_corpus
-    remote = "mem://polymix-test/run"
-    assert main(["run", str(config), "--output", remote, "--overwrite"]) == 0
-    local_files = sorted(
-        p.relative_to(demo_run)
-        for p in Path(demo_run).rglob("*")
-        if p.is_file() and "report" not in p.parts  # rendered locally only
-    )
-    remote_files = sorted(
-        m.path[len(remote) + 1 :] for m in FileSystems.match([f"{remote}/**"])[0].metadata_list
-    )
-    assert [str(p) for p in local_files] == remote_files
-    for relative in local_files:
-        assert read_bytes(f"{remote}/{relative}") == (demo_run / relative).read_bytes(), relative
+    remote = f"gs://{BUCKET}/same-bytes/{demo_run.name}"  # the report names its folder
+    assert main(["run", str(config), "--output", remote]) == 0
+    local, written = local_files(demo_run), remote_files(remote)
+    assert sorted(written) == sorted(local)
+    for relative, data in local.items():
+        assert written[relative] == data, relative
 
 
 def test_dry_run_builds_every_stage_for_dataflow_with_gs_paths(sample_corpus, tmp_path, capsys):

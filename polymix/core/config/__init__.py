@@ -75,7 +75,12 @@ class Config(Section):
         return os.path.normpath(os.path.join(self.base_dir, path))
 
     def fingerprint(self) -> str:
-        """sha256 of the canonical settings: recorded in the manifest to tie output to config."""
+        """sha256 of the canonical settings: recorded in the manifest to tie output to config.
+
+        Take it from the config as loaded: paths as written (relative to the config file),
+        `base_dir` left out, so the same corpus and config give the same hash from any
+        folder. A config whose paths were made absolute hashes differently.
+        """
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

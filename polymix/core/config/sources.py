@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -11,6 +12,7 @@ from polymix.core.config.base import Section
 Modality = Literal["text", "code", "image", "audio", "video"]
 Format = Literal["jsonl", "parquet", "files", "webdataset"]
 MEDIA_MODALITIES = ("image", "audio", "video")
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class SourceConfig(Section):
@@ -49,8 +51,13 @@ class SourceConfig(Section):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
-        if not value or not all(c.isalnum() or c in "-_." for c in value):
-            raise ValueError("must be non-empty and use only letters, digits, '-', '_' and '.'")
+        # The name becomes a folder under shards/, rejected/ and duplicates/: '..' or '/'
+        # would put files outside them, and non-ASCII letters differ between filesystems.
+        if not SAFE_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError(
+                "must be non-empty, not '.' or '..', and use only ASCII letters, digits, "
+                "'-', '_' and '.'"
+            )
         return value
 
     @model_validator(mode="after")
