@@ -19,6 +19,7 @@ OUTPUT_PARTS = (
     "report",
     "stats.json",
     MANIFEST_NAME,
+    "index",  # the manifest's index files
     "tokenizer.model",
 )
 
