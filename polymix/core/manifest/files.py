@@ -14,10 +14,24 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from polymix.core.manifest.paths import is_remote, join
-from polymix.core.manifest.schema import ManifestError, ShardInfo, SideFileInfo, TokenizerInfo
+from polymix.core.manifest.schema import ManifestError, SideFileInfo, TokenizerInfo
 from polymix.core.manifest.storage import chunks, size
+
+
+class ShardFile(Protocol):
+    """What checking a shard needs: a `ShardInfo`, or the loader's slimmer record of one."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def records(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
 
 
 @contextmanager
@@ -52,7 +66,7 @@ def unreadable_shard(path: str, exc: BaseException) -> str:
     return f"shard {path}: not a readable ArrayRecord file ({detail})"
 
 
-def shard_problem(root: str, shard: ShardInfo, *, count_records: bool = True) -> str | None:
+def shard_problem(root: str, shard: ShardFile, *, count_records: bool = True) -> str | None:
     """What is wrong with a shard on disk (missing, resized, altered, unreadable, short)."""
     full = join(root, shard.path)
     found = size(full)
@@ -74,7 +88,9 @@ def shard_problem(root: str, shard: ShardInfo, *, count_records: bool = True) ->
     return None
 
 
-def verify_shard(root: str | os.PathLike[str], shard: ShardInfo, *, count_records: bool = True):
+def verify_shard(
+    root: str | os.PathLike[str], shard: ShardFile, *, count_records: bool = True
+) -> None:
     """Raise `ManifestError` naming the shard if it is not exactly what the manifest says."""
     problem = shard_problem(os.fspath(root), shard, count_records=count_records)
     if problem is not None:

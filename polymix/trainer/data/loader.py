@@ -31,7 +31,12 @@ from polymix.trainer.data.blocks import ReadBlocks, Unblock
 from polymix.trainer.data.layout import Layout, decode_parts
 from polymix.trainer.data.mixing import MixtureSchedule, record_weights
 from polymix.trainer.data.packing import assemble, pack_block
-from polymix.trainer.data.sources import positions_per_record, shards_by_source, source_stream
+from polymix.trainer.data.sources import (
+    SourceStream,
+    positions_per_record,
+    source_shards,
+    source_stream,
+)
 
 # 2: the per-epoch shuffle became `sources.epoch_permutation` (grain's before); a
 # version-1 state would resume into another record order, so it is refused.
@@ -89,6 +94,23 @@ def _markers(manifest: Manifest, override: Mapping[str, int] | None) -> Mapping[
     return dict(specials) if specials else None
 
 
+def _open_sources(
+    manifest: Manifest, **stream_args: Any
+) -> tuple[list[str], dict[str, float], list[SourceStream]]:
+    """(names, positions per record, streams) of the sources with records, one index at a time.
+
+    A source's full index entries are dropped once its stream holds the few fields it reads.
+    """
+    names, per_record, streams = [], {}, []
+    for name in sorted(manifest.sources):
+        shards = source_shards(manifest, name)
+        if shards:
+            names.append(name)
+            per_record[name] = positions_per_record(shards)
+            streams.append(source_stream(name, shards, root=manifest.root, **stream_args))
+    return names, per_record, streams
+
+
 class PackedDataset(grain.IterDataset):
     """The whole pipeline as one grain `IterDataset` (use `make_loader` for the iterator)."""
 
@@ -124,9 +146,13 @@ class PackedDataset(grain.IterDataset):
             )
         self.manifest, self.root, self.layout = manifest, manifest.root, layout
         self.rows = global_batch_size // process_count
-        shards = shards_by_source(manifest)
-        self.names = sorted(shards)
-        per_record = {n: positions_per_record(shards[n]) for n in self.names}
+        self.names, per_record, self._sources = _open_sources(
+            manifest,
+            seed=seed,
+            process_index=process_index,
+            process_count=process_count,
+            verify=verify_checksums,
+        )
         self.record_weights = record_weights(weights, per_record)
         self.config = {
             "seq_len": layout.seq_len,
@@ -140,18 +166,6 @@ class PackedDataset(grain.IterDataset):
             "max_frames": max_frames,
             "sources": self.names,
         }
-        self._sources = [
-            source_stream(
-                name,
-                shards[name],
-                root=self.root,
-                seed=seed,
-                process_index=process_index,
-                process_count=process_count,
-                verify=verify_checksums,
-            )
-            for name in self.names
-        ]
         self._read = grain.ReadOptions(
             num_threads=read_threads, prefetch_buffer_size=prefetch_blocks
         )
