@@ -200,10 +200,10 @@ def phase_read_stream(args) -> dict:
 
 def _open_source(args):
     from polymix.core.manifest import load_manifest
-    from polymix.trainer.data.sources import ShardSource, source_shards
+    from polymix.trainer.data.sources import ShardSource, source_refs
 
     manifest = load_manifest(Path(args.work) / "run")
-    return ShardSource(manifest.root, source_shards(manifest, "web"))
+    return ShardSource(manifest.root, source_refs(manifest, "web")[0])
 
 
 def phase_read_source(args) -> dict:
@@ -292,10 +292,36 @@ def _size(n: float) -> str:
     return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
-def _ratio(ratio: float | None) -> str:
-    if ratio is None:
-        return ""
-    return f"{ratio:.3f}x" if ratio >= 0.01 else f"1/{1 / ratio:,.0f}"
+def _memory_row(label: str, new_mb: float, old_mb: float | None) -> tuple[str, str, str, str]:
+    """RSS is counted in pages: below 1 MB a figure says only that, and its ratio a bound."""
+    if old_mb is None:
+        return label, (f"{new_mb:,.0f} MB" if new_mb >= 1 else "<1 MB"), "-", ""
+    ratio = max(new_mb, 1.0) / old_mb
+    shown = f"{ratio:.3f}x" if ratio >= 0.01 else f"1/{1 / ratio:,.0f}"
+    if new_mb < 1:
+        return label, "<1 MB", f"{old_mb:,.0f} MB", "<" + shown
+    return label, f"{new_mb:,.0f} MB", f"{old_mb:,.0f} MB", shown
+
+
+def _rows(r: dict) -> list[tuple[str, str, str, str]]:
+    v1_size, size = r["v1_build"]["bytes"], r["top_level"]["bytes"]
+    largest = r["read_stream"]["largest_index_file_bytes"]
+    v1_build, v1_parse = r["v1_build"]["peak_mb"], r["v1_parse"]["peak_mb"]
+    opened = f"peak: open one source ({r['read_source']['shards']:,} shards)"
+    return [
+        (
+            "top level manifest.json",
+            f"{size / 1e3:,.1f} kB",
+            f"{v1_size / 1e6:,.1f} MB",
+            f"1/{v1_size / size:,.0f}",
+        ),
+        ("largest index file (gzip)", f"{largest / 2**20:.2f} MiB", "-", ""),
+        _memory_row("peak: write the index (per key)", r["write_index"]["peak_mb"], v1_build),
+        _memory_row("peak: assemble the top level", r["top_level"]["peak_mb"], v1_build),
+        _memory_row("peak: stream every entry", r["read_stream"]["peak_mb"], v1_parse),
+        _memory_row(opened, r["read_source"]["peak_mb"], None),
+        _memory_row("  held by the loader after", r["source_held"]["held_mb"], None),
+    ]
 
 
 def report(r: dict, args) -> None:
@@ -304,53 +330,9 @@ def report(r: dict, args) -> None:
         f"{args.shards:,} shard and {args.side_files:,} side-file entries, index target "
         f"{_size(args.target)}, ~{entry_bytes:.0f} bytes a line"
     )
-    rows = [
-        (
-            "top level manifest.json",
-            f"{r['top_level']['bytes'] / 1e3:,.1f} kB",
-            f"{r['v1_build']['bytes'] / 1e6:,.1f} MB",
-            r["top_level"]["bytes"] / r["v1_build"]["bytes"],
-        ),
-        (
-            "largest index file (gzip)",
-            f"{r['read_stream']['largest_index_file_bytes'] / 2**20:.2f} MiB",
-            "-",
-            None,
-        ),
-        (
-            "peak: write the index (per key)",
-            f"{r['write_index']['peak_mb']:,.0f} MB",
-            f"{r['v1_build']['peak_mb']:,.0f} MB",
-            r["write_index"]["peak_mb"] / r["v1_build"]["peak_mb"],
-        ),
-        (
-            "peak: assemble the top level",
-            f"{r['top_level']['peak_mb']:,.0f} MB",
-            f"{r['v1_build']['peak_mb']:,.0f} MB",
-            r["top_level"]["peak_mb"] / r["v1_build"]["peak_mb"],
-        ),
-        (
-            "peak: stream every entry",
-            f"{r['read_stream']['peak_mb']:,.0f} MB",
-            f"{r['v1_parse']['peak_mb']:,.0f} MB",
-            r["read_stream"]["peak_mb"] / r["v1_parse"]["peak_mb"],
-        ),
-        (
-            f"peak: open one source ({r['read_source']['shards']:,} shards)",
-            f"{r['read_source']['peak_mb']:,.0f} MB",
-            "-",
-            None,
-        ),
-        (
-            "  held by the loader after",
-            f"{r['source_held']['held_mb']:,.0f} MB",
-            "-",
-            None,
-        ),
-    ]
-    print(f"\n{'':36}{'schema 2':>14}{'schema 1':>14}{'ratio':>10}")
-    for label, new, old, ratio in rows:
-        print(f"{label:36}{new:>14}{old:>14}{_ratio(ratio):>10}")
+    print(f"\n{'':40}{'schema 2':>12}{'schema 1':>12}{'ratio':>12}")
+    for label, new, old, ratio in _rows(r):
+        print(f"{label:40}{new:>12}{old:>12}{ratio:>12}")
     print(
         f"\nindex files: {r['write_index']['files']}, largest key "
         f"{r['write_index']['largest_key_entries']:,} entries; streamed "
@@ -359,13 +341,15 @@ def report(r: dict, args) -> None:
     per_file = r["top_level"]["bytes"] / r["write_index"]["files"]
     files_at_pb = math.ceil((SHARDS_AT_PB + SIDE_FILES_AT_PB) * entry_bytes / args.target)
     held_per_shard = r["source_held"]["held_mb"] * 2**20 / r["source_held"]["shards"]
+    opened_per_shard = r["read_source"]["peak_mb"] * 2**20 / r["read_source"]["shards"]
     print(
         f"\nat 1 PB ({SHARDS_AT_PB:.1e} shards, {SIDE_FILES_AT_PB:.1e} side files): "
         f"~{files_at_pb:,} index files, top level ~{files_at_pb * per_file / 1e6:.2f} MB "
         f"(schema 1: ~{r['v1_build']['bytes'] / args.shards * SHARDS_AT_PB / 1e9:.1f} GB without "
         f"side files); a writer key holds <= {_size(args.target)} of lines; a reader "
-        f"streams one index file; a loader holding every shard: "
-        f"~{held_per_shard * SHARDS_AT_PB / 2**30:.1f} GB ({held_per_shard:.0f} B a shard)"
+        f"streams one index file; a loader holding every shard keeps "
+        f"~{held_per_shard * SHARDS_AT_PB / 2**30:.1f} GB ({held_per_shard:.0f} B a shard), "
+        f"peaking at ~{opened_per_shard:.0f} B a shard of the source it is opening"
     )
 
 

@@ -129,15 +129,10 @@ def write_manifest(
             data = _gzip(encode_entry(e) for e in part)
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             (folder / relative).write_bytes(data)
-            sha256 = hashlib.sha256(data).hexdigest()
             listed.append(
-                IndexFileInfo(
-                    path=relative,
-                    kind=kind,
-                    source=source,
-                    entries=len(part),
-                    bytes=len(data),  # type: ignore[arg-type]
-                    sha256=sha256,
+                IndexFileInfo.model_validate(
+                    {"path": relative, "kind": kind, "source": source, "entries": len(part)}
+                    | {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                 )
             )
     written = manifest.model_copy(update={"index": listed})

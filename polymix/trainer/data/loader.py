@@ -31,12 +31,7 @@ from polymix.trainer.data.blocks import ReadBlocks, Unblock
 from polymix.trainer.data.layout import Layout, decode_parts
 from polymix.trainer.data.mixing import MixtureSchedule, record_weights
 from polymix.trainer.data.packing import assemble, pack_block
-from polymix.trainer.data.sources import (
-    SourceStream,
-    positions_per_record,
-    source_shards,
-    source_stream,
-)
+from polymix.trainer.data.sources import SourceStream, source_refs, source_stream
 
 # 2: the per-epoch shuffle became `sources.epoch_permutation` (grain's before); a
 # version-1 state would resume into another record order, so it is refused.
@@ -99,16 +94,15 @@ def _open_sources(
 ) -> tuple[list[str], dict[str, float], list[SourceStream]]:
     """(names, positions per record, streams) of the sources with records, one index at a time.
 
-    A source's full index entries are dropped once its stream holds the few fields it reads.
+    Only the few fields a stream reads are kept of each index entry (`ShardRef`).
     """
     names, per_record, streams = [], {}, []
     for name in sorted(manifest.sources):
-        shards = source_shards(manifest, name)
-        if shards:
+        refs, per_record[name] = source_refs(manifest, name)
+        if refs:
             names.append(name)
-            per_record[name] = positions_per_record(shards)
-            streams.append(source_stream(name, shards, root=manifest.root, **stream_args))
-    return names, per_record, streams
+            streams.append(source_stream(name, refs, root=manifest.root, **stream_args))
+    return names, {n: per_record[n] for n in names}, streams
 
 
 class PackedDataset(grain.IterDataset):

@@ -46,8 +46,8 @@ _SEEK_MAX_RECORD_BYTES = 32 * 1024
 _SEEK_LOCKS = 64
 
 
-class _Shard(NamedTuple):
-    """What a `ShardSource` keeps of each shard: a quarter of a `ShardInfo`'s memory."""
+class ShardRef(NamedTuple):
+    """What the loader keeps of each shard: a quarter of a `ShardInfo`'s memory."""
 
     path: str
     records: int
@@ -67,10 +67,14 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
     """
 
     def __init__(
-        self, root: str | os.PathLike[str], shards: Sequence[ShardInfo], *, verify: bool = True
+        self,
+        root: str | os.PathLike[str],
+        shards: Sequence[ShardInfo | ShardRef],
+        *,
+        verify: bool = True,
     ):
         self._root = os.fspath(root)
-        self._shards = [_Shard(s.path, s.records, s.bytes, s.sha256) for s in shards]
+        self._shards = [ShardRef(s.path, s.records, s.bytes, s.sha256) for s in shards]
         self._verify = verify
         self._verified: set[int] = set()
         instructions = [f"{join(self._root, s.path)}[0:{s.records}]" for s in self._shards]
@@ -258,6 +262,21 @@ def source_shards(manifest: Manifest, name: str) -> list[ShardInfo]:
     return sorted((s for s in manifest.shards(name) if s.records > 0), key=lambda s: s.path)
 
 
+def source_refs(manifest: Manifest, name: str) -> tuple[list[ShardRef], float]:
+    """`source_shards` as `ShardRef`s, and their mean positions per record, in one pass.
+
+    Each entry is dropped as soon as it is read, so opening a source never holds its
+    full index entries at once.
+    """
+    refs, records, tokens = [], 0, 0
+    for shard in manifest.shards(name):
+        if shard.records > 0:
+            refs.append(ShardRef(shard.path, shard.records, shard.bytes, shard.sha256))
+            records, tokens = records + shard.records, tokens + shard.tokens
+    refs.sort(key=lambda ref: ref.path)
+    return refs, tokens / records if records else 0.0
+
+
 def shards_by_source(manifest: Manifest) -> dict[str, list[ShardInfo]]:
     """`source_shards` of every source that has any."""
     by_source = {name: source_shards(manifest, name) for name in sorted(manifest.sources)}
@@ -272,7 +291,7 @@ def positions_per_record(shards: Sequence[ShardInfo]) -> float:
 
 def source_stream(
     name: str,
-    shards: Sequence[ShardInfo],
+    shards: Sequence[ShardInfo | ShardRef],
     *,
     root: str | os.PathLike[str],
     seed: int,
@@ -296,7 +315,7 @@ def source_stream(
 
 def source_dataset(
     name: str,
-    shards: Sequence[ShardInfo],
+    shards: Sequence[ShardInfo | ShardRef],
     *,
     root: str | os.PathLike[str],
     layout: Layout,
