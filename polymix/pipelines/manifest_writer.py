@@ -6,17 +6,22 @@
          └─► per (source, kind, stage, reason): lines ────┼─► manifest.json (+ tokenizer.model)
     counts in flight: per (source, bucket, stage, reason) ┘
 
-What one worker holds, at 1 PB (5e11 documents, ~30% kept: ~2.5M shards, ~13M side files):
+What one worker or key holds, at 1 PB (5e11 documents, ~30% kept: ~2.5M shards, ~13M
+side files; `benchmarks/manifest_scale.py`):
 
-- index: WriteGroupedFiles keys by index file, one key per ~8 MiB of entry lines, so a
-  key holds ~25k shard entries or ~35k side-file entries wherever the corpus grows. A hot
-  source or reason (1e8 rejected copies of one document: ~40k side files of 64 MiB) only
-  adds index files; no key grows. Its one side input is the byte total per (kind,
-  source): a few hundred integers.
-- the top level: its side inputs are the index-file list (~500 entries of ~250 bytes), the
-  per-source shard sums (a few integers per source and position kind), the written line
-  counts and the in-flight counts (one integer per source, stage and reason). Nothing
-  per shard or per document is gathered; the result is ~0.2 MB of JSON.
+- WriteIndex (a GroupByKey inside WriteGroupedFiles): one key per index file, sized to
+  ~8 MiB of entry lines (~250 bytes each), so a key holds ~32k entries however large the
+  corpus (~460 keys at 1 PB; 38 MB peak measured for the largest). Its side input
+  (AsDict) is one byte total per (kind, source): a few hundred integers.
+- SumPerSource, SumLines (CombinePerKey(sum), lifted): one key per (source, figure,
+  kind) or per (source, kind, stage, reason); a worker holds one running sum per key.
+- the top level: its side inputs are the index-file list (AsList, ~460 entries of
+  ~300 bytes), the per-source sums, the written line counts and the in-flight counts
+  (one integer per source, stage and reason). Nothing per shard or per document is
+  gathered; the result is ~0.15 MB of JSON.
+- a hot key of 1e8 copies of one document: ~250 GB of duplicate lines, ~4k side files
+  of 64 MiB, so ~4k entries (~1 MB of lines) in its source's duplicates index and 4k
+  values into one SumLines key: no key grows past one index file.
 
 The side files' line counts are the accounting as written; the top level keeps the
 in-flight counts and warns where the two disagree, and `polymix verify` re-counts the

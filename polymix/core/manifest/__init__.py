@@ -9,18 +9,21 @@ A run's manifest is two layers, so that no process ever holds the whole list of 
   shard (`kind` shards) or side file (`rejected`, `duplicates`), written in parallel by
   the pipeline, about 8 MiB of JSON per file, checksummed from the top level.
 
-Sizes at 1 PB (5e11 documents of ~2 KB, ~30% kept; `benchmarks/manifest_scale.py`
-measures them on 10^6 synthetic shards and scales linearly):
+Sizes at 1 PB (5e11 documents of ~2 KB, ~30% kept: ~2.5M shards, ~13M side files), as
+`benchmarks/manifest_scale.py` measures them on 10^6 shard entries and scales them:
 
-- ~2.5M shards and ~13M side files: ~0.8 GB of shard lines and ~3.4 GB of side-file
-  lines, in ~100 + ~400 index files of ~8 MiB each (~1.5 MiB gzip'd);
-- a top level of ~0.2 MB (one ~250-byte entry per index file, plus the totals);
-- writing: one worker holds one index file's entries (<= ~8 MiB of lines); the top
-  level is assembled from the index-file list and the per-reason counts only;
+- index: ~250 bytes a line, so ~0.6 GB of shard lines and ~3.3 GB of side-file lines,
+  in ~460 index files of <= 8 MiB of lines (~1.7 MiB gzip'd);
+- top level: ~0.15 MB (~315 bytes per index file listed, plus the totals), where
+  schema 1's single file would be ~0.9 GB of shard entries alone;
+- writing: one worker holds one index file's entries (~32k; 38 MB peak measured); the
+  top level is assembled from the index-file list and per-reason counts (<1 MB);
 - reading: `load_manifest` reads the top level; `manifest.shards(source)` and
-  `manifest.side_files(source)` stream one index file at a time (one compressed file in
-  memory). The loader keeps the entries of the sources it trains on (every host reads a
-  slice of every shard): ~1 KB a shard as Python objects, ~2.5 GB for all of 1 PB.
+  `manifest.side_files(source)` stream one index file at a time (5 MB peak measured,
+  against 2.2 GB to parse schema 1 at 10^6 shards). The loader keeps four fields of
+  each shard of the sources it trains on (every host reads a slice of every shard):
+  ~730 bytes a shard, ~1.7 GB for all of 1 PB, peaking at ~3 KB a shard of the source
+  being opened (mostly ArrayRecord's one thread-pool future per path).
 
 Every path in either layer is relative to the manifest's folder (or bucket prefix) and
 normalised, checked when it is parsed (`paths.check_relative`), so a manifest cannot

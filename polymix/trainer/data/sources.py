@@ -3,8 +3,9 @@
 Record counts come from the manifest's index (ArrayRecord's `path[start:end]` read
 instructions), so building a loader over thousands of shards opens none of them; a
 shard is opened, and its checksum checked, only when the first record is read from it.
-Each source's index is read on its own; the loader keeps the entries of its sources
-(every host reads a slice of every shard): ~1 KB a shard, ~2.5 GB for all of 1 PB.
+Each source's index is read on its own, straight into `ShardRef`s (four fields a shard);
+the loader keeps those of its sources, since every host reads a slice of every shard:
+~730 bytes a shard, ~1.7 GB for all of 1 PB (`benchmarks/manifest_scale.py`).
 Each source is sharded by host before the per-epoch shuffle, so hosts read disjoint
 records that together cover every epoch, and each host still shuffles globally over
 its share of every shard.
