@@ -223,3 +223,14 @@ def test_a_remote_run_reads_its_index_through_beam_filesystems(run):
     finally:
         for key in [k for k in memfs.OBJECTS if k.startswith(remote)]:
             del memfs.OBJECTS[key]
+
+
+def test_a_side_file_entry_must_sit_in_the_folder_of_its_stage_and_reason(run):
+    def relabel(entries):
+        return [e | {"reason": "other"} if e["source"] == "web" else e for e in entries]
+
+    edit_entries(run, "rejected", relabel)
+    problems = list(find_problems(load_manifest(run)))
+    path = "rejected/web/c4/error:ValueError/part-00000-of-00001.jsonl.gz"
+    assert f"side file {path}: not under rejected/web/c4/other/" in problems[0]
+    assert "rejected/web/c4/error:ValueError: 0 lines written, manifest counts 4" in problems

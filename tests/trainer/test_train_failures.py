@@ -132,7 +132,8 @@ def test_train_refuses_a_shard_borrowed_from_another_run_in_one_line(
     assert not (tmp_path / "ckpt").exists()
 
 
-@pytest.mark.parametrize("verify", ["full", "lazy"])
+# lazy: the loader finds it on first read, after the model compiled (~30 s here).
+@pytest.mark.parametrize("verify", ["full", pytest.param("lazy", marks=pytest.mark.slow)])
 def test_train_names_a_checksum_matching_shard_that_is_not_array_record(
     manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], verify: str
 ) -> None:

@@ -68,6 +68,13 @@ def unreadable_shard(path: str, exc: BaseException) -> str:
 
 def shard_problem(root: str, shard: ShardFile, *, count_records: bool = True) -> str | None:
     """What is wrong with a shard on disk (missing, resized, altered, unreadable, short)."""
+    try:
+        return _shard_problem(root, shard, count_records)
+    except OSError as exc:  # permissions, a bucket that answers with an error
+        return f"shard {shard.path}: cannot be read ({exc})"
+
+
+def _shard_problem(root: str, shard: ShardFile, count_records: bool) -> str | None:
     full = join(root, shard.path)
     found = size(full)
     if found is None:
@@ -139,9 +146,12 @@ def side_file_check(root: str, entry: SideFileInfo) -> tuple[int, list[str]]:
     if not entry.path.startswith(entry.folder + "/"):
         return 0, [f"{name}: not under {entry.folder}/, where its entry says it belongs"]
     full = join(root, entry.path)
-    if size(full) is None:
-        return 0, [f"{name}: missing"]
-    scan = _scan_gzip(full)
+    try:
+        if size(full) is None:
+            return 0, [f"{name}: missing"]
+        scan = _scan_gzip(full)
+    except OSError as exc:
+        return 0, [f"{name}: cannot be read ({exc})"]
     problems = []
     if scan.bytes != entry.bytes:
         problems.append(f"{name}: {scan.bytes} bytes on disk, manifest says {entry.bytes}")
@@ -156,11 +166,14 @@ def side_file_check(root: str, entry: SideFileInfo) -> tuple[int, list[str]]:
 
 def tokenizer_problem(root: str, tokenizer: TokenizerInfo) -> str | None:
     full = join(root, tokenizer.path)
-    if size(full) is None:
-        return f"tokenizer copy {tokenizer.path}: missing"
     digest = hashlib.sha256()
-    for block in chunks(full):
-        digest.update(block)
+    try:
+        if size(full) is None:
+            return f"tokenizer copy {tokenizer.path}: missing"
+        for block in chunks(full):
+            digest.update(block)
+    except OSError as exc:
+        return f"tokenizer copy {tokenizer.path}: cannot be read ({exc})"
     if digest.hexdigest() != tokenizer.sha256:
         return (
             f"tokenizer copy {tokenizer.path}: sha256 {digest.hexdigest()} does not match the "

@@ -51,6 +51,8 @@ def _checked_bytes(root: str, info: IndexFileInfo) -> bytes:
         data = read_bytes(join(root, info.path))
     except FileNotFoundError:
         raise ManifestError(f"index {info.path}: missing") from None
+    except OSError as exc:
+        raise ManifestError(f"index {info.path}: cannot be read ({exc})") from None
     if len(data) != info.bytes:
         raise ManifestError(f"index {info.path}: {len(data)} bytes, manifest says {info.bytes}")
     digest = hashlib.sha256(data).hexdigest()

@@ -49,6 +49,8 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
         data = read_bytes(file)
     except (FileNotFoundError, IsADirectoryError):
         raise ManifestError(f"no manifest at {file}") from None
+    except OSError as exc:
+        raise ManifestError(f"{file} cannot be read ({exc})") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

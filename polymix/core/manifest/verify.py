@@ -2,12 +2,12 @@
 
 `find_problems` first reads the whole index once (an entry naming a path outside the
 run refuses the manifest before any file is opened), then walks one source at a time:
-it streams the source's index files,
-re-checks every shard (size, sha256, record count) and every side file (size, sha256,
-decompressed line count), then compares what the files hold with the source's totals:
-records and positions in shards, lines in `rejected/<source>/<stage>/<reason>/` and
-`duplicates/<source>/<stage>/` with the counts, `input = kept + duplicates + rejected`.
-It yields every problem, each naming its file, rather than stopping at the first.
+it streams the source's index files, re-checks every shard (size, sha256, record count)
+and every side file (size, sha256, decompressed line count), then compares what the
+files hold with the source's totals: records and positions in shards, lines in
+`rejected/<source>/<stage>/<reason>/` and `duplicates/<source>/<stage>/` with the
+counts, `input = kept + duplicates + rejected`. It yields every problem, each naming
+its file, rather than stopping at the first.
 
 Memory: one index file, plus the paths of one source's shards (to catch an entry listed
 twice): ~100 bytes a shard, ~250 MB for a source of 2.5M shards at 1 PB.
