@@ -49,6 +49,7 @@ from polymix.core.manifest import (  # noqa: E402
     SourceTotals,
     load_manifest,
     sha256_file,
+    write_manifest,
 )
 from polymix.trainer.data import fill_rate, make_loader  # noqa: E402
 from polymix.trainer.data.loader import planned_weights  # noqa: E402
@@ -124,20 +125,19 @@ def write_corpus(folder: Path, records: int, seq_len: int, shards_per_source: in
         polymix_version="bench",
         config_hash="bench",
         max_seq_len=seq_len,
-        shards=shards,
         sources=totals,
         mixture={name: w for name, (_, _, w) in SOURCES.items()},
     )
-    (folder / "manifest.json").write_text(manifest.to_json())
+    write_manifest(folder, manifest, shards)
     return folder / "manifest.json"
 
 
 def raw_read(manifest_path: Path) -> dict:
-    manifest = Manifest.model_validate_json(manifest_path.read_text())
+    manifest = load_manifest(manifest_path)
     n = size = 0
     seconds: dict[str, float] = {}
     records: dict[str, int] = {}
-    for shard in manifest.shards:
+    for shard in manifest.shards():
         start = time.perf_counter()
         reader = ArrayRecordReader(str(manifest_path.parent / shard.path))
         for begin in range(0, shard.records, 1024):
@@ -171,8 +171,8 @@ def loader_record_shares(manifest_path: Path) -> dict[str, float]:
 
 
 def grain_one_by_one(manifest_path: Path, limit: int) -> dict[str, float]:
-    manifest = Manifest.model_validate_json(manifest_path.read_text())
-    paths = [str(manifest_path.parent / s.path) for s in manifest.shards]
+    manifest = load_manifest(manifest_path)
+    paths = [str(manifest_path.parent / s.path) for s in manifest.shards()]
     ds = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(paths)).shuffle(seed=0)
     it = iter(ds.map(record_codec.decode).to_iter_dataset())
     next(it)

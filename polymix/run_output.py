@@ -51,6 +51,7 @@ OUTPUT_NAMES = (
     "report",
     "stats.json",
     MANIFEST_NAME,
+    "index",  # the manifest's index files
     "tokenizer.model",
 )
 OWN_BOOKKEEPING = (STAGING, MARKER, LEASE_NAME)

@@ -1,4 +1,11 @@
-"""`polymix verify OUT/manifest.json`: re-check every shard against the manifest."""
+"""`polymix verify OUT/manifest.json`: prove the manifest from the files it names.
+
+Re-reads every shard (size, sha256, record count), every side file (size, sha256, lines
+after decompression) and the tokenizer copy, and re-adds each source's totals from them.
+Every problem is printed, each naming its file, then their count; the exit status is 1
+when there is any. A manifest that names a path outside its run is refused outright (2).
+Works on a local folder or a `gs://` prefix alike.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +14,29 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "verify", help="re-check shards (size, sha256, records) and accounting"
+        "verify",
+        help="re-check shards, side files and tokenizer against the manifest; prove the accounting",
     )
-    parser.add_argument("manifest", help="manifest.json or the output folder holding it")
+    parser.add_argument("manifest", help="manifest.json or the run folder holding it (or gs://...)")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from polymix.core.manifest import verify_manifest
+    from polymix.core.manifest import find_problems, load_manifest, manifest_location
 
-    manifest = verify_manifest(args.manifest)
-    records = sum(s.records for s in manifest.shards)
+    file, _ = manifest_location(args.manifest)
+    manifest = load_manifest(file)
+    problems = 0
+    for problem in find_problems(manifest):
+        problems += 1
+        print(f"problem: {problem}", flush=True)
+    if problems:
+        print(f"{problems} problem(s) in {file}")
+        return 1
+    records = sum(t.records for t in manifest.sources.values())
+    side = sum(f.entries for f in manifest.index if f.kind != "shards")
     print(
-        f"ok: {len(manifest.shards)} shards, {records} records, accounting balances for "
-        f"{len(manifest.sources)} source(s)"
+        f"ok: {manifest.shard_count} shards, {records} records, {side} side files re-counted, "
+        f"accounting balances for {len(manifest.sources)} source(s)"
     )
     return 0

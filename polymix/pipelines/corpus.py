@@ -135,7 +135,6 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
         | "WriteDuplicates"
         >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("duplicates"))
     )
-    side_files = (rejected_files, duplicate_files) | "SideFiles" >> beam.Flatten()
 
     counts = (
         inputs | "CountInput" >> accounting.CountBy(accounting.input_key),
@@ -151,4 +150,6 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     _ = (kept, rejected, duplicates) | "Statistics" >> RunStatistics(
         output, cuts_from_filters(config.filters), stages
     )
-    return pipeline | "Manifest" >> WriteManifest(job.facts, shards, side_files, counts)
+    return pipeline | "Manifest" >> WriteManifest(
+        job.facts, shards, rejected_files, duplicate_files, counts
+    )

@@ -243,7 +243,7 @@ def render_html(data: ReportData, bodies: Mapping[str, str]) -> str:
     m = data.manifest
     facts = (
         f"polymix {escape(m.polymix_version)} · config {escape(m.config_hash[:12])} · "
-        f"{len(m.shards)} shards · max_seq_len {m.max_seq_len}"
+        f"{m.shard_count} shards · max_seq_len {m.max_seq_len}"
     )
     warnings = "".join(f"<p class=warn>warning: {escape(w)}</p>" for w in m.warnings)
     nav = " · ".join(f'<a href="#{key}">{escape(title)}</a>' for key, title in SECTIONS.items())

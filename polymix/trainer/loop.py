@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from polymix.core.errors import UserFacingError
-from polymix.core.manifest import MANIFEST_NAME
+from polymix.core.manifest import manifest_location, sha256_file
 from polymix.trainer.config import TrainConfig, resume_conflicts
 from polymix.trainer.preflight import PreflightError, check_manifest, check_mesh
 
@@ -109,9 +109,7 @@ def train(
 ) -> TrainResult:
     """Train to `cfg.steps`; `batch_hook(step, batch)` may edit batches (tests only)."""
     model_cfg = cfg.model_config()
-    manifest_path = Path(manifest_path)
-    if manifest_path.is_dir():
-        manifest_path = manifest_path / MANIFEST_NAME
+    manifest_path, _ = manifest_location(manifest_path)  # a local file or a gs:// URL
     _, seq_len = check_manifest(manifest_path, model_cfg, cfg)
 
     import jax
@@ -124,10 +122,11 @@ def train(
     shape = cfg.mesh_shape(jax.device_count())
     check_mesh(shape, jax.device_count(), cfg)
 
-    from polymix.trainer.checkpoint import Checkpoints, manifest_fingerprint
+    from polymix.trainer.checkpoint import Checkpoints
 
     ckpt_dir = Path(checkpoint_dir)
-    fingerprint = manifest_fingerprint(manifest_path)
+    # The top level lists every index file's sha256, so its own covers all the data.
+    fingerprint = sha256_file(manifest_path)
     ckpts = Checkpoints(ckpt_dir, cfg.keep_checkpoints)
     try:
         latest = ckpts.latest_step()
@@ -173,7 +172,7 @@ def _run(
     cfg: TrainConfig,
     model_cfg: Any,
     seq_len: int,
-    manifest_path: Path,
+    manifest_path: str,
     ckpts: Any,
     latest: int | None,
     fingerprint: str,

@@ -2,16 +2,27 @@
 
 A manifest whose shards fail verification, or whose tokenizer emits ids the model
 has no embedding for, would otherwise fail minutes later (or, for the vocabulary,
-silently: embedding lookups clip out-of-range ids).
+silently: embedding lookups clip out-of-range ids). Every check reads the index (one
+index file at a time) before it opens any shard, so a manifest naming a path outside
+its run is refused before anything is read from there.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
 from polymix.core.errors import UserFacingError
-from polymix.core.manifest import Manifest, ManifestError, load_manifest, verify_manifest
+from polymix.core.manifest import (
+    Manifest,
+    ManifestError,
+    index_problems,
+    join,
+    load_manifest,
+    problems_line,
+    verify_manifest,
+)
+from polymix.core.manifest.storage import size
 from polymix.trainer.config import TrainConfig
 
 
@@ -19,10 +30,12 @@ class PreflightError(UserFacingError):
     """The run cannot start; the message says what to change."""
 
 
-def check_manifest(path: str | Path, model_cfg: Any, cfg: TrainConfig) -> tuple[Manifest, int]:
+def check_manifest(
+    path: str | os.PathLike[str], model_cfg: Any, cfg: TrainConfig
+) -> tuple[Manifest, int]:
     """The verified manifest and the sequence length to train at."""
-    # Both raise ManifestError naming the bad shard.
-    manifest = verify_manifest(path) if cfg.verify == "full" else _check_sizes(Path(path))
+    # Both raise ManifestError naming every bad file (in one line).
+    manifest = verify_manifest(path) if cfg.verify == "full" else _check_sizes(path)
     if manifest.tokenizer is None:
         raise PreflightError(
             f"{path}: the manifest names no tokenizer; cannot check its vocabulary"
@@ -34,7 +47,7 @@ def check_manifest(path: str | Path, model_cfg: Any, cfg: TrainConfig) -> tuple[
             f"{model_cfg.vocab_size} ({cfg.model}): ids >= {model_cfg.vocab_size} have no "
             f"embedding; use model.vocab_size={vocab} or a larger preset"
         )
-    if not manifest.shards:
+    if manifest.shard_count == 0:
         raise PreflightError(f"{path}: the manifest lists no shards")
     seq_len = cfg.seq_len or manifest.max_seq_len
     if seq_len < manifest.max_seq_len:
@@ -45,19 +58,21 @@ def check_manifest(path: str | Path, model_cfg: Any, cfg: TrainConfig) -> tuple[
     return manifest, seq_len
 
 
-def _check_sizes(path: Path) -> Manifest:
+def _check_sizes(path: str | os.PathLike[str]) -> Manifest:
     """verify=lazy: every shard present with its size; checksums follow in the loader."""
     manifest = load_manifest(path)
-    root = path if path.is_dir() else path.parent
-    for shard in manifest.shards:
-        file = root / shard.path
-        if not file.is_file():
-            raise ManifestError(f"shard {shard.path}: missing")
-        if file.stat().st_size != shard.bytes:
-            raise ManifestError(
-                f"shard {shard.path}: {file.stat().st_size} bytes on disk, manifest says "
-                f"{shard.bytes}"
-            )
+    problems = index_problems(manifest)
+    if not problems:
+        for shard in manifest.shards():
+            found = size(join(manifest.root, shard.path))
+            if found is None:
+                problems.append(f"shard {shard.path}: missing")
+            elif found != shard.bytes:
+                problems.append(
+                    f"shard {shard.path}: {found} bytes on disk, manifest says {shard.bytes}"
+                )
+    if problems:
+        raise ManifestError(problems_line(os.fspath(path), problems))
     return manifest
 
 

@@ -92,7 +92,6 @@ def test_report_renders_a_gcs_run(gcs_run, capsys):
     assert object_store.list_files(f"{OUT}/{STAGING}") == []
 
 
-@pytest.mark.xfail(strict=True, reason="verify reads the manifest and shards from local files")
 def test_verify_checks_a_gcs_run(gcs_run):
     assert main(["verify", f"{OUT}/manifest.json"]) == 0
 

@@ -77,7 +77,6 @@ def run_dir(tmp_path: Path) -> Path:
         polymix_version="0.1.0",
         config_hash="ab" * 32,
         max_seq_len=512,
-        shards=[],
         sources=SOURCES,
         mixture={"books": 0.3, "photos": 0.1, "web": 0.6},
         warnings=["source web: pattern x/*.jsonl matches no file"],

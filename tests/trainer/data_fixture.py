@@ -24,10 +24,19 @@ from polymix.core.manifest import (
     SourceTotals,
     TokenizerInfo,
     sha256_file,
+    write_manifest,
 )
 from polymix.transforms import record_codec
 
 BOS, EOS = 1, 2
+
+
+def _tokenizer_copy(folder: Path) -> str:
+    """A stand-in `tokenizer.model` (the loader only reads its ids from the manifest)."""
+    (folder / "tokenizer.model").write_bytes(b"stand-in tokenizer model")
+    return sha256_file(folder / "tokenizer.model")
+
+
 MARKERS = {"<image>": 4, "</image>": 5, "<audio>": 6, "</audio>": 7}
 BAND = 100_000
 VOCAB = 10 * BAND
@@ -167,7 +176,7 @@ def write_corpus(
     )
     tokenizer = TokenizerInfo(
         path="tokenizer.model",
-        sha256="0" * 64,
+        sha256=_tokenizer_copy(folder),
         vocab_size=VOCAB,
         bos_id=BOS,
         eos_id=EOS,
@@ -179,12 +188,10 @@ def write_corpus(
         config_hash="test",
         max_seq_len=MAX_SEQ_LEN,
         tokenizer=tokenizer,
-        shards=shards,
         sources=totals,
         mixture={s.name: s.weight for s in sources},
     )
-    corpus.manifest_path.write_text(manifest.to_json())
-    corpus.manifest = manifest
+    corpus.manifest = write_manifest(folder, manifest, shards)
     return corpus
 
 

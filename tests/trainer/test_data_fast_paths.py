@@ -42,7 +42,7 @@ def _encode(arrays, **fields):
 
 def _all_records(corpus):
     out = []
-    for shard in corpus.manifest.shards:
+    for shard in corpus.manifest.shards():
         reader = ArrayRecordReader(str(corpus.manifest_path.parent / shard.path))
         out += reader.read_all()
     return out

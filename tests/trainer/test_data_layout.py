@@ -105,7 +105,7 @@ def test_markers_default_to_the_tokenizers_reserved_ids():
 
 def test_positions_match_what_the_manifest_counted(corpus):
     root = corpus.manifest_path.parent
-    for shard in corpus.manifest.shards:
+    for shard in corpus.manifest.shards():
         reader = ArrayRecordReader(str(root / shard.path))
         counted = sum(record_positions(record_codec.decode(r), LAYOUT) for r in reader.read_all())
         reader.close()

@@ -1,5 +1,6 @@
 """Determinism, resume, host sharding, checksums and the orbax handler."""
 
+import hashlib
 import json
 import shutil
 
@@ -18,7 +19,12 @@ from polymix.trainer.data import (
 )
 from polymix.trainer.data.layout import Layout
 from polymix.trainer.data.sources import shards_by_source, source_dataset
+from tests.support.manifest_edit import edit_shard_entries
 from tests.trainer import data_fixture as F
+
+
+def first_shard(corpus):
+    return next(corpus.manifest.shards())
 
 
 def take(loader, n):
@@ -126,23 +132,42 @@ def test_new_weights_on_resume_continue_each_source_where_it_stopped(corpus):
 def test_checksum_mismatch_fails_naming_the_shard(corpus, tmp_path):
     copy = tmp_path / "corpus"
     shutil.copytree(corpus.manifest_path.parent, copy)
-    bad = copy / corpus.manifest.shards[0].path
+    bad = copy / first_shard(corpus).path
     data = bytearray(bad.read_bytes())
     data[len(data) // 2] ^= 0xFF
     bad.write_bytes(bytes(data))
     loader = make_loader(copy / "manifest.json", **F.loader_kwargs())
-    with pytest.raises(ManifestError, match=corpus.manifest.shards[0].path):
+    with pytest.raises(ManifestError, match=first_shard(corpus).path):
         take(loader, 20)
 
 
 def test_building_opens_no_shard_and_a_missing_one_is_named_on_first_read(corpus, tmp_path):
     copy = tmp_path / "corpus"
     shutil.copytree(corpus.manifest_path.parent, copy)
-    for shard in corpus.manifest.shards:
+    for shard in corpus.manifest.shards():
         (copy / shard.path).unlink()
     loader = make_loader(copy / "manifest.json", **F.loader_kwargs())  # counts from the manifest
     with pytest.raises(ManifestError, match=r"shard shards/.*: missing"):
         next(loader)
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_a_checksum_matching_shard_that_is_not_array_record_is_named(corpus, tmp_path, verify):
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus.manifest_path.parent, copy)
+    junk = b"\x00" * 70_000
+    victim: list[str] = []
+
+    def replace(entries):
+        victim.append(entries[0]["path"])
+        (copy / entries[0]["path"]).write_bytes(junk)
+        entries[0].update(bytes=len(junk), sha256=hashlib.sha256(junk).hexdigest())
+        return entries
+
+    edit_shard_entries(copy, replace)
+    loader = make_loader(copy / "manifest.json", **F.loader_kwargs(verify_checksums=verify))
+    with pytest.raises(ManifestError, match=f"{victim[0]}: not a readable ArrayRecord file"):
+        take(loader, 40)
 
 
 def test_manifest_without_marker_ids_uses_the_tokenizers_reserved_ones(corpus, tmp_path):

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from polymix.cli import main
 from polymix.core.manifest import ManifestError
 from polymix.model.batch import AUDIO
 from polymix.trainer.config import ConfigError, TrainConfig, apply_overrides
 from polymix.trainer.loop import TrainingDiverged, train
 from polymix.trainer.metrics import read_metrics
 from polymix.trainer.preflight import PreflightError
-from tests.trainer.train_corpus import share_compilation_cache, tiny_config, write_text_corpus
+from tests.support.manifest_edit import edit_shard_entries
+from tests.trainer.train_corpus import (
+    TINY,
+    share_compilation_cache,
+    tiny_config,
+    write_text_corpus,
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +110,47 @@ def test_config_errors_name_the_key() -> None:
         apply_overrides(TrainConfig(), ["mesh=2,2"])
     cfg = apply_overrides(TrainConfig(), ["model=tiny", "model.n_layers=4", "steps=1e3"])
     assert cfg.steps == 1000 and cfg.model_config().n_layers == 4
+
+
+def test_train_refuses_a_shard_borrowed_from_another_run_in_one_line(
+    manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid shard of another run (same bytes, same sha256) is still outside this run."""
+    copy = tmp_path / "data"
+    shutil.copytree(manifest.parent, copy)
+
+    def borrow(entries):
+        entries[0]["path"] = str(manifest.parent / entries[0]["path"])
+        return entries
+
+    edit_shard_entries(copy, borrow)
+    args = ["train", "--manifest", str(copy / "manifest.json"), "--checkpoint-dir"]
+    assert main([*args, str(tmp_path / "ckpt"), *TINY[2:]]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert str(manifest.parent) in err and "relative to the manifest's folder" in err
+    assert not (tmp_path / "ckpt").exists()
+
+
+# lazy: the loader finds it on first read, after the model compiled (~30 s here).
+@pytest.mark.parametrize("verify", ["full", pytest.param("lazy", marks=pytest.mark.slow)])
+def test_train_names_a_checksum_matching_shard_that_is_not_array_record(
+    manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], verify: str
+) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(manifest.parent, copy)
+    junk = b"\x00" * 70_000  # past ArrayRecord's 64 KB minimum, but no footer
+    victim: list[str] = []
+
+    def replace(entries):
+        victim.append(entries[0]["path"])
+        (copy / entries[0]["path"]).write_bytes(junk)
+        entries[0].update(bytes=len(junk), sha256=hashlib.sha256(junk).hexdigest())
+        return entries
+
+    edit_shard_entries(copy, replace)
+    args = ["train", "--manifest", str(copy / "manifest.json"), "--checkpoint-dir"]
+    assert main([*args, str(tmp_path / "ckpt"), *TINY[2:], f"verify={verify}"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"{victim[0]}: not a readable ArrayRecord file" in err

@@ -24,10 +24,19 @@ from polymix.core.manifest import (
     SourceTotals,
     TokenizerInfo,
     sha256_file,
+    write_manifest,
 )
 from polymix.transforms import record_codec
 
 BOS, EOS = 1, 2
+
+
+def _tokenizer_copy(folder: Path) -> str:
+    """A stand-in `tokenizer.model` (the loader only reads its ids from the manifest)."""
+    (folder / "tokenizer.model").write_bytes(b"stand-in tokenizer model")
+    return sha256_file(folder / "tokenizer.model")
+
+
 FIRST_ID = 8  # after pad, bos, eos, unk and the four media markers
 
 
@@ -77,14 +86,13 @@ def write_text_corpus(
         max_seq_len=max_seq_len,
         tokenizer=TokenizerInfo(
             path="tokenizer.model",
-            sha256="0" * 64,
+            sha256=_tokenizer_copy(folder),
             vocab_size=vocab,
             bos_id=BOS,
             eos_id=EOS,
             pad_id=0,
             specials={"<image>": 4, "</image>": 5, "<audio>": 6, "</audio>": 7},
         ),
-        shards=infos,
         sources={
             "text": SourceTotals(
                 modality="text",
@@ -97,9 +105,8 @@ def write_text_corpus(
         },
         mixture={"text": 1.0},
     )
-    out = folder / MANIFEST_NAME
-    out.write_text(manifest.to_json())
-    return out
+    write_manifest(folder, manifest, infos)
+    return folder / MANIFEST_NAME
 
 
 # One configuration for every tiny training test: the same program, so XLA's

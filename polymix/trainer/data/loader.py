@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import grain
@@ -32,7 +31,7 @@ from polymix.trainer.data.blocks import ReadBlocks, Unblock
 from polymix.trainer.data.layout import Layout, decode_parts
 from polymix.trainer.data.mixing import MixtureSchedule, record_weights
 from polymix.trainer.data.packing import assemble, pack_block
-from polymix.trainer.data.sources import positions_per_record, shards_by_source, source_stream
+from polymix.trainer.data.sources import SourceStream, source_refs, source_stream
 
 # 2: the per-epoch shuffle became `sources.epoch_permutation` (grain's before); a
 # version-1 state would resume into another record order, so it is refused.
@@ -52,15 +51,16 @@ _FIXED = (
 )
 
 
-def _resolve(manifest: str | os.PathLike[str] | Manifest, root: str | os.PathLike[str] | None):
+def _resolve(
+    manifest: str | os.PathLike[str] | Manifest, root: str | os.PathLike[str] | None
+) -> Manifest:
+    """The top level, bound to the folder (or bucket prefix) its paths are under."""
     if isinstance(manifest, Manifest):
         if root is None:
-            raise ValueError("pass `root` (the manifest's folder) with a Manifest object")
-        return manifest, Path(root)
-    path = Path(manifest)
-    if root is None:
-        root = path if path.is_dir() else path.parent
-    return load_manifest(path), Path(root)
+            return manifest.bound_to(manifest.root)  # raises unless it was loaded from one
+        return manifest.bound_to(os.fspath(root))
+    loaded = load_manifest(manifest)
+    return loaded if root is None else loaded.bound_to(os.fspath(root))
 
 
 def planned_weights(manifest: Manifest, override: Mapping[str, float] | None) -> dict[str, float]:
@@ -72,11 +72,10 @@ def planned_weights(manifest: Manifest, override: Mapping[str, float] | None) ->
         weights = dict(manifest.mixture)
     else:
         weights = {name: totals.weight for name, totals in manifest.sources.items()}
+    with_records = {name for name, totals in manifest.sources.items() if totals.records > 0}
     if not any(w > 0 for w in weights.values()):
-        weights = {}
-        for shard in manifest.shards:
-            weights[shard.source] = weights.get(shard.source, 0) + shard.tokens
-    unknown = sorted(set(weights) - {s.source for s in manifest.shards})
+        weights = {name: manifest.sources[name].tokens for name in with_records}
+    unknown = sorted(set(weights) - with_records)
     if unknown and any(weights[n] > 0 for n in unknown):
         raise ManifestError(f"mixture names sources with no shards: {unknown}")
     return {n: float(w) for n, w in weights.items() if w > 0 and n not in unknown}
@@ -90,13 +89,28 @@ def _markers(manifest: Manifest, override: Mapping[str, int] | None) -> Mapping[
     return dict(specials) if specials else None
 
 
+def _open_sources(
+    manifest: Manifest, **stream_args: Any
+) -> tuple[list[str], dict[str, float], list[SourceStream]]:
+    """(names, positions per record, streams) of the sources with records, one index at a time.
+
+    Only the few fields a stream reads are kept of each index entry (`ShardRef`).
+    """
+    names, per_record, streams = [], {}, []
+    for name in sorted(manifest.sources):
+        refs, per_record[name] = source_refs(manifest, name)
+        if refs:
+            names.append(name)
+            streams.append(source_stream(name, refs, root=manifest.root, **stream_args))
+    return names, {n: per_record[n] for n in names}, streams
+
+
 class PackedDataset(grain.IterDataset):
     """The whole pipeline as one grain `IterDataset` (use `make_loader` for the iterator)."""
 
     def __init__(
         self,
         manifest: Manifest,
-        root: Path,
         *,
         layout: Layout,
         global_batch_size: int,
@@ -124,11 +138,15 @@ class PackedDataset(grain.IterDataset):
                 f"seq_len {layout.seq_len} is shorter than the manifest's max_seq_len "
                 f"{manifest.max_seq_len}: records are cut to that length and never split here"
             )
-        self.manifest, self.root, self.layout = manifest, root, layout
+        self.manifest, self.root, self.layout = manifest, manifest.root, layout
         self.rows = global_batch_size // process_count
-        shards = shards_by_source(manifest)
-        self.names = sorted(shards)
-        per_record = {n: positions_per_record(shards[n]) for n in self.names}
+        self.names, per_record, self._sources = _open_sources(
+            manifest,
+            seed=seed,
+            process_index=process_index,
+            process_count=process_count,
+            verify=verify_checksums,
+        )
         self.record_weights = record_weights(weights, per_record)
         self.config = {
             "seq_len": layout.seq_len,
@@ -142,18 +160,6 @@ class PackedDataset(grain.IterDataset):
             "max_frames": max_frames,
             "sources": self.names,
         }
-        self._sources = [
-            source_stream(
-                name,
-                shards[name],
-                root=root,
-                seed=seed,
-                process_index=process_index,
-                process_count=process_count,
-                verify=verify_checksums,
-            )
-            for name in self.names
-        ]
         self._read = grain.ReadOptions(
             num_threads=read_threads, prefetch_buffer_size=prefetch_blocks
         )
@@ -353,10 +359,10 @@ def make_dataset(
     verify_checksums: bool = True,
 ) -> PackedDataset:
     """Same arguments as `make_loader`; the grain `IterDataset` (for grain's own tooling)."""
-    loaded, root_path = _resolve(manifest, root)
+    loaded = _resolve(manifest, root)
     weights = planned_weights(loaded, mixture)
     # From every source, not just the weighted ones: shapes must not change with the mixture.
-    modalities = {s.modality for s in loaded.shards}
+    modalities = {t.modality for t in loaded.sources.values() if t.records > 0}
     layout = Layout(
         seq_len=seq_len,
         patch_dim=patch_dim,
@@ -368,7 +374,6 @@ def make_dataset(
     has_audio = bool(modalities & {"audio", "video"})
     return PackedDataset(
         loaded,
-        root_path,
         layout=layout,
         global_batch_size=global_batch_size,
         seed=seed,

@@ -1,8 +1,11 @@
 """Manifest shards -> one grain `MapDataset` of decoded elements per source.
 
-Record counts come from the manifest (ArrayRecord's `path[start:end]` read
+Record counts come from the manifest's index (ArrayRecord's `path[start:end]` read
 instructions), so building a loader over thousands of shards opens none of them; a
 shard is opened, and its checksum checked, only when the first record is read from it.
+Each source's index is read on its own, straight into `ShardRef`s (four fields a shard);
+the loader keeps those of its sources, since every host reads a slice of every shard:
+~730 bytes a shard, ~1.7 GB for all of 1 PB (`benchmarks/manifest_scale.py`).
 Each source is sharded by host before the per-epoch shuffle, so hosts read disjoint
 records that together cover every epoch, and each host still shuffles globally over
 its share of every shard.
@@ -22,12 +25,19 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
+from typing import NamedTuple
 
 import grain
 import numpy as np
 
-from polymix.core.manifest import Manifest, ManifestError, ShardInfo, verify_shard
+from polymix.core.manifest import (
+    Manifest,
+    ManifestError,
+    ShardInfo,
+    join,
+    shard_problem,
+    unreadable_shard,
+)
 from polymix.trainer.data.layout import Element, Layout, decode_element
 
 # Below these, seeking record by record beats one batched `reader.read` (measured on
@@ -35,6 +45,15 @@ from polymix.trainer.data.layout import Element, Layout, decode_element
 _SEEK_MAX_GROUP = 32
 _SEEK_MAX_RECORD_BYTES = 32 * 1024
 _SEEK_LOCKS = 64
+
+
+class ShardRef(NamedTuple):
+    """What the loader keeps of each shard: a quarter of a `ShardInfo`'s memory."""
+
+    path: str
+    records: int
+    bytes: int
+    sha256: str
 
 
 class ShardSource(grain.sources.ArrayRecordDataSource):
@@ -48,12 +67,18 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
     the GIL and decompresses in parallel) for long groups and large media records.
     """
 
-    def __init__(self, root: Path, shards: Sequence[ShardInfo], *, verify: bool = True):
-        self._root = Path(root)
-        self._shards = list(shards)
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        shards: Sequence[ShardInfo | ShardRef],
+        *,
+        verify: bool = True,
+    ):
+        self._root = os.fspath(root)
+        self._shards = [ShardRef(s.path, s.records, s.bytes, s.sha256) for s in shards]
         self._verify = verify
         self._verified: set[int] = set()
-        instructions = [f"{os.fspath(self._root / s.path)}[0:{s.records}]" for s in self._shards]
+        instructions = [f"{join(self._root, s.path)}[0:{s.records}]" for s in self._shards]
         # No readahead and no reader thread pool: the settings ArrayRecord documents for
         # random access.
         super().__init__(instructions, reader_options={"max_parallelism": "0"})
@@ -65,12 +90,18 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
     def _ensure_reader_exists(self, reader_idx: int) -> None:
         # Called on every read; the check runs once per shard per process, before the
         # reader is created, so a corrupted shard never yields a record.
+        shard = self._shards[reader_idx]
         if self._verify and reader_idx not in self._verified:
             with self._lock:
                 if reader_idx not in self._verified:
-                    verify_shard(self._root, self._shards[reader_idx], count_records=True)
+                    problem = shard_problem(self._root, shard, count_records=True)
+                    if problem is not None:
+                        raise ManifestError(problem)
                     self._verified.add(reader_idx)
-        super()._ensure_reader_exists(reader_idx)
+        try:
+            super()._ensure_reader_exists(reader_idx)
+        except (RuntimeError, ValueError, OSError) as exc:  # not ArrayRecord, whatever its sha256
+            raise ManifestError(unreadable_shard(shard.path, exc)) from None
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
@@ -103,19 +134,25 @@ class ShardSource(grain.sources.ArrayRecordDataSource):
             reader_idx = int(shard[group[0]])
             self._ensure_reader_exists(reader_idx)
             positions = (indices[group] - starts[reader_idx]).tolist()
-            reader = self._readers[reader_idx]
-            if len(positions) < _SEEK_MAX_GROUP and self._seekable[reader_idx]:
-                # seek + read share the reader's cursor: one thread at a time per shard.
-                with self._seek_locks[reader_idx % _SEEK_LOCKS]:
-                    records = []
-                    for position in positions:
-                        reader.seek(position)
-                        records.append(reader.read())
-            else:
-                records = reader.read(positions)
+            try:
+                records = self._read_positions(reader_idx, positions)
+            except RuntimeError as exc:  # ArrayRecord's word for a file it cannot parse
+                raise ManifestError(unreadable_shard(self._shards[reader_idx].path, exc)) from None
             for slot, record in zip(group.tolist(), records, strict=True):
                 out[slot] = record
         return out
+
+    def _read_positions(self, reader_idx: int, positions: list[int]) -> list[bytes]:
+        reader = self._readers[reader_idx]
+        if len(positions) >= _SEEK_MAX_GROUP or not self._seekable[reader_idx]:
+            return reader.read(positions)
+        # seek + read share the reader's cursor: one thread at a time per shard.
+        with self._seek_locks[reader_idx % _SEEK_LOCKS]:
+            records = []
+            for position in positions:
+                reader.seek(position)
+                records.append(reader.read())
+        return records
 
     def __repr__(self) -> str:
         return f"ShardSource({len(self._shards)} shards, {len(self)} records)"
@@ -221,12 +258,30 @@ def source_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
-def shards_by_source(manifest: Manifest) -> dict[str, list[ShardInfo]]:
-    by_source: dict[str, list[ShardInfo]] = {}
-    for shard in manifest.shards:
+def source_shards(manifest: Manifest, name: str) -> list[ShardInfo]:
+    """One source's shards holding records, in path order, from its own index files only."""
+    return sorted((s for s in manifest.shards(name) if s.records > 0), key=lambda s: s.path)
+
+
+def source_refs(manifest: Manifest, name: str) -> tuple[list[ShardRef], float]:
+    """`source_shards` as `ShardRef`s, and their mean positions per record, in one pass.
+
+    Each entry is dropped as soon as it is read, so opening a source never holds its
+    full index entries at once.
+    """
+    refs, records, tokens = [], 0, 0
+    for shard in manifest.shards(name):
         if shard.records > 0:
-            by_source.setdefault(shard.source, []).append(shard)
-    return by_source
+            refs.append(ShardRef(shard.path, shard.records, shard.bytes, shard.sha256))
+            records, tokens = records + shard.records, tokens + shard.tokens
+    refs.sort(key=lambda ref: ref.path)
+    return refs, tokens / records if records else 0.0
+
+
+def shards_by_source(manifest: Manifest) -> dict[str, list[ShardInfo]]:
+    """`source_shards` of every source that has any."""
+    by_source = {name: source_shards(manifest, name) for name in sorted(manifest.sources)}
+    return {name: shards for name, shards in by_source.items() if shards}
 
 
 def positions_per_record(shards: Sequence[ShardInfo]) -> float:
@@ -237,9 +292,9 @@ def positions_per_record(shards: Sequence[ShardInfo]) -> float:
 
 def source_stream(
     name: str,
-    shards: Sequence[ShardInfo],
+    shards: Sequence[ShardInfo | ShardRef],
     *,
-    root: Path,
+    root: str | os.PathLike[str],
     seed: int,
     process_index: int,
     process_count: int,
@@ -261,9 +316,9 @@ def source_stream(
 
 def source_dataset(
     name: str,
-    shards: Sequence[ShardInfo],
+    shards: Sequence[ShardInfo | ShardRef],
     *,
-    root: Path,
+    root: str | os.PathLike[str],
     layout: Layout,
     seed: int,
     process_index: int,

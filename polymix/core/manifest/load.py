@@ -1,0 +1,58 @@
+"""Reading the top level: one file, validated whole before anything it names is opened."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pydantic import ValidationError
+
+from polymix.core.manifest.paths import manifest_location
+from polymix.core.manifest.schema import SCHEMA_VERSION, Manifest, ManifestError, ManifestRefused
+from polymix.core.manifest.storage import read_bytes
+
+
+def one_line(exc: ValidationError) -> str:
+    """pydantic's several-line report as one line: field location and message per error."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "value"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_manifest(text: str, *, origin: str = "manifest", root: str | None = None) -> Manifest:
+    """Validate top-level text from anywhere; `root` is the folder its paths are under."""
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise ManifestError(f"{origin} is not valid JSON: {exc}") from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ManifestError(
+            f"{origin}: schema_version {version!r} is not understood (this polymix reads "
+            f"{SCHEMA_VERSION}); re-run `polymix run` with this version, or use the polymix "
+            "that wrote it"
+        )
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise ManifestRefused(f"{origin}: {one_line(exc)}") from None
+    return manifest.bound_to(root) if root is not None else manifest
+
+
+def load_manifest(path: str | os.PathLike[str]) -> Manifest:
+    """The top level of `path` (a manifest.json, a run folder, or a gs:// URL of either)."""
+    file, root = manifest_location(path)
+    try:
+        data = read_bytes(file)
+    except (FileNotFoundError, IsADirectoryError):
+        raise ManifestError(f"no manifest at {file}") from None
+    except OSError as exc:
+        raise ManifestError(f"{file} cannot be read ({exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError(f"{file} is not UTF-8 text") from None
+    return parse_manifest(text, origin=file, root=root)

@@ -1,0 +1,184 @@
+"""What the top level and the index hold, field by field (the schema of the contract)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from polymix.core.errors import UserFacingError
+from polymix.core.manifest.paths import RelativePath
+
+# 2: shards and side files moved from the top level into a checksummed index.
+SCHEMA_VERSION = 2
+IndexKind = Literal["shards", "rejected", "duplicates"]
+SideKind = Literal["rejected", "duplicates"]
+Count = Annotated[int, Field(ge=0)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ManifestError(UserFacingError, ValueError):
+    """A manifest or a file it names that the reader must refuse; the message names the culprit."""
+
+
+class ManifestRefused(ManifestError):
+    """An entry no pipeline writes (a path leaving the run, a field out of range): never used."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShardInfo(_Strict):
+    """One index line of kind `shards`."""
+
+    path: RelativePath
+    source: str
+    modality: str
+    records: Count
+    tokens: int = Field(ge=0, description="sequence positions the records occupy")
+    bytes: Count
+    sha256: Sha256
+    positions: dict[str, int] = Field(
+        default_factory=dict, description="`tokens` split by kind: text, image, audio"
+    )
+
+
+class SideFileInfo(_Strict):
+    """One index line of kind `rejected` or `duplicates`: a part under that folder."""
+
+    path: RelativePath
+    kind: SideKind
+    source: str
+    stage: str
+    reason: str = Field("", description="rejection reason; empty for duplicates")
+    lines: int = Field(ge=0, description="examples in the file, one JSON line each")
+    bytes: Count
+    sha256: Sha256
+
+    @property
+    def folder(self) -> str:
+        """`rejected/<source>/<stage>/<reason>` or `duplicates/<source>/<stage>`."""
+        parts = [self.kind, self.source, self.stage] + ([self.reason] if self.reason else [])
+        return "/".join(parts)
+
+
+class IndexFileInfo(_Strict):
+    """One index file, as the top level lists it: where, what, how many, which bytes."""
+
+    path: RelativePath
+    kind: IndexKind
+    source: str
+    entries: Count
+    bytes: Count
+    sha256: Sha256
+
+
+class TokenizerInfo(_Strict):
+    path: RelativePath
+    sha256: Sha256
+    vocab_size: int
+    bos_id: int
+    eos_id: int
+    pad_id: int
+    specials: dict[str, int] = Field(default_factory=dict, description="media marker ids")
+
+
+class SourceTotals(_Strict):
+    """Accounting for one source: every input example ends in exactly one bucket."""
+
+    modality: str
+    weight: float
+    input: int = 0
+    kept: int = 0
+    records: int = 0
+    tokens: int = 0
+    duplicates: dict[str, int] = Field(default_factory=dict, description="by stage")
+    rejected: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="stage -> reason -> n"
+    )
+    modified: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="stage -> change -> n"
+    )
+    positions: dict[str, int] = Field(
+        default_factory=dict, description="kept sequence positions by kind: text, image, audio"
+    )
+
+    @property
+    def duplicates_total(self) -> int:
+        return sum(self.duplicates.values())
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(n for reasons in self.rejected.values() for n in reasons.values())
+
+    def balances(self) -> bool:
+        return self.input == self.kept + self.duplicates_total + self.rejected_total
+
+
+class Manifest(_Strict):
+    """The top level: small at any corpus size; shards and side files live in `index`."""
+
+    schema_version: int = SCHEMA_VERSION
+    polymix_version: str
+    config_hash: str
+    max_seq_len: int
+    tokenizer: TokenizerInfo | None = None
+    minhash: dict[str, Any] | None = None
+    media: dict[str, Any] | None = Field(None, description="patch size, mel bins, frame stack")
+    sources: dict[str, SourceTotals]
+    mixture: dict[str, float] = Field(
+        default_factory=dict, description="planned share of training positions per source"
+    )
+    plan: dict[str, Any] | None = Field(None, description="the mixture plan behind `mixture`")
+    index: list[IndexFileInfo] = Field(
+        default_factory=list, description="index files of shards and side files"
+    )
+    warnings: list[str] = Field(default_factory=list)
+
+    _root: str | None = PrivateAttr(None)
+
+    def to_json(self) -> str:
+        """Canonical text: identical runs must write identical bytes."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+    def bound_to(self, root: str) -> Manifest:
+        """This manifest, reading its index and files under `root` (a folder or URL prefix)."""
+        bound = self.model_copy()
+        bound._root = str(root)
+        return bound
+
+    @property
+    def root(self) -> str:
+        if self._root is None:
+            raise ManifestError("this manifest was not loaded from a folder; use load_manifest")
+        return self._root
+
+    @property
+    def shard_count(self) -> int:
+        return sum(f.entries for f in self.index if f.kind == "shards")
+
+    def index_files(self, kind: str, source: str | None = None) -> list[IndexFileInfo]:
+        return [f for f in self.index if f.kind == kind and source in (None, f.source)]
+
+    def shards(self, source: str | None = None) -> Iterator[ShardInfo]:
+        """Stream the shard entries (of one source), one index file in memory at a time."""
+        from polymix.core.manifest.index import read_index_file
+
+        for info in self.index_files("shards", source):
+            yield from read_index_file(self.root, info)  # type: ignore[misc]
+
+    def side_files(
+        self, source: str | None = None, kind: SideKind | None = None
+    ) -> Iterator[SideFileInfo]:
+        from polymix.core.manifest.index import read_index_file
+
+        for info in self.index:
+            if (
+                info.kind != "shards"
+                and kind in (None, info.kind)
+                and source in (None, info.source)
+            ):
+                yield from read_index_file(self.root, info)  # type: ignore[misc]

@@ -1,0 +1,185 @@
+"""`polymix verify` on tampered copies of a real run: every problem found, each file named."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from polymix.cli import main
+from polymix.core.manifest import load_manifest
+from tests.support.manifest_edit import edit_shard_entries
+
+
+@pytest.fixture()
+def run(demo_run: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy, ignore=shutil.ignore_patterns("report"))
+    return copy
+
+
+def verify(target: Path | str, capsys) -> tuple[int, str]:
+    code = main(["verify", str(target)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def side_file(run: Path, kind: str) -> Path:
+    return sorted((run / kind).rglob("*.jsonl.gz"))[0]
+
+
+def test_the_untouched_run_verifies(run, capsys):
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 0, printed
+    assert printed.startswith("ok: ")
+
+
+ATTACKS = {
+    "system file": "/etc/passwd",
+    "parent folder": "../other/shards/web/web-00000-of-00002.array_record",
+    "scheme": "gs://other-bucket/run/shards/web/web-00000-of-00002.array_record",
+    "windows separators": "shards\\..\\..\\secret.array_record",
+    "windows drive": "C:\\runs\\other\\shards\\web-00000.array_record",
+    "empty segment": "shards//web/web-00000-of-00002.array_record",
+    "dot segment": "shards/./web/web-00000-of-00002.array_record",
+}
+
+
+@pytest.mark.parametrize("path", ATTACKS.values(), ids=ATTACKS.keys())
+def test_a_shard_path_that_leaves_the_run_is_refused_in_one_line(run, capsys, path):
+    def point_elsewhere(entries):
+        entries[0]["path"] = path
+        return entries
+
+    edit_shard_entries(run, point_elsewhere)
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 2
+    assert len(printed.strip().splitlines()) == 1, printed
+    assert repr(path) in printed and "relative to the manifest's folder" in printed
+    assert "bytes on disk" not in printed  # refused before the file was looked at
+
+
+def test_an_absolute_path_to_another_runs_valid_shard_is_refused(run, demo_run, capsys):
+    def borrow(entries):
+        entries[0]["path"] = str(demo_run / entries[0]["path"])  # same bytes, same sha256
+        return entries
+
+    edit_shard_entries(run, borrow)
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 2, printed
+    assert str(demo_run) in printed and "relative to the manifest's folder" in printed
+
+
+def test_a_checksum_matching_file_that_is_not_array_record_is_named(run, capsys):
+    junk = b"not an ArrayRecord file at all\n" * 64
+    victim: dict = {}
+
+    def replace_first(entries):
+        victim.update(entries[0])
+        (run / entries[0]["path"]).write_bytes(junk)
+        entries[0]["bytes"] = len(junk)
+        entries[0]["sha256"] = hashlib.sha256(junk).hexdigest()
+        return entries
+
+    edit_shard_entries(run, replace_first)
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    assert f"{victim['path']}: not a readable ArrayRecord file" in printed
+    assert "Traceback" not in printed
+
+
+def test_a_deleted_duplicates_file_is_named(run, capsys):
+    victim = side_file(run, "duplicates")
+    victim.unlink()
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    assert f"{victim.relative_to(run)}: missing" in printed
+
+
+def test_an_emptied_rejected_file_is_named_with_its_count(run, capsys):
+    victim = side_file(run, "rejected")
+    with gzip.open(victim, "rt") as handle:
+        lines = sum(1 for _ in handle)
+    with gzip.GzipFile(victim, "wb", mtime=0):
+        pass
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    assert str(victim.relative_to(run)) in printed
+    _, source, stage, reason, _ = victim.relative_to(run).parts
+    assert f"rejected/{source}/{stage}/{reason}: 0 lines written" in printed
+    assert f"manifest counts {lines}" in printed or "manifest counts" in printed
+
+
+def test_a_shard_dropped_from_manifest_and_disk_is_caught_by_the_source_totals(run, capsys):
+    dropped: dict = {}
+
+    def drop_a_web_shard(entries):
+        victim = next(e for e in entries if e["source"] == "web")
+        dropped.update(victim)
+        (run / victim["path"]).unlink()
+        return [e for e in entries if e is not victim]
+
+    edit_shard_entries(run, drop_a_web_shard)
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    totals = load_manifest(run / "manifest.json").sources["web"]
+    left = totals.records - dropped["records"]
+    assert f"source web: shards hold {left} records, manifest says {totals.records}" in printed
+
+
+def test_an_empty_shard_list_is_refused_when_sources_kept_something(run, capsys):
+    edit_shard_entries(run, lambda entries: [])
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    assert "source web: kept" in printed and "but no shard" in printed
+    assert not printed.startswith("ok")
+
+
+def test_a_corrupted_tokenizer_copy_is_named(run, capsys):
+    model = run / "tokenizer.model"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    assert "tokenizer.model: sha256" in printed
+
+
+def test_every_problem_is_listed_in_one_run_with_a_count(run, capsys):
+    duplicates = side_file(run, "duplicates")
+    duplicates.unlink()
+    rejected = side_file(run, "rejected")
+    with gzip.GzipFile(rejected, "wb", mtime=0):
+        pass
+    (run / "tokenizer.model").write_bytes(b"garbage")
+    shard = sorted((run / "shards").rglob("*.array_record"))[-1]
+    shard.write_bytes(shard.read_bytes()[:-10])
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    for culprit in (duplicates, rejected, run / "tokenizer.model", shard):
+        assert str(culprit.relative_to(run)) in printed, culprit
+    problems = [line for line in printed.splitlines() if line.startswith("problem: ")]
+    assert len(problems) >= 4
+    assert f"{len(problems)} problem(s)" in printed.splitlines()[-1]
+
+
+def test_a_remote_run_is_verified_through_beam_filesystems(run, capsys, gcs):
+    from apache_beam.io.filesystems import FileSystems
+
+    from polymix.pipelines.file_io import write_bytes
+    from tests.support.gcs_emulator import BUCKET
+
+    remote = f"gs://{BUCKET}/verify-test/run"
+    for path in run.rglob("*"):
+        if path.is_file():
+            write_bytes(f"{remote}/{path.relative_to(run).as_posix()}", path.read_bytes())
+    code, printed = verify(f"{remote}/manifest.json", capsys)
+    assert code == 0, printed
+    victim = side_file(run, "duplicates").relative_to(run).as_posix()
+    FileSystems.delete([f"{remote}/{victim}"])
+    code, printed = verify(f"{remote}/manifest.json", capsys)
+    assert code == 1
+    assert f"{victim}: missing" in printed
