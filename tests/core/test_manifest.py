@@ -23,7 +23,6 @@ from polymix.core.manifest import (
     sha256_file,
     write_manifest,
 )
-from tests.support.gcs_emulator import gcs  # noqa: F401  (the GCS emulator fixture)
 from tests.support.manifest_edit import edit_entries, edit_top_level
 
 RECORDS = 5
