@@ -3,7 +3,8 @@
 One DoFn runs the whole stage chain for an example, so the text is tokenized once and fastText
 models are loaded once per worker (in `setup`). Every input leaves exactly once: as a kept
 `Example` (tagged, possibly with rewritten text) or as a `Rejection` naming the stage and reason,
-each rejection counted in `Metrics.counter(stage, reason)`. Text modifications are counted too
+each rejection counted in `Metrics.counter(stage, reason)`; an exception in any filter rejects the
+example at stage `quality` as `error:<Type>` (`pipelines.isolation`). Text modifications are counted too
 (`Metrics.counter(stage, "modified_<what>")`), and detected languages as
 `Metrics.counter("language", "detected_<lang>")`.
 """
@@ -17,11 +18,12 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from polymix.core.config.filters import FiltersConfig
+from polymix.pipelines.isolation import REJECTED, IsolatedDoFn
 from polymix.transforms.example import Example, Rejection
 from polymix.transforms.filters import build_stages, load_models, run_stages
 
-REJECTED = "rejected"
 KEPT = "kept"
+STAGE = "quality"  # where a filter's failure is filed: the chain runs as one step
 
 
 def check_models(config: FiltersConfig) -> None:
@@ -34,7 +36,9 @@ def check_models(config: FiltersConfig) -> None:
         load_models(build_stages(config, modality))
 
 
-class _QualityDoFn(beam.DoFn):
+class _QualityDoFn(IsolatedDoFn):
+    stage = STAGE
+
     def __init__(self, config: FiltersConfig) -> None:
         self._config = config
         self._stages: dict[str, list[Any]] = {}
@@ -44,7 +48,7 @@ class _QualityDoFn(beam.DoFn):
         for stages in self._stages.values():
             load_models(stages)
 
-    def process(self, example: Example) -> Iterator[Any]:
+    def handle(self, example: Example) -> Iterator[Any]:
         stages = self._stages.get(example.modality, [])
         if not stages:
             yield example

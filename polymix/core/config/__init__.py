@@ -21,6 +21,7 @@ from polymix.core.config.filters import FiltersConfig
 from polymix.core.config.media import MediaConfig
 from polymix.core.config.mixture import MixtureConfig
 from polymix.core.config.near_dedup import NearDedupConfig
+from polymix.core.config.read import ReadConfig
 from polymix.core.config.shards import ShardsConfig
 from polymix.core.config.sources import SourceConfig
 from polymix.core.config.text import ExactDedupConfig, NormalizeConfig
@@ -31,6 +32,10 @@ from polymix.core.errors import UserFacingError
 class Config(Section):
     seed: int = Field(0, description="Seed for every random choice the pipeline makes.")
     sources: list[SourceConfig] = Field(min_length=1, description="Input sources.")
+    read: ReadConfig = Field(
+        default_factory=ReadConfig,
+        description="Bounds on what one JSONL/Parquet line, document or file may cost a worker.",
+    )
     normalize: NormalizeConfig = Field(
         default_factory=NormalizeConfig, description="Text normalization, before any hashing."
     )
@@ -132,4 +137,4 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return parse_config(raw, base_dir=str(path.resolve().parent), origin=str(path))
 
 
-__all__ = ["Config", "ConfigError", "SourceConfig", "load_config", "parse_config"]
+__all__ = ["Config", "ConfigError", "ReadConfig", "SourceConfig", "load_config", "parse_config"]

@@ -155,4 +155,4 @@ def test_examples_carry_no_bytes_in_their_original():
     data = _tar([("k.jpg", b"JPEG", tarfile.REGTYPE), ("j.txt", b"t", tarfile.REGTYPE)])
     for item in read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar"):
         example = item.example if isinstance(item, Rejection) else item
-        assert not any(isinstance(v, bytes) for v in example.original.values())
+        assert not any(isinstance(v, bytes) for v in example.original_object().values())
