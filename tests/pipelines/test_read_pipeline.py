@@ -133,6 +133,7 @@ def moved_runs(tmp_path_factory):
     return first, second, outputs
 
 
+@pytest.mark.slow  # two runs
 def test_shards_and_side_files_do_not_depend_on_where_the_corpus_lies(moved_runs):
     first, second, (out_a, out_b) = moved_runs
     files = sorted(

@@ -13,7 +13,7 @@ def test_init_writes_an_example_that_loads_and_documents_every_key(tmp_path):
     config = load_config(path)
     assert [s.name for s in config.sources] == ["web", "books"]
     text = path.read_text()
-    for section in ("normalize", "exact_dedup", "tokenizer", "shards"):
+    for section in ("read", "normalize", "exact_dedup", "tokenizer", "shards"):
         for key in getattr(config, section).model_fields:
             assert f"{key}:" in text, f"{section}.{key} is not documented"
     assert text.count("\n#") + text.count("  #") > 20  # comments, not just keys

@@ -31,7 +31,7 @@ MiB = 2**20
 READ_LIMITS = {
     "max_line_bytes": 4 * MiB,
     "max_text_chars": 1_000_000,
-    "max_decompressed_bytes": 64 * MiB,
+    "max_decompressed_bytes": 16 * MiB,
 }
 HUGE_LINE_BYTES = 50 * MiB
 BOMB_EXPANDED_BYTES = 2 * 2**30

@@ -307,3 +307,21 @@ def test_parquet_without_the_text_column_rejects_each_row():
     spec = TextSourceSpec("books", "text", "parquet", text_field="content")
     items = read(_parquet([[{"title": "a"}, {"title": "b"}]]), "b.parquet", spec)
     assert [i.reason for i in items] == ["missing_text_field", "missing_text_field"]
+
+
+def test_a_line_over_the_limit_is_never_held_in_memory():
+    import tracemalloc
+
+    from polymix.core.config.read import ReadConfig
+
+    limits = ReadConfig(max_line_bytes=1 << 20)
+    spec = TextSourceSpec("web", "text", "jsonl", id_field="id", limits=limits)
+    huge = b'{"id": "huge", "text": "' + b"z" * (50 << 20) + b'"}'
+    data = gzip.compress(lines(ok_line(1), huge, ok_line(2)), 1)
+    del huge
+    tracemalloc.start()
+    items = read(data, "f.jsonl.gz", spec)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [label(i) for i in items] == ["ok1", "line_too_long", "ok2"]
+    assert peak < 8 * limits.max_line_bytes  # the line is 50x the limit

@@ -36,9 +36,10 @@ class ReadConfig(Section):
     max_decompressed_bytes: int = Field(
         16 * 2**30,
         ge=1024,
-        description="Most bytes one JSONL file may expand to. Past it, the rest of the file "
-        "is one read/decompressed_too_large rejection (its lines are not decompressed, so "
-        "they cannot be counted).",
+        description="Most bytes one JSONL file may expand to, or a Parquet file's row groups "
+        "hold once decoded. Past it, the rest of a JSONL file is one "
+        "read/decompressed_too_large rejection (it is not decompressed, so its lines cannot "
+        "be counted); each row of a Parquet row group past it is one.",
     )
     max_expansion_ratio: float = Field(
         50.0,
