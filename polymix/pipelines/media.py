@@ -126,7 +126,8 @@ def _read_stream(reader, spec: MediaSourceSpec, path: str, fid: str):
         handle = open_raw(path)
     except Exception as exc:
         example = Example(spec.name, f"{fid}:file", spec.modality, original={"file": fid})
-        yield Rejection(example, "read", "unreadable_file", f"{type(exc).__name__}")
+        detail = f"{type(exc).__name__}: {exc}".replace(path, fid)
+        yield Rejection(example, "read", "unreadable_file", detail)
         return
     with handle:
         yield from reader(spec, handle, path, fid)

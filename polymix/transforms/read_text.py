@@ -51,6 +51,7 @@ from polymix.transforms.unicode_safety import has_control_characters, is_encodab
 STAGE = "read"
 BOM = b"\xef\xbb\xbf"
 PARQUET_BATCH_ROWS = 256
+PARQUET_READ_BUFFER = 1 << 20
 
 Item = Example | Rejection
 Opener = Callable[[], IO[bytes]]
@@ -336,7 +337,9 @@ def read_parquet(
     import pyarrow.parquet as pq
 
     try:
-        table_file = pq.ParquetFile(raw)
+        # Streamed column chunks (1 MiB reads, no pre-buffering): memory is one batch of rows
+        # and a page per column, not a whole row group.
+        table_file = pq.ParquetFile(raw, buffer_size=PARQUET_READ_BUFFER, pre_buffer=False)
         metadata = table_file.metadata
     except Exception as exc:  # no readable footer: the rows cannot even be counted
         detail = f"{type(exc).__name__}: {exc}".replace(path, file_id)

@@ -63,7 +63,7 @@ def _gunzip(read: Reader) -> Iterator[bytes]:
             if not data:
                 break
         if not in_member:
-            if not data.strip(b"\0"):  # zero padding after the last member, which gzip allows
+            if data[0] == 0 and not data.strip(b"\0"):  # zero padding after the last member
                 data = b""
                 continue
             in_member = True

@@ -16,6 +16,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def is_encodable(text: str) -> bool:
     """True when `text` encodes to UTF-8 (it holds no lone surrogate)."""
+    if text.isascii():  # most text, checked without copying it
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

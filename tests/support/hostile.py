@@ -7,8 +7,9 @@ documented rules (one input per non-blank line or Parquet row; an empty or
 unopenable file is one; the rest of a file that cannot be decompressed further is
 one), never from running the pipeline.
 
-Media inputs (16-bit PNGs, tar member names that are not UTF-8, ...) are written by
-their own helper; add its writer to `MEDIA_PARTS` and the combined test runs them too.
+Media inputs (16-bit PNGs, tar member names that are not UTF-8, ...) have their own
+writer (`tests/support/hostile_media.py`); add it to `MEDIA_PARTS`, as a function of the
+corpus root returning a `Part`, and the combined test runs them too.
 """
 
 from __future__ import annotations

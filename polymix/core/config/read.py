@@ -7,6 +7,12 @@ file expands to at most `max_decompressed_bytes` (or `max_expansion_ratio` times
 compressed size), a document's text is at most `max_text_chars`. Whatever goes past a
 bound is rejected with a reason and its size, never silently cut, and only
 `rejected_prefix_bytes` of it is copied into `rejected/`.
+
+Memory per worker for reading (`transforms/text_stream.py`, `transforms/read_text.py`):
+the line splitter holds at most 2 x `max_line_bytes` + 2 MiB; the line being parsed
+adds at most ~8 x `max_line_bytes` (its bytes, its decoded text at up to 4 bytes a
+character, the parsed text), ~3 x for ASCII. So ~10 x `max_line_bytes` in all, whatever
+the file's size. Parquet is decoded 256 rows at a time from 1 MiB reads.
 """
 
 from __future__ import annotations
