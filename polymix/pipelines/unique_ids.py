@@ -13,13 +13,17 @@ dedup under their own, unique ids only if their ids differ.
                         └► (position, example) ────────────── CoGroupByKey(position) ◄┘ (first, count)
                                                                    └► kept | read/duplicate_id
 
-Scale (1 PB: 5x10^11 documents of ~2 KB): the combine is lifted, so an id repeated
-10^8 times costs one (count, first position) accumulator of ~100 B per bundle that
-holds it, then one merge of those, never the documents. The join is keyed by the
-document's own position, so every key holds exactly one example plus at most one
-~100 B mark, however often its id repeats: no hot key. Shuffled per document: ~100 B
-into the combine (less after lifting) and the document itself once (~2 KB; ~1 PB at
-1 PB), which also spreads each file's examples over the workers.
+Scale (1 PB: 5x10^11 documents of ~2 KB):
+- per key: the combine is lifted, so an id repeated 10^8 times costs one (count, first
+  position) accumulator of ~100 B per bundle that holds copies of it, then one merge of
+  those (a few thousand accumulators: ~1 MB), never the documents. The join is keyed by
+  the document's own position, so every key holds exactly one example (at most
+  `read.max_line_bytes`) plus at most one ~100 B mark, however often its id repeats: no
+  hot key anywhere.
+- shuffled: ~100 B per document into the combine (50 TB, less where lifting merges
+  repeats), one ~100 B mark per distinct id (at most 50 TB), and each document once
+  (~1 PB). That join also spreads each file's examples over the workers, which the
+  media path needs anyway.
 """
 
 from __future__ import annotations

@@ -325,3 +325,14 @@ def test_a_line_over_the_limit_is_never_held_in_memory():
     tracemalloc.stop()
     assert [label(i) for i in items] == ["ok1", "line_too_long", "ok2"]
     assert peak < 8 * limits.max_line_bytes  # the line is 50x the limit
+
+
+def test_nesting_depth_reads_escapes_as_json_does():
+    from polymix.transforms.read_text import nesting_exceeds
+
+    escaped = json.dumps({"t": 'a quote " then [[[ and a backslash \\', "m": [[1]]})
+    assert not nesting_exceeds(escaped, 3) and nesting_exceeds(escaped, 2)  # {, [, [
+    inside = json.dumps({"t": "[" * 1000 + '\\"' + "{" * 1000})
+    assert not nesting_exceeds(inside, 400)
+    deep = '{"t": "\\\\", "m": ' + "[" * 450 + "]" * 450 + "}"
+    assert nesting_exceeds(deep, 400) and not nesting_exceeds(deep, 451)
