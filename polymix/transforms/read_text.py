@@ -9,7 +9,8 @@ as `error:<Type>`) and reading goes on with the next. What counts as one input:
 - an empty or unopenable file;
 - the rest of a file that cannot be read further. A transient read error is retried
   once from the same byte; a damaged or truncated compressed stream, a second read
-  error or a file expanding past `read.max_decompressed_bytes` leaves a rest that
+  error or a compressed file expanding past `read.max_decompressed_bytes` (or
+  `read.max_expansion_ratio` times its size) leaves a rest that
   cannot be decompressed, so its lines cannot be counted: it is one rejection. A
   Parquet row group that cannot be decoded costs one rejection per row (the footer
   says how many); a Parquet file without a readable footer is one rejection.
@@ -52,6 +53,7 @@ STAGE = "read"
 BOM = b"\xef\xbb\xbf"
 PARQUET_BATCH_ROWS = 256
 PARQUET_READ_BUFFER = 1 << 20
+UNBOUNDED = 1 << 62
 
 Item = Example | Rejection
 Opener = Callable[[], IO[bytes]]
@@ -242,11 +244,11 @@ class _JsonlFile:
         self.spec, self.raw, self.open_file = spec, raw, open_file
         self.path, self.file_id = path, file_id
         self.compression = compression_of(path)
-        size = _stream_size(raw) if self.compression != "none" else None
         limits = spec.limits
-        self.splitter = LineSplitter(
-            limits.max_line_bytes, limits.rejected_prefix_bytes, limits.expansion_limit(size)
-        )
+        allowed = UNBOUNDED  # a plain file holds what it holds: it streams, nothing expands
+        if self.compression != "none":
+            allowed = limits.expansion_limit(_stream_size(raw))
+        self.splitter = LineSplitter(limits.max_line_bytes, limits.rejected_prefix_bytes, allowed)
         self.examples = 0
         self.reopened: IO[bytes] | None = None
 

@@ -3,8 +3,8 @@
 The text readers stream every file in fixed chunks and never hold more than one line
 at a time, so these bounds are also the reader's memory bound: a line is at most
 `max_line_bytes` (a longer one is skipped as it streams by, only a prefix kept), a
-file expands to at most `max_decompressed_bytes` (or `max_expansion_ratio` times its
-compressed size), a document's text is at most `max_text_chars`. Whatever goes past a
+compressed file expands to at most `max_decompressed_bytes` (or `max_expansion_ratio`
+times its size), a document's text is at most `max_text_chars`. Whatever goes past a
 bound is rejected with a reason and its size, never silently cut, and only
 `rejected_prefix_bytes` of it is copied into `rejected/`.
 
@@ -42,7 +42,8 @@ class ReadConfig(Section):
     max_decompressed_bytes: int = Field(
         16 * 2**30,
         ge=1024,
-        description="Most bytes one JSONL file may expand to, or a Parquet file's row groups "
+        description="Most bytes one compressed JSONL file may expand to, or a Parquet file's "
+        "row groups "
         "hold once decoded. Past it, the rest of a JSONL file is one "
         "read/decompressed_too_large rejection (it is not decompressed, so its lines cannot "
         "be counted); each row of a Parquet row group past it is one.",
