@@ -65,7 +65,13 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     media_sources = [s for s in config.sources if s.modality not in TEXT_MODALITIES]
     reads = [
         pipeline
-        | f"Read[{source.name}]" >> ReadTextSource(source, job.patterns[source.name], config.read)
+        | f"Read[{source.name}]"
+        >> ReadTextSource(
+            source,
+            job.patterns[source.name],
+            config.read,
+            root_patterns=[config.resolve(p) for p in source.paths],
+        )
         for source in text_sources
     ]
     media = [

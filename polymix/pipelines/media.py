@@ -194,6 +194,8 @@ class ProcessMediaSource(beam.PTransform):
         self.tokenizer_proto = tokenizer_proto
         self.max_seq_len = max_seq_len
         self.patterns = patterns if patterns is not None else _resolve(source.paths, base_dir)
+        # from every configured glob, matched or not, so ids do not depend on which match
+        self.roots = SourceRoots(_resolve(source.paths, base_dir))
         self.read = read or ReadConfig()
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
@@ -206,9 +208,9 @@ class ProcessMediaSource(beam.PTransform):
             | "Once" >> beam.Distinct()
             | "SpreadFiles" >> beam.Reshuffle()
             | "Read"
-            >> beam.ParDo(
-                _ReadMediaFn(spec, SourceRoots(self.patterns), self.read.max_id_chars)
-            ).with_outputs(REJECTED, main="examples")
+            >> beam.ParDo(_ReadMediaFn(spec, self.roots, self.read.max_id_chars)).with_outputs(
+                REJECTED, main="examples"
+            )
         )
         # Also spreads a shard's or table's examples over the workers (a shuffle by example).
         unique = read.examples | "UniqueIds" >> UniqueIds()

@@ -136,10 +136,19 @@ class ReadTextSource(beam.PTransform):
     `examples` have encodable texts and ids, unique within the source.
     """
 
-    def __init__(self, source: SourceConfig, patterns: list[str], limits: ReadConfig | None = None):
+    def __init__(
+        self,
+        source: SourceConfig,
+        patterns: list[str],
+        limits: ReadConfig | None = None,
+        root_patterns: list[str] | None = None,
+    ):
+        """`patterns` are the globs to match; `root_patterns` (default: the same) all the
+        source's globs, resolved, so that its root does not depend on which of them match."""
         super().__init__()
         self.spec = text_spec(source, limits)
         self.patterns = patterns
+        self.roots = SourceRoots(root_patterns or patterns)
 
     def expand(self, pbegin):
         outputs = (
@@ -150,7 +159,7 @@ class ReadTextSource(beam.PTransform):
             | "Once" >> beam.Distinct()
             | "Spread" >> beam.Reshuffle()
             | "Read"
-            >> beam.ParDo(_ReadFileFn(self.spec, SourceRoots(self.patterns))).with_outputs(
+            >> beam.ParDo(_ReadFileFn(self.spec, self.roots)).with_outputs(
                 REJECTED, main="examples"
             )
         )
