@@ -3,9 +3,9 @@
 One DoFn runs the whole stage chain for an example, so the text is tokenized once and fastText
 models are loaded once per worker (in `setup`). Every input leaves exactly once: as a kept
 `Example` (tagged, possibly with rewritten text) or as a `Rejection` naming the stage and reason,
-each rejection counted in `Metrics.counter(stage, reason)`; an exception in any filter rejects the
-example at stage `quality` as `error:<Type>` (`pipelines.isolation`). Text modifications are counted too
-(`Metrics.counter(stage, "modified_<what>")`), and detected languages as
+each rejection counted in `Metrics.counter(stage, reason)`. An exception in any filter rejects
+the example at stage `quality` as `error:<Type>` (`pipelines.isolation`). Text modifications are
+counted too (`Metrics.counter(stage, "modified_<what>")`), and detected languages as
 `Metrics.counter("language", "detected_<lang>")`.
 """
 

@@ -27,6 +27,11 @@ def lines(*objs) -> bytes:
         ("f.jsonl", lambda b: b),
         ("f.jsonl.gz", gzip.compress),
         ("f.jsonl.zst", lambda b: zstandard.ZstdCompressor().compress(b)),
+        ("f.jsonl.gz", lambda b: gzip.compress(b[:7]) + gzip.compress(b[7:]) + b"\0" * 9),
+        (
+            "f.jsonl.zst",
+            lambda b: b"".join(zstandard.ZstdCompressor().compress(p) for p in (b[:7], b[7:])),
+        ),
     ],
 )
 def test_jsonl_in_every_compression_gives_the_same_examples(path, compress):
