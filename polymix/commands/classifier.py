@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,8 +50,9 @@ def _expand(
     sources = {}
     if config_path:
         from polymix.core.config import load_config
+        from polymix.pipelines.file_io import read_bytes
 
-        config = load_config(config_path)
+        config = load_config(config_path, read_bytes)
         sources = {s.name: s for s in config.sources}
     files: list[tuple[str, str, str]] = []
     for name in names:
@@ -66,8 +68,11 @@ def _expand(
     return files
 
 
-def _texts(files: list[tuple[str, str, str]], limit: int) -> Iterator[str]:
+def _texts(files: list[tuple[str, str, str]], limit: int, skipped: Counter) -> Iterator[str]:
+    """Texts of the files, read as the pipeline reads them; what fails is counted, not fatal."""
     from polymix.transforms.example import Example
+    from polymix.transforms.failures import failure_reason
+    from polymix.transforms.filters.quality_classifier import prepare
     from polymix.transforms.read_text import TextSourceSpec, read_text_file
 
     count = 0
@@ -75,18 +80,35 @@ def _texts(files: list[tuple[str, str, str]], limit: int) -> Iterator[str]:
         spec = TextSourceSpec("train", "text", fmt, text_field=text_field)
         opener = lambda p=path: open(p, "rb")  # noqa: E731, SIM115 (read_text_file closes it)
         for item in read_text_file(spec, opener, path, Path(path).name):
-            if isinstance(item, Example) and item.text:
-                yield item.text
-                count += 1
-                if limit and count >= limit:
-                    return
+            if not isinstance(item, Example):
+                skipped[f"{item.stage}/{item.reason}"] += 1
+                continue
+            if not item.text:
+                continue
+            try:  # what training does to each text, so one document cannot fail the whole fit
+                prepare(item.text).encode("utf-8")
+            except Exception as exc:
+                skipped[f"prepare/{failure_reason(exc)}"] += 1
+                continue
+            yield item.text
+            count += 1
+            if limit and count >= limit:
+                return
 
 
 def handle_train(args: argparse.Namespace) -> int:
     from polymix.transforms.filters import quality_classifier
 
-    positive = list(_texts(_expand(args.positive, args.config, args.text_field), args.max_docs))
-    negative = list(_texts(_expand(args.negative, args.config, args.text_field), args.max_docs))
+    skipped: Counter = Counter()
+    positive = list(
+        _texts(_expand(args.positive, args.config, args.text_field), args.max_docs, skipped)
+    )
+    negative = list(
+        _texts(_expand(args.negative, args.config, args.text_field), args.max_docs, skipped)
+    )
+    if skipped:
+        detail = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items()))
+        print(f"skipped {sum(skipped.values())} input(s): {detail}")
     if not positive or not negative:
         raise UserFacingError(
             f"need documents on both sides (got {len(positive)} positive, {len(negative)} negative)"

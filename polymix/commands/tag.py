@@ -87,8 +87,9 @@ def load_filters(path: str) -> Any:
     if isinstance(raw, dict) and "sources" in raw:
         from polymix.core.config import load_config
         from polymix.corpus_run import with_resolved_models
+        from polymix.pipelines.file_io import read_bytes
 
-        return with_resolved_models(load_config(path)).filters
+        return with_resolved_models(load_config(path, read_bytes)).filters
     section = (raw or {}).get("filters", {}) if isinstance(raw, dict) else None
     if not isinstance(section, dict):
         raise UserFacingError(f"{path}: expected a mapping with a `filters` section")

@@ -26,10 +26,10 @@ from polymix.pipelines.near_dedup import NearDuplicates
 from polymix.pipelines.normalize import NormalizeText
 from polymix.pipelines.quality import QualityFilters
 from polymix.pipelines.read import ReadTextSource
+from polymix.pipelines.side_items import duplicate_item, rejected_item
 from polymix.pipelines.statistics import RunStatistics, cuts_from_filters
 from polymix.pipelines.tokenize import TokenizeText
 from polymix.transforms.positions import position_kinds
-from polymix.transforms.side_records import duplicate_line, rejection_line
 
 TEXT_MODALITIES = ("text", "code")
 
@@ -66,7 +66,12 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     reads = [
         pipeline
         | f"Read[{source.name}]"
-        >> ReadTextSource(source, job.patterns[source.name], config.base_dir)
+        >> ReadTextSource(
+            source,
+            job.patterns[source.name],
+            config.read,
+            root_patterns=[config.resolve(p) for p in source.paths],
+        )
         for source in text_sources
     ]
     media = [
@@ -79,6 +84,7 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
             job.tokenizer_proto,
             config.shards.max_seq_len,
             job.patterns[source.name],
+            config.read,
         )
         for source in media_sources
     ]
@@ -89,17 +95,20 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     exact = normalized["kept"] | "ExactDedup" >> ExactDuplicates(config.exact_dedup)
     near = exact["kept"] | "NearDedup" >> NearDuplicates(config.near_dedup)
     quality = near["kept"] | "Quality" >> QualityFilters(config.filters)
-    text_records = quality["kept"] | "Tokenize" >> TokenizeText(
+    tokenized = quality["kept"] | "Tokenize" >> TokenizeText(
         job.tokenizer_proto, config.shards.max_seq_len
     )
 
-    kept = _flatten([quality["kept"], *(m["kept"] for m in media)], "AllKept", pipeline)
-    records = _flatten([text_records, *(m["records"] for m in media)], "AllRecords", pipeline)
+    kept = _flatten([tokenized["kept"], *(m["kept"] for m in media)], "AllKept", pipeline)
+    records = _flatten(
+        [tokenized["records"], *(m["records"] for m in media)], "AllRecords", pipeline
+    )
     rejected = _flatten(
         [
             read_rejected,
             normalized["rejected"],
             quality["rejected"],
+            tokenized["rejected"],
             *(m["rejected"] for m in media),
         ],
         "AllRejected",
@@ -121,17 +130,13 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     side_target = config.shards.side_output_target_bytes
     rejected_files = (
         rejected
-        | "RejectedItems"
-        >> beam.Map(
-            lambda r: Item((r.example.source, r.stage, r.reason), r.example.id, rejection_line(r))
-        )
+        | "RejectedItems" >> beam.Map(rejected_item)
         | "WriteRejected"
         >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("rejected"))
     )
     duplicate_files = (
         duplicates
-        | "DuplicateItems"
-        >> beam.Map(lambda d: Item((d.example.source, d.stage), d.example.id, duplicate_line(d)))
+        | "DuplicateItems" >> beam.Map(duplicate_item)
         | "WriteDuplicates"
         >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("duplicates"))
     )
@@ -146,7 +151,7 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
         | "CountModified" >> accounting.CountModified(),
     ) | "AllCounts" >> beam.Flatten()
 
-    stages = ["read", "normalize", "exact_dedup", "near_dedup", *_filter_stages(config)]
+    stages = ["read", "normalize", "exact_dedup", "near_dedup", *_filter_stages(config), "tokenize"]
     _ = (kept, rejected, duplicates) | "Statistics" >> RunStatistics(
         output, cuts_from_filters(config.filters), stages
     )

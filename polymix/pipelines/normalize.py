@@ -5,17 +5,20 @@ from __future__ import annotations
 import apache_beam as beam
 
 from polymix.core.config.text import NormalizeConfig
+from polymix.pipelines.isolation import REJECTED, IsolatedDoFn
 from polymix.transforms.example import Example, Rejection
 from polymix.transforms.normalize import normalize_text
 
 STAGE = "normalize"
 
 
-class _NormalizeFn(beam.DoFn):
+class _NormalizeFn(IsolatedDoFn):
+    stage = STAGE
+
     def __init__(self, config: NormalizeConfig):
         self.config = config
 
-    def process(self, example: Example):
+    def handle(self, example: Example):
         text = normalize_text(
             example.text or "",
             unicode_form=self.config.unicode_form,
@@ -25,7 +28,7 @@ class _NormalizeFn(beam.DoFn):
         )
         if not text:
             beam.metrics.Metrics.counter(STAGE, "empty_text").inc()
-            yield beam.pvalue.TaggedOutput("rejected", Rejection(example, STAGE, "empty_text"))
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(example, STAGE, "empty_text"))
         else:
             yield example.replace(text=text)
 
@@ -38,5 +41,5 @@ class NormalizeText(beam.PTransform):
         self.config = config
 
     def expand(self, examples):
-        out = examples | beam.ParDo(_NormalizeFn(self.config)).with_outputs("rejected", main="kept")
-        return {"kept": out.kept, "rejected": out.rejected}
+        out = examples | beam.ParDo(_NormalizeFn(self.config)).with_outputs(REJECTED, main="kept")
+        return {"kept": out.kept, "rejected": out[REJECTED]}

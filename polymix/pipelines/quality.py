@@ -3,8 +3,9 @@
 One DoFn runs the whole stage chain for an example, so the text is tokenized once and fastText
 models are loaded once per worker (in `setup`). Every input leaves exactly once: as a kept
 `Example` (tagged, possibly with rewritten text) or as a `Rejection` naming the stage and reason,
-each rejection counted in `Metrics.counter(stage, reason)`. Text modifications are counted too
-(`Metrics.counter(stage, "modified_<what>")`), and detected languages as
+each rejection counted in `Metrics.counter(stage, reason)`. An exception in any filter rejects
+the example at stage `quality` as `error:<Type>` (`pipelines.isolation`). Text modifications are
+counted too (`Metrics.counter(stage, "modified_<what>")`), and detected languages as
 `Metrics.counter("language", "detected_<lang>")`.
 
 Models reach workers as `pipelines.model_files.ModelFile`s, staged when the graph is built
@@ -21,6 +22,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from polymix.core.config.filters import FiltersConfig
+from polymix.pipelines.isolation import REJECTED, IsolatedDoFn
 from polymix.pipelines.model_files import (
     ModelFile,
     ModelUnavailable,
@@ -33,8 +35,8 @@ from polymix.transforms.example import Example, Rejection
 from polymix.transforms.filters import build_stages, fasttext_models, load_models, run_stages
 from polymix.transforms.filters.fasttext_models import lid_model_path
 
-REJECTED = "rejected"
 KEPT = "kept"
+STAGE = "quality"  # where a filter's failure is filed: the chain runs as one step
 
 
 def check_models(config: FiltersConfig) -> None:
@@ -77,7 +79,9 @@ def with_model_paths(config: FiltersConfig, paths: dict[str, str]) -> FiltersCon
     return config.model_copy(update=updates)
 
 
-class _QualityDoFn(beam.DoFn):
+class _QualityDoFn(IsolatedDoFn):
+    stage = STAGE
+
     def __init__(self, config: FiltersConfig, models: dict[str, ModelFile] | None = None) -> None:
         self._config = config
         self._models = models or {}
@@ -90,7 +94,7 @@ class _QualityDoFn(beam.DoFn):
         for stages in self._stages.values():
             load_models(stages)
 
-    def process(self, example: Example) -> Iterator[Any]:
+    def handle(self, example: Example) -> Iterator[Any]:
         stages = self._stages.get(example.modality, [])
         if not stages:
             yield example

@@ -1,29 +1,91 @@
-"""Read one text source: match its globs at run time, read every file, keep every defect."""
+"""Read one text source: match its globs at run time, read every file, keep every defect.
+
+    globs ─► match ─► distinct paths ─► spread ─► read (line by line, bounded by `read.*`)
+                                                    ├► (position, example) ─► UniqueIds ─► examples
+                                                    └► rejected ◄──────────── duplicate_id
+
+File ids, which default ids and `original.file` are made of, are a file's path
+relative to its source's root: the longest directory all of the source's globs start
+with before their first wildcard (`data/web/*.jsonl.gz` and `data/web/old/*.jsonl`:
+`data/web`). So moving the corpus, or switching between a local folder and a bucket,
+changes no id, no shard and no side line. Globs on different buckets or filesystems
+share no root; a file id is then `<k>/<path>`, relative to the k-th distinct root.
+"""
 
 from __future__ import annotations
 
 import functools
-import os
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from polymix.core.config import SourceConfig
+from polymix.core.config import ReadConfig, SourceConfig
+from polymix.pipelines.unique_ids import UniqueIds
 from polymix.transforms.example import Rejection
 from polymix.transforms.read_text import TextSourceSpec, read_text_file
+from polymix.transforms.unicode_safety import escape_unencodable
 
 REJECTED = "rejected"
+_WILDCARDS = "*?["
 
 
-def file_id(path: str, base_dir: str) -> str:
-    """The file's name relative to the config folder: the same on every machine."""
-    if "://" not in path and os.path.isabs(path):
-        relative = os.path.relpath(path, base_dir)
-        if not relative.startswith(".."):
-            return relative
-    return path
+def glob_root(pattern: str) -> str:
+    """The directory a glob starts in: `gs://b/web/*.jsonl` → `gs://b/web` (a plain path: its folder)."""
+    cut = min((pattern.index(c) for c in _WILDCARDS if c in pattern), default=len(pattern))
+    head = pattern[:cut]
+    return head.rsplit("/", 1)[0] if "/" in head else ""
+
+
+def _location(path: str) -> str:
+    """The filesystem and bucket a path lives on (`gs://bucket`; "" for local files)."""
+    if "://" not in path:
+        return ""
+    scheme, rest = path.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _common_root(roots: list[str]) -> str | None:
+    if len({_location(root) for root in roots}) != 1:
+        return None
+    common: list[str] = []
+    for segments in zip(*(root.split("/") for root in roots), strict=False):
+        if len(set(segments)) != 1:
+            break
+        common.append(segments[0])
+    return "/".join(common)
+
+
+def _under(path: str, root: str) -> bool:
+    return path.startswith(root + "/") if root else not _location(path)
+
+
+def file_id(path: str, root: str) -> str:
+    """`path` relative to `root`; outside it, the path without its bucket or leading slash."""
+    if _under(path, root):
+        relative = path[len(root) + 1 :] if root else path.lstrip("/")
+    else:
+        location = _location(path)
+        relative = path[len(location) :].lstrip("/")
+    return escape_unencodable(relative)  # undecodable bytes in a file name: still one id
+
+
+class SourceRoots:
+    """Where a source's globs start, and each matched file's id relative to it."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.roots = list(dict.fromkeys(glob_root(p) for p in patterns))
+        self.common = _common_root(self.roots)
+
+    def file_id(self, path: str) -> str:
+        if self.common is not None:
+            return file_id(path, self.common)
+        candidates = [(-len(r), k, r) for k, r in enumerate(self.roots) if _under(path, r)]
+        if not candidates:
+            return file_id(path, "")
+        _, k, root = min(candidates)
+        return f"{k}/{file_id(path, root)}"
 
 
 def open_raw(path: str):
@@ -31,32 +93,62 @@ def open_raw(path: str):
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
+def text_spec(source: SourceConfig, limits: ReadConfig | None = None) -> TextSourceSpec:
+    """The reader's slice of a source's config."""
+    return TextSourceSpec(
+        source.name,
+        source.modality,
+        source.format,
+        source.text_field,
+        source.id_field,
+        limits or ReadConfig(),
+    )
+
+
 class _ReadFileFn(beam.DoFn):
-    def __init__(self, spec: TextSourceSpec, base_dir: str):
+    """One file → its examples numbered in file order (for `UniqueIds`) and its rejections.
+
+    Not an `IsolatedDoFn`: a file is not an example. The reader isolates each line and
+    turns its own failures into a rejection for the rest of the file.
+    """
+
+    def __init__(self, spec: TextSourceSpec, roots: SourceRoots):
         self.spec = spec
-        self.base_dir = base_dir
+        self.roots = roots
 
     def process(self, path: str):
-        opener = functools.partial(open_raw, path)
-        for item in read_text_file(self.spec, opener, path, file_id(path, self.base_dir)):
+        fid = self.roots.file_id(path)
+        number = 0
+        for item in read_text_file(self.spec, functools.partial(open_raw, path), path, fid):
             if isinstance(item, Rejection):
                 beam.metrics.Metrics.counter("read", item.reason).inc()
                 yield beam.pvalue.TaggedOutput(REJECTED, item)
             else:
                 beam.metrics.Metrics.counter("read", "examples").inc()
-                yield item
+                yield (fid, number), item
+                number += 1
 
 
 class ReadTextSource(beam.PTransform):
-    """PBegin → {"examples": PCollection[Example], "rejected": PCollection[Rejection]}."""
+    """PBegin → {"examples": PCollection[Example], "rejected": PCollection[Rejection]}.
 
-    def __init__(self, source: SourceConfig, patterns: list[str], base_dir: str):
+    Every input (line, row, or unreadable rest of a file) is in exactly one of them;
+    `examples` have encodable texts and ids, unique within the source.
+    """
+
+    def __init__(
+        self,
+        source: SourceConfig,
+        patterns: list[str],
+        limits: ReadConfig | None = None,
+        root_patterns: list[str] | None = None,
+    ):
+        """`patterns` are the globs to match; `root_patterns` (default: the same) all the
+        source's globs, resolved, so that its root does not depend on which of them match."""
         super().__init__()
-        self.spec = TextSourceSpec(
-            source.name, source.modality, source.format, source.text_field, source.id_field
-        )
+        self.spec = text_spec(source, limits)
         self.patterns = patterns
-        self.base_dir = base_dir
+        self.roots = SourceRoots(root_patterns or patterns)
 
     def expand(self, pbegin):
         outputs = (
@@ -67,11 +159,13 @@ class ReadTextSource(beam.PTransform):
             | "Once" >> beam.Distinct()
             | "Spread" >> beam.Reshuffle()
             | "Read"
-            >> beam.ParDo(_ReadFileFn(self.spec, self.base_dir)).with_outputs(
+            >> beam.ParDo(_ReadFileFn(self.spec, self.roots)).with_outputs(
                 REJECTED, main="examples"
             )
         )
-        return {"examples": outputs.examples, "rejected": outputs[REJECTED]}
+        unique = outputs.examples | "UniqueIds" >> UniqueIds()
+        rejected = (outputs[REJECTED], unique["rejected"]) | "Rejected" >> beam.Flatten()
+        return {"examples": unique["examples"], "rejected": rejected}
 
 
 def check_patterns(patterns: list[str]) -> tuple[list[str], list[str]]:

@@ -8,32 +8,55 @@ is what lets the manifest prove `input = kept + duplicates + rejected` per sourc
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from polymix.transforms.unicode_safety import escape_unencodable
 
 
 @dataclass(frozen=True)
 class Example:
     """One input example on its way through the pipeline.
 
-    `original` keeps what the reader saw (the JSON object, or the raw line for bad
-    input) so a rejected example can be written out unchanged. `attributes` holds
-    the tags stages compute (scores, language, hashes): tag first, decide later.
+    `original` keeps what the reader saw (the JSON object's other fields, or the raw
+    line for bad input) so a rejected example can be written out unchanged. It is JSON
+    text, not a tree: user metadata of any depth crosses every shuffle as one flat
+    string, and a side line embeds it verbatim. A mapping given at construction is
+    serialized (lone surrogates escaped, so the text is always valid UTF-8).
+    `attributes` holds the tags stages compute (scores, language, hashes): tag first,
+    decide later.
     """
 
     source: str
     id: str
     modality: str
     text: str | None = None
-    original: dict[str, Any] = field(default_factory=dict)
+    original: str = "{}"
     attributes: dict[str, Any] = field(default_factory=dict)
     media: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.original, str):
+            object.__setattr__(self, "original", original_json(self.original))
+
+    def original_object(self) -> Any:
+        """`original` parsed back (for tools and tests; the pipeline never needs it)."""
+        return json.loads(self.original)
 
     def replace(self, **changes: Any) -> Example:
         return dataclasses.replace(self, **changes)
 
     def tagged(self, **attributes: Any) -> Example:
         return dataclasses.replace(self, attributes={**self.attributes, **attributes})
+
+
+_ORIGINAL_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+def original_json(value: Any) -> str:
+    """The JSON text `Example.original` holds for `value`: always valid UTF-8."""
+    return escape_unencodable(_ORIGINAL_ENCODER.encode(value))
 
 
 @dataclass(frozen=True)

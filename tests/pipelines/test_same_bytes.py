@@ -33,7 +33,6 @@ def test_a_corpus_copied_elsewhere_gives_the_same_manifest_shards_and_report(dem
         assert there[name] == data, name  # manifest.json (config hash included), shards, ...
 
 
-@pytest.mark.xfail(strict=True, reason="side lines carry original.file as an absolute path")
 def test_a_corpus_copied_elsewhere_gives_the_same_side_files(demo_run, moved_run):
     _, here = _split(local_files(demo_run))
     _, there = _split(local_files(moved_run))

@@ -13,7 +13,7 @@ def test_init_writes_an_example_that_loads_and_documents_every_key(tmp_path):
     config = load_config(path)
     assert [s.name for s in config.sources] == ["web", "books"]
     text = path.read_text()
-    for section in ("normalize", "exact_dedup", "tokenizer", "shards"):
+    for section in ("read", "normalize", "exact_dedup", "tokenizer", "shards"):
         for key in getattr(config, section).model_fields:
             assert f"{key}:" in text, f"{section}.{key} is not documented"
     assert text.count("\n#") + text.count("  #") > 20  # comments, not just keys
@@ -65,3 +65,21 @@ def test_fingerprint_changes_with_settings_but_not_with_location():
     b = parse_config({"sources": [SOURCE]}, base_dir="/b")
     c = parse_config({"sources": [SOURCE], "seed": 1}, base_dir="/a")
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+def test_a_config_read_from_a_bucket_resolves_its_relative_paths_there(tmp_path):
+    text = yaml.safe_dump({"sources": [SOURCE], "tokenizer": {"model": "tok/spm.model"}})
+    remote = load_config(
+        "gs://bucket/corpus/c.yaml", {"gs://bucket/corpus/c.yaml": text.encode()}.get
+    )
+    assert remote.resolve("data/*.jsonl") == "gs://bucket/corpus/data/*.jsonl"
+    assert remote.resolve("../models/m.bin") == "gs://bucket/models/m.bin"
+    local = tmp_path / "c.yaml"
+    local.write_text(text)
+    assert load_config(local).fingerprint() == remote.fingerprint()
+
+    def missing(path: str) -> bytes:
+        raise FileNotFoundError(path)
+
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config("gs://bucket/missing.yaml", missing)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from polymix.core.config.filters import FiltersConfig
 from polymix.core.config.media import MediaConfig
 from polymix.core.config.mixture import MixtureConfig
 from polymix.core.config.near_dedup import NearDedupConfig
+from polymix.core.config.read import ReadConfig
 from polymix.core.config.shards import ShardsConfig
 from polymix.core.config.sources import SourceConfig
 from polymix.core.config.text import ExactDedupConfig, NormalizeConfig
@@ -31,6 +34,10 @@ from polymix.core.errors import UserFacingError
 class Config(Section):
     seed: int = Field(0, description="Seed for every random choice the pipeline makes.")
     sources: list[SourceConfig] = Field(min_length=1, description="Input sources.")
+    read: ReadConfig = Field(
+        default_factory=ReadConfig,
+        description="Bounds on what one JSONL/Parquet line, document or file may cost a worker.",
+    )
     normalize: NormalizeConfig = Field(
         default_factory=NormalizeConfig, description="Text normalization, before any hashing."
     )
@@ -69,9 +76,16 @@ class Config(Section):
         return self
 
     def resolve(self, path: str) -> str:
-        """A config path as the pipeline should open it (relative to the config file)."""
+        """A config path as the pipeline should open it (relative to the config file).
+
+        A config read from a bucket resolves its relative paths in that bucket, so one
+        config file serves a corpus wherever the corpus and the config sit together.
+        """
         if "://" in path or os.path.isabs(path):
             return path
+        if "://" in self.base_dir:
+            scheme, rest = self.base_dir.split("://", 1)
+            return f"{scheme}://{posixpath.normpath(posixpath.join(rest, path))}"
         return os.path.normpath(os.path.join(self.base_dir, path))
 
     def fingerprint(self) -> str:
@@ -124,17 +138,33 @@ def parse_config(raw: Any, *, base_dir: str = ".", origin: str = "config") -> Co
         raise ConfigError(f"{origin} is invalid:\n" + "\n".join(lines)) from None
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
+def load_config(
+    path: str | os.PathLike[str], read_remote: Callable[[str], bytes] | None = None
+) -> Config:
+    """The config at `path`; a `scheme://` path is read with `read_remote` (Beam's
+    FileSystems in the CLI, which this package does not import)."""
+    if isinstance(path, str) and "://" in path:
+        if read_remote is None:
+            raise ConfigError(f"config file {path}: no reader for remote paths given")
+        try:
+            text = read_remote(path).decode("utf-8")
+        except Exception as exc:  # noqa: BLE001  (any filesystem's "not found" or denial)
+            raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+        return _parse_text(text, base_dir=path.rsplit("/", 1)[0], origin=path)
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    return _parse_text(text, base_dir=str(path.resolve().parent), origin=str(path))
+
+
+def _parse_text(text: str, *, base_dir: str, origin: str) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    return parse_config(raw, base_dir=str(path.resolve().parent), origin=str(path))
+        raise ConfigError(f"{origin} is not valid YAML: {exc}") from None
+    return parse_config(raw, base_dir=base_dir, origin=origin)
 
 
-__all__ = ["Config", "ConfigError", "SourceConfig", "load_config", "parse_config"]
+__all__ = ["Config", "ConfigError", "ReadConfig", "SourceConfig", "load_config", "parse_config"]

@@ -32,8 +32,10 @@ class SourceConfig(Section):
     text_field: str = Field("text", description="Field holding the document text.")
     id_field: str | None = Field(
         None,
-        description="Field holding a stable document id; when absent ids are derived from "
-        "file path and line number, which is deterministic for the same inputs.",
+        description="Field holding a stable document id; when absent ids are `<file>:<line>` "
+        "(Parquet: row), the file relative to the folder the source's globs start in, so they "
+        "do not change when the corpus moves. An id repeated within the source keeps its first "
+        "copy; the others are rejected as read/duplicate_id.",
     )
     media_field: str = Field(
         "media", description="Parquet column holding the encoded image/audio/video bytes."

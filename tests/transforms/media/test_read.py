@@ -155,7 +155,7 @@ def test_examples_carry_no_bytes_in_their_original():
     data = _tar([("k.jpg", b"JPEG", tarfile.REGTYPE), ("j.txt", b"t", tarfile.REGTYPE)])
     for item in read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar"):
         example = item.example if isinstance(item, Rejection) else item
-        assert not any(isinstance(v, bytes) for v in example.original.values())
+        assert not any(isinstance(v, bytes) for v in example.original_object().values())
 
 
 def _encodable(item) -> None:
@@ -199,7 +199,7 @@ def test_member_names_that_are_not_utf8_become_escaped_valid_ids():
     ]
     for item in items:
         _encodable(item)
-    assert items[0].original["key"] == "caf\\xe9"
+    assert items[0].original_object()["key"] == "caf\\xe9"
 
 
 def test_names_are_read_the_same_whatever_the_machine_encoding(monkeypatch):
@@ -219,7 +219,7 @@ def test_json_caption_with_a_lone_surrogate_is_repaired():
     )
     (item,) = read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar")
     assert item.text == "a \ufffd cat \U0001f600"  # the lone half replaced, the pair kept
-    assert item.original["caption_repairs"] == 1
+    assert item.original_object()["caption_repairs"] == 1
     _encodable(item)
 
 
@@ -236,10 +236,10 @@ def test_ids_are_relative_to_the_source_root_in_original_too():
     (item,) = read_media_file(
         spec, lambda p: io.BytesIO(b"JPEG"), "/abs/root/a/b.jpg", "a/b.jpg", 4
     )
-    assert item.original["file"] == "a/b.jpg"
+    assert item.original_object()["file"] == "a/b.jpg"
     data = _tar([("k.jpg", b"JPEG", tarfile.REGTYPE)])
     (item,) = read_webdataset(SPEC, io.BytesIO(data), "gs://bucket/shards/s.tar", "shards/s.tar")
-    assert item.id == "shards/s.tar/k" and item.original["file"] == "shards/s.tar"
+    assert item.id == "shards/s.tar/k" and item.original_object()["file"] == "shards/s.tar"
 
 
 def test_parquet_ids_and_captions_are_made_valid():
@@ -287,4 +287,4 @@ def test_only_the_chosen_media_member_and_captions_are_kept_in_memory():
         ]
     )
     (item,) = read_webdataset(SPEC, io.BytesIO(data), "s.tar", "s.tar")
-    assert item.media == b"first" and item.original["members"] == ["a.jpg", "b.jpg", "bin"]
+    assert item.media == b"first" and item.original_object()["members"] == ["a.jpg", "b.jpg", "bin"]

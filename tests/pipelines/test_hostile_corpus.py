@@ -1,0 +1,96 @@
+"""The whole pipeline on the hostile-input corpus: it completes, counts everything, stays small.
+
+The run happens in a child process so its peak memory is measured on its own. The
+bound, per `polymix/core/config/read.py`: Beam, the models and the run's own data take
+under `BASELINE_BYTES` here (~450 MiB measured without the bomb); the reader holds at
+most ~10 x `read.max_line_bytes` for the line in flight (its bytes, decoded text and
+parsed text); and DirectRunner keeps every collection between fused stages in memory,
+so the `read.max_decompressed_bytes` a bomb may expand to live in several copies
+(~12 measured). Without these bounds the 50 MB line alone took 3.2 GB and the gzip
+bomb 6.4 GB.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from polymix.cli import main
+from polymix.core.manifest import load_manifest
+from tests.support.hostile import READ_LIMITS, write_hostile_corpus
+
+BASELINE_BYTES = 600 * 2**20
+PEAK_BOUND = (
+    BASELINE_BYTES + 10 * READ_LIMITS["max_line_bytes"] + 16 * READ_LIMITS["max_decompressed_bytes"]
+)
+_RUN_AND_MEASURE = """
+import json, resource, sys
+from polymix.cli import main
+code = main(["run", sys.argv[1], "--output", sys.argv[2]])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"code": code, "peak": max(peak, children)}))
+"""
+
+
+pytestmark = pytest.mark.slow  # a 50 MB line, a 2 GiB bomb, a tokenizer and a run: ~1-2 min
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile") / "corpus"
+    config, part = write_hostile_corpus(root)
+    assert main(["tokenizer", "train", str(config)]) == 0  # reads the same hostile sources
+    output = root.parent / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_MEASURE, str(config), str(output)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    return output, part, result
+
+
+def _side_lines(output: Path) -> Counter:
+    counts: Counter = Counter()
+    for path in sorted(output.glob("*/*/**/*.jsonl.gz")):
+        with gzip.open(path, "rb") as handle:
+            for raw in handle:
+                row = json.loads(raw.decode("utf-8"))  # every side line is valid UTF-8 JSON
+                counts[(row["source"], row["stage"], row.get("reason", "duplicate"))] += 1
+    return counts
+
+
+def test_the_run_completes_and_every_input_is_accounted_for(hostile_run):
+    output, part, result = hostile_run
+    assert result["code"] == 0
+    manifest = load_manifest(output / "manifest.json")
+    on_disk = _side_lines(output)
+    for name, expected in part.inputs.items():
+        totals = manifest.sources[name]
+        assert totals.input == expected, name
+        assert totals.input == totals.kept + totals.duplicates_total + totals.rejected_total
+        for stage, reasons in totals.rejected.items():
+            for reason, n in reasons.items():
+                assert on_disk[(name, stage, reason)] == n, (name, stage, reason)
+        for stage, n in totals.duplicates.items():
+            assert on_disk[(name, stage, "duplicate")] == n, (name, stage)
+        read = {f"read/{r}": n for r, n in totals.rejected.get("read", {}).items()}
+        assert read == part.planted[name], name
+
+
+def test_peak_memory_stays_within_the_stated_bound(hostile_run):
+    _, _, result = hostile_run
+    assert result["peak"] < PEAK_BOUND, f"{result['peak'] / 2**20:.0f} MiB"
