@@ -65,7 +65,8 @@ def hostile_run(tmp_path_factory):
 
 def _side_lines(output: Path) -> Counter:
     counts: Counter = Counter()
-    for path in sorted(output.glob("*/*/**/*.jsonl.gz")):
+    paths = [*output.glob("rejected/**/*.jsonl.gz"), *output.glob("duplicates/**/*.jsonl.gz")]
+    for path in sorted(paths):
         with gzip.open(path, "rb") as handle:
             for raw in handle:
                 row = json.loads(raw.decode("utf-8"))  # every side line is valid UTF-8 JSON

@@ -28,7 +28,8 @@ def _write_config(folder: Path, sources: list[dict], tokenizer: str = "spm.model
 
 def _side_rows(output: Path) -> list[dict]:
     rows = []
-    for path in sorted(output.glob("*/*/**/*.jsonl.gz")):
+    paths = [*output.glob("rejected/**/*.jsonl.gz"), *output.glob("duplicates/**/*.jsonl.gz")]
+    for path in sorted(paths):
         with gzip.open(path, "rb") as handle:
             rows += [json.loads(line.decode("utf-8")) for line in handle]
     return rows
