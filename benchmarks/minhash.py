@@ -409,68 +409,54 @@ def _largest_salt(members: list[str]) -> int:
     return max(Counter(salt_of(m) for m in members).values())
 
 
-def hot_key_figures(members: int) -> list[tuple[str, float, float, float, float]]:
-    """(shuffle, largest values per key, bytes per key, previous values, previous bytes)
-    for one exact group and one near cluster of `members` 2 KB pages."""
+def _hot_elements(nodes: list[str]) -> dict[str, float]:
+    """Encoded sizes (Beam's coder) of the elements each hot-key shuffle carries, now
+    (a member keyed for its meet) and before (the value the whole group had under one key)."""
     from apache_beam.coders import FastPrimitivesCoder
 
     from polymix.pipelines.salted_join import member_copy
-    from polymix.transforms.lsh import node_key
     from polymix.transforms.star_cc import rank
 
     coder = FastPrimitivesCoder()
-    sample = generate(200, seed=7)
+    page = generate(1, seed=7)[0]
     hasher = MinHasher()
-    nodes = [node_key("web", f"doc0007-{i:06d}") for i in range(members)]
-    per_salt = _largest_salt(nodes)
-    shingles = np.unique(hasher.shingle_hashes([sample[0].text])[0]).astype("<u4").tobytes()
-    signature = hasher.signatures([sample[0].text])[0].astype("<u4").tobytes()
-    digest = "ab" * 32
+    shingles = np.unique(hasher.shingle_hashes([page.text])[0]).astype("<u4").tobytes()
+    signature = hasher.signatures([page.text])[0].astype("<u4").tobytes()
+    digest, a, b = b"\xab" * 32, nodes[0], nodes[1]
 
     def size(value) -> float:
         return float(len(coder.encode(value)))
 
-    document = size((nodes[0], sample[0]))
-    exact_member = size(member_copy(digest, nodes[0]))
-    bucket_member = size(member_copy(b"\x00\x01" + b"x" * 8, nodes[0], (nodes[0], None)))
-    sketch_member = size(member_copy(nodes[1], nodes[0], shingles))
-    edge_member = size(member_copy(rank(nodes[1]), rank(nodes[0])))
+    return {
+        "exact": size(member_copy(digest, a)),
+        "exact before": size(("ab" * 32, page)),
+        "bucket": size(member_copy(b"\x00\x01" + b"x" * 8, a)),
+        "bucket before": size((b"k" * 10, a)),
+        "sketch": size(member_copy(b, a, shingles)),
+        "sketch before": size((a, (b, shingles))),
+        "edge": size(member_copy(rank(b), rank(a))),
+        "edge before": size((a, b)),
+        "member before": size((a, page)) + size(signature),
+    }
+
+
+def hot_key_figures(members: int) -> list[tuple[str, float, float, float, float]]:
+    """(shuffle, largest values per key, bytes per key, previous values, previous bytes)
+    for one exact group and one near cluster of `members` 2 KB pages."""
+    from polymix.transforms.lsh import node_key
+
+    nodes = [node_key("web", f"doc0007-{i:07d}") for i in range(members)]
+    per_salt, e = _largest_salt(nodes), _hot_elements(nodes)
+    rows = [
+        ("exact group: members meet the kept id", "exact", "exact before"),
+        ("near cluster: big-bucket star (per band)", "bucket", "bucket before"),
+        ("near cluster: verify, sketches meet the hub", "sketch", "sketch before"),
+        ("near cluster: components, a star's edges", "edge", "edge before"),
+        ("near cluster: members meet the kept sketch", "sketch", "member before"),
+    ]
     return [
-        (
-            "exact group: members meet the kept id",
-            per_salt,
-            per_salt * exact_member,
-            members,
-            members * size((digest, sample[0])),
-        ),
-        (
-            "near cluster: big-bucket star (per band)",
-            per_salt,
-            per_salt * bucket_member,
-            members,
-            members * size((b"k" * 10, nodes[0])),
-        ),
-        (
-            "near cluster: verify, sketches meet the hub",
-            per_salt,
-            per_salt * sketch_member,
-            members,
-            members * size((nodes[0], (nodes[1], shingles))),
-        ),
-        (
-            "near cluster: components, a star's edges",
-            per_salt,
-            per_salt * edge_member,
-            members,
-            members * size((nodes[0], nodes[1])),
-        ),
-        (
-            "near cluster: members meet the kept sketch",
-            per_salt,
-            per_salt * sketch_member,
-            members,
-            members * (document + size(signature)),
-        ),
+        (name, per_salt, per_salt * e[now], members, members * e[before])
+        for name, now, before in rows
     ]
 
 
@@ -510,13 +496,20 @@ def _hot_shard(shard: int, members: int) -> list[Example]:
     return out
 
 
+def _human(size: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size:.0f} B"
+
+
 def bench_hot(members: int, run_members: int) -> None:
     print(f"one hot exact group and one hot near cluster of {members:,} pages each, per key:")
-    print(f"  {'shuffle':<45}{'values':>9}{'bytes':>11}{'previous':>11}{'bytes':>9}{'ratio':>9}")
+    print(f"  {'shuffle':<45}{'values':>9}{'bytes':>10}{'before':>11}{'bytes':>10}{'ratio':>9}")
     for name, values, size, old_values, old_size in hot_key_figures(members):
         print(
-            f"  {name:<45}{values:>9,.0f}{size / 1e3:>9.1f}KB{old_values:>11,.0f}"
-            f"{old_size / 1e9:>7.2f}GB{size / old_size:>9.1e}"
+            f"  {name:<45}{values:>9,.0f}{_human(size):>10}{old_values:>11,.0f}"
+            f"{_human(old_size):>10}{size / old_size:>9.1e}"
         )
     start = time.perf_counter()
     observed = _hot_run(run_members)
