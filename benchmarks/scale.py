@@ -87,8 +87,13 @@ def _iter_texts(root: Path):
     yield from training_texts(load_config(root / "polymix.yaml"), 10**9)
 
 
-def shuffle_bytes_per_document(config_path: Path) -> dict[str, float]:
-    """Encoded size of what each GroupByKey moves, per input document, with Beam's coder."""
+def shuffle_bytes_per_document(config_path: Path, dedup_docs: int) -> dict[str, float]:
+    """Encoded size of what each GroupByKey moves, per input document, with Beam's coder.
+
+    Dedup's shuffles are measured on a DirectRunner run of `dedup_docs` generated pages
+    with 30% duplicates (`benchmarks/minhash.py dedup`) and scaled to this corpus's
+    document: they move ids, hashes and sketches that grow with the text, and the document
+    once."""
     import functools
 
     from apache_beam.coders import FastPrimitivesCoder
@@ -98,7 +103,6 @@ def shuffle_bytes_per_document(config_path: Path) -> dict[str, float]:
     from polymix.pipelines.grouped_write import Item
     from polymix.pipelines.read import file_id, open_raw
     from polymix.transforms.example import Example
-    from polymix.transforms.hashing import content_hash
     from polymix.transforms.normalize import normalize_text
     from polymix.transforms.read_text import TextSourceSpec, read_text_file
     from polymix.transforms.sentencepiece_tokenizer import TextTokenizer
@@ -108,7 +112,8 @@ def shuffle_bytes_per_document(config_path: Path) -> dict[str, float]:
     tokenizer = TextTokenizer(
         Path(config.resolve(config.tokenizer.model)).read_bytes(), config.shards.max_seq_len
     )
-    totals = {"exact_dedup": 0, "write_shards": 0, "side_outputs": 0, "counts": 0}
+    totals = {"dedup": 0, "write_shards": 0, "side_outputs": 0, "counts": 0}
+    document_bytes = 0
     docs = 0
     for source in config.sources:
         spec = TextSourceSpec(
@@ -125,9 +130,7 @@ def shuffle_bytes_per_document(config_path: Path) -> dict[str, float]:
                         totals["side_outputs"] += len(coder.encode(item))
                         continue
                     example = item.replace(text=normalize_text(item.text or ""))
-                    totals["exact_dedup"] += len(
-                        coder.encode((content_hash(example.text), example))
-                    )
+                    document_bytes += len(coder.encode(example))
                     for record_id, payload, positions in tokenizer.records(
                         source.name, source.modality, example.id, example.text
                     ):
@@ -135,6 +138,11 @@ def shuffle_bytes_per_document(config_path: Path) -> dict[str, float]:
                         totals["write_shards"] += len(
                             coder.encode(((source.name, 0, 1), shard_item))
                         )
+    from benchmarks.minhash import dedup_shuffle_bytes
+
+    stages, measured_document = dedup_shuffle_bytes(dedup_docs)
+    dedup_ratio = sum(stats["bytes"] for stats in stages.values()) / measured_document
+    totals["dedup"] = dedup_ratio * document_bytes
     return {stage: n / docs for stage, n in totals.items()}
 
 
@@ -171,7 +179,9 @@ def bench_pipeline(args) -> None:
         f"2 workers vs 1 at 4N: {one['wall'] / two['wall']:.2f}x speed-up ({two['wall']:.1f}s vs {one['wall']:.1f}s)"
     )
 
-    shuffle = shuffle_bytes_per_document(work / f"corpus-{sizes[0]}" / "polymix.yaml")
+    shuffle = shuffle_bytes_per_document(
+        work / f"corpus-{sizes[0]}" / "polymix.yaml", args.dedup_docs
+    )
     _, docs, text_bytes, r = rows[-1]
     cpu_per_gb = r["cpu"] / (text_bytes / 1e9)
     per_doc_text = text_bytes / docs
@@ -403,6 +413,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("what", nargs="?", choices=["pipeline", "cc", "phash"], default="pipeline")
     parser.add_argument("--base-scale", type=int, default=8, help="N in the sample corpus's units")
+    parser.add_argument("--dedup-docs", type=int, default=20000)
     parser.add_argument("--chain", type=int, default=10**7)
     parser.add_argument("--hashes", type=int, nargs="*", default=[10**6, 10**7])
     args = parser.parse_args()

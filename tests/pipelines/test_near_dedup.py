@@ -249,7 +249,7 @@ def test_without_verification_false_removals_stay_within_theory(corpus, truth, t
 def test_result_independent_of_order_and_workers(corpus, wide_run, tmp_path):
     shuffled = corpus + chain_and_big_cluster()
     random.Random(5).shuffle(shuffled)
-    options = PipelineOptions(direct_num_workers=2, direct_running_mode="multi_threading")
+    options = PipelineOptions(direct_num_workers=2, direct_running_mode="multi_processing")
     again = _run(shuffled, _WIDE, tmp_path, options)
 
     def canonical(run):
