@@ -78,7 +78,9 @@ class NearClusters(beam.PTransform):
             | "BandMembers" >> beam.FlatMapTuple(_band_members)
             | "Buckets" >> BucketPairs(_candidate)
         )
-        verified = (candidates, sketches) | "Verify" >> _Verify(similarity, config.threshold)
+        verified = (candidates, sketches) | "Verify" >> VerifyCandidates(
+            similarity, config.threshold
+        )
         labels = (
             verified["edges"]
             | "EdgeEnds" >> beam.Map(lambda edge: edge[:2])
@@ -100,7 +102,7 @@ def _candidate(a: str, _pa, b: str, _pb) -> Iterator[tuple[str, str]]:
     yield a, b
 
 
-class _Verify(beam.PTransform):
+class VerifyCandidates(beam.PTransform):
     """Candidate edges → `{"edges": (a, b, similarity) >= threshold, "sketches": the
     sketches of nodes with a candidate edge}`."""
 

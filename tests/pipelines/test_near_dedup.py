@@ -17,6 +17,7 @@ from itertools import combinations
 from pathlib import Path
 
 import apache_beam as beam
+import numpy as np
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -353,6 +354,34 @@ def test_each_distinct_candidate_pair_is_compared_once():
     assert len(duplicates) == 39
     compared = counters["verified_edges"] + counters.get("false_positive_edges", 0)
     assert compared == counters["candidate_edges"] <= 40 * 39 // 2
+
+
+def test_repeated_candidates_are_compared_once_and_hub_sets_sent_once_per_salt():
+    """A pair repeated in every band is one comparison; a hub's set is not sent per edge."""
+    from polymix.pipelines.near_dedup import WIRE, VerifyCandidates, set_similarity
+    from polymix.pipelines.salted_join import salt_of
+
+    hasher = MinHasher()
+    texts = {f"n{i:03d}": " ".join(_HOT_BASE[: 200 + i]) for i in range(40)}  # J >= 0.83
+    sketches = [
+        (node, np.unique(hasher.shingle_hashes([text])[0]).astype(WIRE).tobytes())
+        for node, text in texts.items()
+    ]
+    hub, others = "n000", sorted(texts)[1:]
+    candidates = [(hub, other) for other in others] * 9  # a star repeated in nine bands
+    candidates += [("n001", "n002")] * 9
+    pipeline = beam.Pipeline()
+    out = (
+        pipeline | "Candidates" >> beam.Create(candidates),
+        pipeline | "Sketches" >> beam.Create(sketches),
+    ) | VerifyCandidates(set_similarity, 0.8)
+    edges = collect(out["edges"], "Edges")
+    result = pipeline.run()
+    result.wait_until_finish()
+    assert sorted(e[:2] for e in edges) == sorted({(hub, o) for o in others} | {("n001", "n002")})
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_name("candidate_edges"))
+    assert sum(c.committed for c in query["counters"]) == len(others) + 1
+    assert len({salt_of(o) for o in others}) <= len(others)  # the hub's copies: one per salt
 
 
 # --------------------------------------------------------------------------- cluster floor
