@@ -94,7 +94,7 @@ class ClusterFloor(beam.PTransform):
             | "ToCluster" >> beam.FlatMapTuple(_to_cluster).with_outputs(_MEMBERS, main="hubs")
         )
         judged = (to_cluster.hubs, to_cluster[_MEMBERS]) | "MeetKept" >> Meet(
-            _judge, args=(self.similarity, self.floor), outputs=(_RESIDUE,)
+            _judge, args=(self.similarity, self.floor, self.counters), outputs=(_RESIDUE,)
         )
         pivoted = (judged[_RESIDUE], edges) | "Residue" >> _PivotRounds(
             self.floor, self.rounds, self.counters
@@ -126,12 +126,13 @@ def _to_cluster(node: str, values) -> Iterator:
         yield beam.pvalue.TaggedOutput(_MEMBERS, member_copy(label, node, sketch))
 
 
-def _judge(cluster, kept, member, sketch, similarity, floor) -> Iterator:
+def _judge(cluster, kept, member, sketch, similarity, floor, counters: str) -> Iterator:
     kept_node, kept_sketch = kept
     verdict, score = cf.judge(sketch, kept_sketch, similarity, floor)
     if verdict == "duplicate":
         yield member, (kept_node, score)
     else:
+        Metrics.counter(counters, "below_floor").inc()
         yield beam.pvalue.TaggedOutput(_RESIDUE, member)
 
 

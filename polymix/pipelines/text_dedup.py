@@ -12,6 +12,11 @@ Each document crosses one shuffle of these stages, the last join, on its way to 
 next stage; everything before it moves ids, hashes, band keys and sketches. Near dedup
 sees each distinct text once: an exact copy is named a duplicate of the survivor of its
 hash (as when exact dedup ran alone), and that survivor may itself be a near duplicate.
+
+Measured (`benchmarks/minhash.py dedup`, 20k pages of 2.2 KB, 30% duplicates): all dedup
+shuffles move 5,494 B per document, 2.50x the document; the final join is 2,228 B of it.
+The previous layout, measured the same way, moved 6,294 B (2.86x), its exact group and
+its near-dedup joins carrying each removed document up to three times.
 """
 
 from __future__ import annotations
