@@ -1,14 +1,25 @@
-"""MinHasher against datasketch, and the whole near-dedup stage on DirectRunner.
+"""MinHasher against datasketch, and the dedup stages on DirectRunner.
 
-    .venv/bin/python benchmarks/minhash.py                  # everything, default sizes
+    .venv/bin/python benchmarks/minhash.py                  # signatures and stage
     .venv/bin/python benchmarks/minhash.py signatures --docs 2000
     .venv/bin/python benchmarks/minhash.py stage --docs 20000 80000
+    .venv/bin/python benchmarks/minhash.py dedup --docs 20000
+    .venv/bin/python benchmarks/minhash.py hot --members 1000000 --run-members 20000
 
 `signatures`: the same documents through `MinHasher.signatures` and through
 `datasketch.MinHash.update_batch` (fed `MinHasher.shingles`, with the same hash function),
 in the same run, on one core; checks the values are identical and prints the ratio.
 `stage`: `NearDuplicates` with the default config on a generated corpus (10% of documents
 are edited copies), one subprocess per size so each peak RSS (ru_maxrss) is its own.
+`dedup`: exact + near dedup (`TextDuplicates`, default config) on a corpus with 30%
+duplicates (15% exact copies, 15% edited copies); every user-level GroupByKey and
+CombinePerKey input is encoded with Beam's coder as it enters, giving the elements and
+bytes each stage shuffles per document (combines are lifted: what crosses is at most
+their input) and the largest value list under one key, as ratios to the document.
+`hot`: one exact group and one near cluster of `--members` pages: per-key value lists
+and bytes computed with the pipeline's own key functions (`salt_of`) and element
+encodings, against the previous layout (the whole group under one key, with the
+documents); checked by a DirectRunner run at `--run-members`.
 """
 
 from __future__ import annotations
@@ -34,9 +45,12 @@ from polymix.transforms.example import Example  # noqa: E402
 from polymix.transforms.minhash import MinHasher  # noqa: E402
 
 
-def generate(n_docs: int, seed: int = 0, dup_share: float = 0.1) -> list[Example]:
+def generate(
+    n_docs: int, seed: int = 0, dup_share: float = 0.1, exact_share: float = 0.0
+) -> list[Example]:
     """Zipf-distributed pseudo-words, 50-600 words a document; `dup_share` are copies with
-    2% of their words replaced. Vectorized, so generating is cheap next to deduplicating."""
+    2% of their words replaced, `exact_share` exact copies. Vectorized, so generating is
+    cheap next to deduplicating."""
     rng = np.random.default_rng(seed)
     syllables = np.array(["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "en", "ar", "ex", "po"])
     parts = syllables[rng.integers(0, len(syllables), (20000, 4))]
@@ -46,7 +60,10 @@ def generate(n_docs: int, seed: int = 0, dup_share: float = 0.1) -> list[Example
     cumulative = np.cumsum(1.0 / np.arange(1, len(vocab) + 1))
     examples: list[Example] = []
     for i in range(n_docs):
-        if examples and rng.random() < dup_share:
+        roll = rng.random()
+        if examples and roll < exact_share:
+            words = examples[rng.integers(len(examples))].text.split()
+        elif examples and roll < exact_share + dup_share:
             words = examples[rng.integers(len(examples))].text.split()
             for position in rng.integers(0, len(words), max(1, len(words) // 50)):
                 words[position] = vocab[rng.integers(len(vocab))]
@@ -172,63 +189,7 @@ def _stage_child(n_docs: int) -> dict[str, float]:
         "peak_rss_mib": peak / 1024,
         "stage_mib": (peak - before) / 1024,
         "counters": counters,
-        "shuffle_bytes_per_doc": _shuffle_bytes_per_doc(n_docs, counters),
     }
-
-
-def _shuffle_bytes_per_doc(n_docs: int, counters: dict[str, int]) -> dict[str, float]:
-    """Bytes each shuffle carries per input document: the run's element counts times the
-    mean encoded size (Beam's default FastPrimitivesCoder) of such elements on a sample."""
-    from apache_beam.coders import FastPrimitivesCoder
-
-    from polymix.core.config.near_dedup import NearDedupConfig
-    from polymix.transforms.lsh import band_keys, node_key
-
-    config = NearDedupConfig()
-    bands, rows = config.lsh_params()
-    coder = FastPrimitivesCoder()
-    sample = generate(500, seed=99)
-    hasher = MinHasher()
-    signatures = hasher.signatures([e.text for e in sample])
-    hashes, offsets = hasher.shingle_hashes([e.text for e in sample])
-
-    def mean(values: list) -> float:
-        return sum(len(coder.encode(v)) for v in values) / len(values)
-
-    nodes = [node_key(e.source, e.id) for e in sample]
-    sets = [
-        (n, np.unique(hashes[offsets[i] : offsets[i + 1]]).tobytes()) for i, n in enumerate(nodes)
-    ]
-    bucket = mean(
-        [
-            (k, n)
-            for n, sig in zip(nodes, signatures, strict=True)
-            for k in band_keys(sig, bands, rows)
-        ]
-    )
-    edge = mean(list(zip(nodes, nodes[1:], strict=False)))
-    shingle_set = mean(sets)
-    example = mean([(n, e) for n, e in zip(nodes, sample, strict=True)])
-    member = mean(
-        [
-            (n, (False, e, sig.tobytes()))
-            for n, e, sig in zip(nodes, sample, signatures, strict=True)
-        ]
-    )
-    distinct_edges = counters.get("verified_edges", 0) + counters.get("false_positive_edges", 0)
-    in_clusters = counters.get("duplicates", 0) + counters.get("clusters", 0)
-    verified = counters.get("verified_edges", 0)
-    per_doc = {
-        "buckets": counters["documents"] * bands * bucket,
-        # every set once, each candidate edge twice (as edge and as target mark)
-        "verify_sets": counters["documents"] * shingle_set + 2 * counters["candidate_edges"] * edge,
-        # at most: each distinct edge brings one set, and its target's own set once
-        "verify_meet": distinct_edges * (2 * shingle_set + edge),
-        "components_per_round": 3 * verified * edge,
-        "final_join": counters["documents"] * example + 2 * counters.get("duplicates", 0) * edge,
-        "members_to_root": in_clusters * member,
-    }
-    return {stage: round(total / n_docs, 1) for stage, total in per_doc.items()}
 
 
 def _check_total(total: int, n_docs: int) -> None:
@@ -260,10 +221,7 @@ def bench_stage(sizes: list[int]) -> None:
             f"stage +{row['stage_mib']:5.0f} MiB = {row['stage_mib'] * 1024 / row['docs']:.1f} KiB/doc)"
         )
     for row in rows:
-        print(
-            f"  {row['docs']} docs, shuffle bytes per input document: {row['shuffle_bytes_per_doc']}"
-        )
-        print(f"  counters: {row['counters']}")
+        print(f"  {row['docs']} docs, counters: {row['counters']}")
     if len(rows) >= 2:
         first, last = rows[0], rows[-1]
         print(
@@ -272,14 +230,308 @@ def bench_stage(sizes: list[int]) -> None:
         )
 
 
+# --------------------------------------------------------------------------- shuffle bytes
+
+_MEASURED: dict[str, dict[str, float]] = {}
+# (label substring, stage name): the first match names a shuffle's stage
+_STAGES = [
+    ("Exact/Groups/KeptCopy", "exact: kept id per hash (combine)"),
+    ("Exact/Groups/NameKept", "exact: members meet it (meet)"),
+    ("Buckets/Summary", "near: LSH buckets (combine)"),
+    ("Buckets/Star", "near: big-bucket stars (meet)"),
+    ("Verify/HubSalts", "near: verify, hub salts (combine)"),
+    ("Verify/GroupByNode", "near: verify, sketches by node"),
+    ("Verify/Compare", "near: verify, sketches meet"),
+    ("Components/", "near: connected components, all rounds"),
+    ("Floor/Residue", "near: floor, pivot rounds"),
+    ("Floor/", "near: floor, kept vs members"),
+    ("Join/", "final join: document + decision"),
+]
+
+
+def _stage_of(label: str) -> str:
+    return next((name for part, name in _STAGES if part in label), label)
+
+
+def _record_input(element, label: str, grouped: bool):
+    from apache_beam.coders import FastPrimitivesCoder
+
+    stats = _MEASURED.setdefault(label, {"elements": 0, "bytes": 0, "largest": 0, "largest_b": 0})
+    if grouped:
+        _key, values = element
+        values = list(values)
+        size = sum(len(FastPrimitivesCoder().encode(v)) for v in values)
+        stats["largest"] = max(stats["largest"], len(values))
+        stats["largest_b"] = max(stats["largest_b"], size)
+        return element[0], values
+    stats["elements"] += 1
+    stats["bytes"] += len(FastPrimitivesCoder().encode(element))
+    return element
+
+
+def _measuring_transforms():
+    """GroupByKey / CombinePerKey that record what enters them (and, for a GroupByKey,
+    its largest group), for pipeline code that reaches them as `beam.X`. The recorder is
+    taken from the importable module, not `__main__`, so the in-process runner's copy of
+    it writes into the same `_MEASURED`."""
+    import apache_beam as beam
+
+    from benchmarks.minhash import _record_input
+
+    real_gbk, real_combine = beam.GroupByKey, beam.CombinePerKey
+
+    def label_of(pcoll) -> str:
+        return pcoll.pipeline._current_transform().full_label
+
+    class MeasuredGroupByKey(beam.PTransform):
+        def expand(self, pcoll):
+            label = label_of(pcoll)
+            measured = pcoll | "In" >> beam.Map(_record_input, label, False)
+            return measured | "Real" >> real_gbk() | "Out" >> beam.Map(_record_input, label, True)
+
+    class MeasuredCombinePerKey(beam.PTransform):
+        def __init__(self, fn, *args, **kwargs):
+            super().__init__()
+            self.combine = real_combine(fn, *args, **kwargs)
+
+        def expand(self, pcoll):
+            label = label_of(pcoll)
+            return pcoll | "In" >> beam.Map(_record_input, label, False) | "Real" >> self.combine
+
+    return real_gbk, real_combine, MeasuredGroupByKey, MeasuredCombinePerKey
+
+
+def _measure(build) -> dict[str, dict[str, float]]:
+    """Run `build(pipeline)` on DirectRunner in this process with every shuffle measured."""
+    import apache_beam as beam
+
+    from benchmarks.minhash import _MEASURED
+
+    real_gbk, real_combine, gbk, combine = _measuring_transforms()
+    beam.GroupByKey, beam.CombinePerKey = gbk, combine
+    try:
+        pipeline = beam.Pipeline()
+        build(pipeline)
+        pipeline.run().wait_until_finish()
+    finally:
+        beam.GroupByKey, beam.CombinePerKey = real_gbk, real_combine
+    measured = dict(_MEASURED)
+    _MEASURED.clear()
+    return measured
+
+
+def _by_stage(measured: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    stages: dict[str, dict[str, float]] = {}
+    for label, stats in measured.items():
+        stage = stages.setdefault(
+            _stage_of(label), {"elements": 0, "bytes": 0, "largest": 0, "largest_b": 0}
+        )
+        for key in ("elements", "bytes"):
+            stage[key] += stats[key]
+        for key in ("largest", "largest_b"):
+            stage[key] = max(stage[key], stats[key])
+    return stages
+
+
+def _dedup_corpus(pipeline, n_docs: int):
+    import apache_beam as beam
+
+    shards = list(range((n_docs + _SHARD_DOCS - 1) // _SHARD_DOCS))
+    from benchmarks.minhash import _dedup_shard
+
+    return (
+        pipeline
+        | "Shards" >> beam.Create(shards)
+        | "Generate" >> beam.FlatMap(_dedup_shard, n_docs)
+    )
+
+
+def _dedup_shard(shard: int, n_docs: int) -> list[Example]:
+    return generate(
+        min(_SHARD_DOCS, n_docs - shard * _SHARD_DOCS),
+        seed=shard,
+        dup_share=0.15,
+        exact_share=0.15,
+    )
+
+
+def dedup_shuffle_bytes(n_docs: int) -> tuple[dict[str, dict[str, float]], float]:
+    """Per stage: elements and bytes shuffled per input document, largest group; and the
+    mean document (its encoded Example) in bytes."""
+    from apache_beam.coders import FastPrimitivesCoder
+
+    from polymix.core.config.near_dedup import NearDedupConfig
+    from polymix.core.config.text import ExactDedupConfig
+    from polymix.pipelines.text_dedup import TextDuplicates
+
+    def build(pipeline) -> None:
+        _ = _dedup_corpus(pipeline, n_docs) | "Text" >> TextDuplicates(
+            ExactDedupConfig(), NearDedupConfig()
+        )
+
+    stages = _by_stage(_measure(build))
+    sample = _dedup_shard(0, min(n_docs, _SHARD_DOCS))
+    document = sum(len(FastPrimitivesCoder().encode(e)) for e in sample) / len(sample)
+    for stats in stages.values():
+        stats["elements"] /= n_docs
+        stats["bytes"] /= n_docs
+    return stages, document
+
+
+def bench_dedup(n_docs: int) -> None:
+    start = time.perf_counter()
+    stages, document = dedup_shuffle_bytes(n_docs)
+    print(
+        f"dedup shuffles, exact + near (default config), {n_docs} docs with 30% duplicates, "
+        f"a document {document:.0f} B as it crosses ({time.perf_counter() - start:.0f}s):"
+    )
+    print(f"  {'stage':<42}{'elements/doc':>13}{'bytes/doc':>11}{'x doc':>7}{'largest key':>13}")
+    total = 0.0
+    for stage, stats in stages.items():
+        total += stats["bytes"]
+        largest = f"{stats['largest']:.0f} ({stats['largest_b'] / 1024:.1f} KiB)"
+        print(
+            f"  {stage:<42}{stats['elements']:>13.2f}{stats['bytes']:>11.0f}"
+            f"{stats['bytes'] / document:>7.2f}{largest:>13}"
+        )
+    print(f"  {'all dedup shuffles':<42}{'':>13}{total:>11.0f}{total / document:>7.2f}")
+    print(json.dumps({"document": document, "total": total, "stages": stages}))
+
+
+# --------------------------------------------------------------------------- hot keys
+
+
+def _largest_salt(members: list[str]) -> int:
+    from collections import Counter
+
+    from polymix.pipelines.salted_join import salt_of
+
+    return max(Counter(salt_of(m) for m in members).values())
+
+
+def _hot_elements(nodes: list[str]) -> dict[str, float]:
+    """Encoded sizes (Beam's coder) of the elements each hot-key shuffle carries, now
+    (a member keyed for its meet) and before (the value the whole group had under one key)."""
+    from apache_beam.coders import FastPrimitivesCoder
+
+    from polymix.pipelines.salted_join import member_copy
+    from polymix.transforms.star_cc import rank
+
+    coder = FastPrimitivesCoder()
+    page = generate(1, seed=7)[0]
+    hasher = MinHasher()
+    shingles = np.unique(hasher.shingle_hashes([page.text])[0]).astype("<u4").tobytes()
+    signature = hasher.signatures([page.text])[0].astype("<u4").tobytes()
+    digest, a, b = b"\xab" * 32, nodes[0], nodes[1]
+
+    def size(value) -> float:
+        return float(len(coder.encode(value)))
+
+    return {
+        "exact": size(member_copy(digest, a)),
+        "exact before": size(("ab" * 32, page)),
+        "bucket": size(member_copy(b"\x00\x01" + b"x" * 8, a)),
+        "bucket before": size((b"k" * 10, a)),
+        "sketch": size(member_copy(b, a, shingles)),
+        "sketch before": size((a, (b, shingles))),
+        "edge": size(member_copy(rank(b), rank(a))),
+        "edge before": size((a, b)),
+        "member before": size((a, page)) + size(signature),
+    }
+
+
+def hot_key_figures(members: int) -> list[tuple[str, float, float, float, float]]:
+    """(shuffle, largest values per key, bytes per key, previous values, previous bytes)
+    for one exact group and one near cluster of `members` 2 KB pages."""
+    from polymix.transforms.lsh import node_key
+
+    nodes = [node_key("web", f"doc0007-{i:07d}") for i in range(members)]
+    per_salt, e = _largest_salt(nodes), _hot_elements(nodes)
+    rows = [
+        ("exact group: members meet the kept id", "exact", "exact before"),
+        ("near cluster: big-bucket star (per band)", "bucket", "bucket before"),
+        ("near cluster: verify, sketches meet the hub", "sketch", "sketch before"),
+        ("near cluster: components, a star's edges", "edge", "edge before"),
+        ("near cluster: members meet the kept sketch", "sketch", "member before"),
+    ]
+    return [
+        (name, per_salt, per_salt * e[now], members, members * e[before])
+        for name, now, before in rows
+    ]
+
+
+def _hot_run(members: int) -> dict[str, int]:
+    """Largest value list under one key in a DirectRunner run of one exact group and one
+    near cluster (each page a one-word edit of one base) of `members` pages."""
+    import apache_beam as beam
+
+    from polymix.core.config.near_dedup import NearDedupConfig
+    from polymix.core.config.text import ExactDedupConfig
+    from polymix.pipelines.text_dedup import TextDuplicates
+
+    def build(pipeline) -> None:
+        shards = list(range((members + 999) // 1000))
+        from benchmarks.minhash import _hot_shard
+
+        examples = (
+            pipeline
+            | "Shards" >> beam.Create(shards)
+            | "Generate" >> beam.FlatMap(_hot_shard, members)
+        )
+        config = NearDedupConfig(max_rounds=12)
+        _ = examples | "Text" >> TextDuplicates(ExactDedupConfig(), config)
+
+    stages = _by_stage(_measure(build))
+    return {stage: int(stats["largest"]) for stage, stats in stages.items()}
+
+
+def _hot_shard(shard: int, members: int) -> list[Example]:
+    base = generate(1, seed=11)[0].text.split()
+    out = []
+    for i in range(shard * 1000, min(members, (shard + 1) * 1000)):
+        words = base[:]
+        words[(i * 7) % len(words)] = f"edit{i}"
+        out.append(Example(source="web", id=f"near{i:07d}", modality="text", text=" ".join(words)))
+        out.append(Example(source="web", id=f"copy{i:07d}", modality="text", text=" ".join(base)))
+    return out
+
+
+def _human(size: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size:.0f} B"
+
+
+def bench_hot(members: int, run_members: int) -> None:
+    print(f"one hot exact group and one hot near cluster of {members:,} pages each, per key:")
+    print(f"  {'shuffle':<45}{'values':>9}{'bytes':>10}{'before':>11}{'bytes':>10}{'ratio':>9}")
+    for name, values, size, old_values, old_size in hot_key_figures(members):
+        print(
+            f"  {name:<45}{values:>9,.0f}{_human(size):>10}{old_values:>11,.0f}"
+            f"{_human(old_size):>10}{size / old_size:>9.1e}"
+        )
+    start = time.perf_counter()
+    observed = _hot_run(run_members)
+    expected = _largest_salt([f"near{i:07d}\x1fweb" for i in range(run_members)])
+    print(
+        f"  check, DirectRunner, {run_members:,} pages per group ({time.perf_counter() - start:.0f}s): "
+        f"largest value list per key by stage {observed}; salts predict {expected} members "
+        f"per key (+ the summary; a final-join key holds 1 document + its decisions)"
+    )
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "_stage_child":
         print(json.dumps(_stage_child(int(sys.argv[2]))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", choices=["signatures", "stage", "all"], default="all")
+    choices = ["signatures", "stage", "dedup", "hot", "all"]
+    parser.add_argument("what", nargs="?", choices=choices, default="all")
     parser.add_argument("--docs", type=int, nargs="*", help="signatures: one size; stage: sizes")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--members", type=int, default=10**6)
+    parser.add_argument("--run-members", type=int, default=20000)
     args = parser.parse_args()
     if args.what in ("signatures", "all"):
         bench_signatures(
@@ -287,6 +539,10 @@ def main() -> None:
         )
     if args.what in ("stage", "all"):
         bench_stage(args.docs if args.docs and args.what == "stage" else [20000, 80000])
+    if args.what == "dedup":
+        bench_dedup(args.docs[0] if args.docs else 20000)
+    if args.what == "hot":
+        bench_hot(args.members, args.run_members)
 
 
 if __name__ == "__main__":

@@ -1,90 +1,248 @@
-"""Connected components of a duplicate graph on Beam, with no single-worker step.
+"""Connected components of a duplicate graph on Beam: rounds that stop when done, no hot key.
 
-Large-star / small-star rounds (see `polymix/transforms/star_cc.py`) unrolled `max_rounds`
-times: each round is two GroupByKeys over the edges, keyed by node, so the work and
-the memory of every step are per node, never per graph. A round on a converged graph
-rewrites it to itself, so extra rounds cost one shuffle of the edges each and change
-nothing. A final check groups by node once more and fails the run if any node still has
-two parents or a parent that is not a root.
+Large-star / small-star rounds (`polymix/transforms/star_cc.py`, Kiveris et al. SoCC 2014)
+unrolled `max_rounds` times. Each half-round is a lifted combine (a node's
+neighbourhood summary) and a salted meet (`salted_join.py`: the summary answers every
+neighbour, a hub's neighbours spread over 4,096 keys), so a 10^8-member cluster costs
+no worker more than one accumulator per bundle and ~24,400 streamed edges per key.
+
+A component that has become a star leaves the rounds one round later: its edges are
+output as final labels and never shuffled again. Later rounds see only components still
+changing; once none is, a round shuffles nothing. An LSH-like graph (pairs, small stars,
+short paths, some 60-node clusters) is 80% gone after 3 rounds and done after 7; a chain
+of 10^7 (ids sorted along it or not: ranks are hashes) needs 19, and the default of 24
+covers chains ~30x longer (`benchmarks/scale.py cc`). Should the rounds still run out,
+nothing fails: each unfinished node is labelled with its smallest current neighbour
+below it (or itself), which cuts the unfinished component into stars, each inside that
+component. Dedup stays correct on such a cut (every removal is checked against its kept
+document, `cluster_floor.py`), it only keeps more; the `unfinished_nodes` counter says
+how many nodes it touched and that raising `max_rounds` would remove more.
+
+Shuffled per active edge and round (node ids ~40 B with their 8-byte rank): 2 half-edges
+into the large-star combine, 1 member into its meet, 1 edge into the small-star combine,
+1 member into its meet (~50-70 B each), plus one summary copy per occupied salt of a
+node. Meets drop repeated edges in each bundle before the shuffle (`Meet(distinct=True)`):
+rewriting a hub's edges repeats them, and a key would otherwise hold every repeat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
-from polymix.transforms.star_cc import both_directions, by_larger, large_star, small_star
+from polymix.pipelines.salted_join import Meet, WithSalts, hub_copies, member_copy
+from polymix.transforms import star_cc as cc
 
-_PARENT = "p"
-_CHILD = "c"
+NAMESPACE = "connected_components"
+_UNFINISHED = Metrics.counter(NAMESPACE, "unfinished_nodes")
+_FINAL = "final"
 
 
-class NotConvergedError(RuntimeError):
-    """The unrolled rounds were too few for this graph; the message says what to raise."""
+class _Fold(beam.CombineFn):
+    """A star_cc fold as a CombineFn over `(member, contribution)` elements."""
+
+    def __init__(self, add, merge) -> None:
+        self.add = add
+        self.merge = merge
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, accumulator, element):
+        return self.add(accumulator, element[1])
+
+    def merge_accumulators(self, accumulators):
+        merged = None
+        for accumulator in accumulators:
+            merged = self.merge(merged, accumulator)
+        return merged
+
+    def extract_output(self, accumulator):
+        return accumulator
 
 
 class ConnectedComponents(beam.PTransform):
-    """`(a, b)` edges in; `{"members": (node, root), "sizes": (root, size)}` out.
+    """`(a, b)` edges of node strings in; `{"labels": (node, root)}` out.
 
-    `members` has one entry per node of a component other than its root (the smallest
-    node); `sizes` one per root, counting the root. Nodes without edges appear in neither.
+    Every node with an edge gets one label: its component's smallest node by
+    `star_cc.rank` (itself for the root). Nodes without edges get none.
     """
 
-    def __init__(self, max_rounds: int, rounds_key: str = "max_rounds") -> None:
+    def __init__(self, max_rounds: int) -> None:
         super().__init__()
         self.max_rounds = max_rounds
-        self.rounds_key = rounds_key
 
     def expand(self, edges: beam.PCollection) -> dict[str, beam.PCollection]:
-        current = edges
+        current = edges | "Rank" >> beam.ParDo(_RankedHalfEdges()).with_outputs(
+            _MEMBERS, main=_CONTRIBUTIONS
+        )
+        active = (current[_CONTRIBUTIONS], current[_MEMBERS])
+        labels = []
         for r in range(self.max_rounds):
-            current = (
-                current
-                | f"LargeStarKey{r}" >> beam.FlatMap(both_directions)
-                | f"LargeStarGroup{r}" >> beam.GroupByKey()
-                | f"LargeStar{r}" >> beam.FlatMapTuple(large_star)
-                | f"SmallStarKey{r}" >> beam.Map(by_larger)
-                | f"SmallStarGroup{r}" >> beam.GroupByKey()
-                | f"SmallStar{r}" >> beam.FlatMapTuple(small_star)
-            )
-        members = (
-            current
-            | "CheckKey" >> beam.FlatMap(_parent_and_child)
-            | "CheckGroup" >> beam.GroupByKey()
-            | "Check" >> beam.FlatMap(_check_star, self.max_rounds, self.rounds_key)
+            out = active | f"Round{r:02d}" >> _Round(r)
+            active = (out[_CONTRIBUTIONS], out[_MEMBERS])
+            labels += [out[_FINAL], out[_ROOTS]]
+        labels.append(active[0] | "Unfinished" >> _LabelUnfinished())
+        merged = labels | "AllLabels" >> beam.Flatten()
+        return {"labels": merged | "Unrank" >> beam.MapTuple(_unrank)}
+
+
+def _unrank(node: tuple, root: tuple) -> tuple[str, str]:
+    return node[1], root[1]
+
+
+_HUBS, _NOTES, _MEMBERS, _CONTRIBUTIONS, _ROOTS = "hubs", "notes", "members", "in", "roots"
+
+
+def _half_edge_outputs(edge: tuple, tagged: bool) -> Iterator:
+    """An active edge as the next large-star needs it: both ends into the neighbourhood
+    summaries (a tagged output if `tagged`, else the main one), and the larger end as a
+    member of the smaller end's meet."""
+    for node, contribution in cc.half_edges(edge):
+        neighbour, _flag, larger = contribution
+        summary_input = (node, (neighbour if larger else None, contribution))
+        yield beam.pvalue.TaggedOutput(_CONTRIBUTIONS, summary_input) if tagged else summary_input
+        if larger:
+            yield beam.pvalue.TaggedOutput(_MEMBERS, member_copy(node, neighbour))
+
+
+class _RankedHalfEdges(beam.DoFn):
+    def __init__(self) -> None:
+        self.edges = Metrics.counter(NAMESPACE, "edges_round_00")
+
+    def process(self, edge: tuple[str, str]) -> Iterator:
+        a, b = edge
+        if a != b:
+            self.edges.inc()
+            yield from _half_edge_outputs((cc.rank(a), cc.rank(b), False), tagged=False)
+
+
+class _Round(beam.PTransform):
+    """One large-star and one small-star step: two lifted combines and two salted meets
+    (four shuffles), each step's per-node work in one ParDo. Takes and gives the active
+    edges as half-edge contributions + meet members; also gives the edges themselves
+    (for the last round's leftovers) and the labels of the stars that finished."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def expand(self, active: tuple) -> dict[str, beam.PCollection]:
+        contributions, members = active
+        large = (
+            contributions
+            | "LargeSummary"
+            >> beam.CombinePerKey(WithSalts(_Fold(cc.large_star_add, cc.large_star_merge)))
+            | "LargeStep" >> beam.ParDo(_large_step).with_outputs(_HUBS, _NOTES, main=_ROOTS)
         )
-        sizes = (
-            members
-            | "RootOf" >> beam.Map(lambda member: (member[1], 1))
-            | "CountMembers" >> beam.CombinePerKey(sum)
-            | "CountRoot" >> beam.MapTuple(lambda root, n: (root, n + 1))
+        hung = (large[_HUBS], members) | "LargeMeet" >> Meet(
+            _large_answer, outputs=(_FINAL, _MEMBERS), distinct=True
         )
-        return {"members": members, "sizes": sizes}
-
-
-def _parent_and_child(edge: tuple[str, str]) -> Iterator[tuple[str, tuple[str, str | None]]]:
-    child, parent = edge
-    yield child, (_PARENT, parent)
-    yield parent, (_CHILD, None)
-
-
-def _check_star(
-    element: tuple[str, Iterable[tuple[str, str | None]]], max_rounds: int, rounds_key: str
-) -> Iterator[tuple[str, str]]:
-    """Emit (node, root) if the node hangs on exactly one root; fail if it does not."""
-    node, tags = element
-    parents = set()
-    has_children = False
-    for tag, parent in tags:
-        if tag == _PARENT:
-            parents.add(parent)
-        else:
-            has_children = True
-    if len(parents) > 1 or (parents and has_children):
-        raise NotConvergedError(
-            f"connected components did not converge in {max_rounds} large-star/small-star "
-            f"rounds (node {node!r} is not yet on its root); raise {rounds_key}"
+        small = (
+            (hung.main, large[_NOTES])
+            | "SmallIn" >> beam.Flatten()
+            | "SmallSummary"
+            >> beam.CombinePerKey(WithSalts(_Fold(cc.small_star_add, cc.small_star_merge)))
+            | "SmallStep"
+            >> beam.ParDo(_SmallStep(self.index)).with_outputs(_CONTRIBUTIONS, _MEMBERS, main=_HUBS)
         )
-    if parents:
-        yield node, parents.pop()
+        rehung = (small[_HUBS], hung[_MEMBERS]) | "SmallMeet" >> Meet(
+            _small_answer, args=(self.index,), outputs=(_MEMBERS,), distinct=True
+        )
+        return {
+            _CONTRIBUTIONS: (small[_CONTRIBUTIONS], rehung.main) | "NextIn" >> beam.Flatten(),
+            _MEMBERS: (small[_MEMBERS], rehung[_MEMBERS]) | "NextMembers" >> beam.Flatten(),
+            _FINAL: hung[_FINAL],
+            _ROOTS: large[_ROOTS],
+        }
+
+
+def _large_step(element: tuple) -> Iterator:
+    """A node's large-star step: its summary to its larger neighbours' keys, the parent
+    note, and its own root label when its star is finished."""
+    node, (summary, salts) = element
+    step = cc.large_star_step(node, summary)
+    for copy in hub_copies(node, step, salts):
+        yield beam.pvalue.TaggedOutput(_HUBS, copy)
+    note = cc.parent_note(node, summary, step)
+    if note is not None:
+        yield beam.pvalue.TaggedOutput(_NOTES, (note[0], (None, note[1])))
+    if step.final:
+        yield node, node
+
+
+def _large_answer(node, step, neighbour, _payload) -> Iterator:
+    kind, value = cc.large_star_answer(node, step, neighbour)
+    if kind == _FINAL:
+        yield beam.pvalue.TaggedOutput(_FINAL, value)
+        return
+    child, parent = value
+    yield child, (parent, cc.small_star_contribution(parent))
+    yield beam.pvalue.TaggedOutput(_MEMBERS, member_copy(child, parent))
+
+
+class _SmallStep(beam.DoFn):
+    """A node's small-star step: its own new edge (into the next round, counted) and its
+    parent to its smaller neighbours' keys."""
+
+    def __init__(self, index: int) -> None:
+        self.next_edges = Metrics.counter(NAMESPACE, f"edges_round_{index + 1:02d}")
+
+    def process(self, element: tuple) -> Iterator:
+        node, (summary, salts) = element
+        step = cc.small_star_step(node, summary)
+        if step is None:
+            return
+        for edge in cc.small_star_edges(node, step):
+            self.next_edges.inc()
+            yield from _half_edge_outputs(edge, tagged=True)
+        yield from hub_copies(node, step, salts)
+
+
+def _small_answer(node, step, neighbour, _payload, index: int) -> Iterator:
+    for edge in cc.small_star_answer(node, step, neighbour):
+        Metrics.counter(NAMESPACE, f"edges_round_{index + 1:02d}").inc()
+        yield from _half_edge_outputs(edge, tagged=False)
+
+
+class _SmallestParent(beam.CombineFn):
+    """The smallest of a node's parents (None: it has none)."""
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, accumulator, parent):
+        if parent is None or accumulator is None:
+            return accumulator if parent is None else parent
+        return min(accumulator, parent)
+
+    def merge_accumulators(self, accumulators):
+        return min((a for a in accumulators if a is not None), default=None)
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+class _LabelUnfinished(beam.PTransform):
+    """Edges left after the last round (as half-edge contributions) → a label per node:
+    its smallest neighbour below it, or itself when it has none."""
+
+    def expand(self, contributions: beam.PCollection) -> beam.PCollection:
+        return (
+            contributions
+            | "Parents" >> beam.MapTuple(_parent_or_none)
+            | "SmallestParent" >> beam.CombinePerKey(_SmallestParent())
+            | "Label" >> beam.MapTuple(_label_unfinished)
+        )
+
+
+def _parent_or_none(node, member_and_contribution) -> tuple:
+    neighbour, _flag, larger = member_and_contribution[1]
+    return node, None if larger else neighbour
+
+
+def _label_unfinished(node, parent) -> tuple:
+    _UNFINISHED.inc()
+    return node, parent if parent is not None else node

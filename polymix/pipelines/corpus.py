@@ -1,6 +1,6 @@
 """The main job, as a Beam graph:
 
-    text:  read ─► normalize ─► exact dedup ─► near dedup ─► quality filters ─► tokenize ─┐
+    text:  read ─► normalize ─► exact + near dedup ─► quality filters ─► tokenize ───────┐
     media: read ─► decode ─► filter ─► exact + perceptual dedup ─► patches / log-mel ───────┴► shards
              │         │          │            │                     │
              └─────────┴──────────┴─ rejected/<source>/<stage>/<reason>, duplicates/<source>/<stage>
@@ -18,16 +18,15 @@ import apache_beam as beam
 
 from polymix.core.config import Config
 from polymix.pipelines import accounting
-from polymix.pipelines.exact_dedup import ExactDuplicates
 from polymix.pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
 from polymix.pipelines.manifest_writer import RunFacts, WriteManifest
 from polymix.pipelines.media import MediaSource
-from polymix.pipelines.near_dedup import NearDuplicates
 from polymix.pipelines.normalize import NormalizeText
 from polymix.pipelines.quality import QualityFilters
 from polymix.pipelines.read import ReadTextSource
 from polymix.pipelines.side_items import duplicate_item, rejected_item
 from polymix.pipelines.statistics import RunStatistics, cuts_from_filters
+from polymix.pipelines.text_dedup import TextDuplicates
 from polymix.pipelines.tokenize import TokenizeText
 from polymix.transforms.positions import position_kinds
 
@@ -92,9 +91,8 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     read_rejected = _flatten([r["rejected"] for r in reads], "ReadRejected", pipeline)
 
     normalized = examples | "Normalize" >> NormalizeText(config.normalize)
-    exact = normalized["kept"] | "ExactDedup" >> ExactDuplicates(config.exact_dedup)
-    near = exact["kept"] | "NearDedup" >> NearDuplicates(config.near_dedup)
-    quality = near["kept"] | "Quality" >> QualityFilters(config.filters)
+    dedup = normalized["kept"] | "Dedup" >> TextDuplicates(config.exact_dedup, config.near_dedup)
+    quality = dedup["kept"] | "Quality" >> QualityFilters(config.filters)
     tokenized = quality["kept"] | "Tokenize" >> TokenizeText(
         job.tokenizer_proto, config.shards.max_seq_len
     )
@@ -115,7 +113,7 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
         pipeline,
     )
     duplicates = _flatten(
-        [exact["duplicates"], near["duplicates"], *(m["duplicates"] for m in media)],
+        [dedup["duplicates"], *(m["duplicates"] for m in media)],
         "AllDuplicates",
         pipeline,
     )

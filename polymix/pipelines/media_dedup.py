@@ -1,37 +1,55 @@
-"""Exact and perceptual dedup of decoded media, on small keys, with no single-worker step.
+"""Exact and perceptual dedup of decoded media, on ids and hashes, with one join per result.
 
-    results ─► (content key, (node, signature)) ─GBK─► exact duplicates (node, kept)
-                                                 └──► survivors (node, signature)
-    survivors ─► (band key, (node, signature)) ─GBK─► verified edges (rep, member)
-              ─► ConnectedComponents ─► (node, root), (root, size)
-              ─► two joins by node, then by root, to price each member's similarity
+    results ─► (content key, node, perceptual hash) ─► ExactGroups ─► exact duplicates
+                                                                  └► survivors (node, hash)
+    survivors ─► band keys (the plan follows the number of hashes, a lifted count)
+              ─► BucketPairs: every pair of a small bucket within max_distance, a star
+                 from the smallest member of a big one ─► distinct verified edges
+              ─► ConnectedComponents ─► ClusterFloor (Hamming floor) ─► perceptual duplicates
     results ⋈ decisions by node ─► kept | Duplicate
 
 Only node keys, 8-byte hashes and edges are shuffled until the last join, where each
-decoded result meets its decision once. A node is (id, source), so the transform can
-run on one source (as `MediaSource` does) or on several flattened together for
-cross-source dedup; a group keeps its smallest (id, source), so the choice does not
-depend on arrival order or worker count. (id, source) must be unique.
+decoded result (with its records, the heavy part) meets its decision once. Buckets stay
+near `bucket_size` members at any corpus size (`phash.band_plan`), so comparing within
+a bucket costs ~bucket_size^2 / 2 distance checks, not members x representatives of a
+1/64th of the corpus. A node is (id, source), so the transform can run on one source
+(as `MediaSource` does) or on several flattened together; a group keeps its smallest
+(id, source). (id, source) must be unique.
+
+Per key at 1 PB, for a hot picture copied 10^8 times: exact groups and big buckets are
+lifted combines (one accumulator per bundle) and salted meets (~24,400 members per
+key, streamed); a cluster's floor meet streams its members' 8-byte hashes the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from polymix.pipelines.cluster_floor import ClusterFloor
 from polymix.pipelines.connected_components import ConnectedComponents
+from polymix.pipelines.dedup_join import DUPLICATES, JoinDecisions
+from polymix.pipelines.exact_dedup import ExactGroups
+from polymix.pipelines.lsh_buckets import BucketPairs
 from polymix.transforms.example import Duplicate
 from polymix.transforms.lsh import node_id, node_key
-from polymix.transforms.media.phash import band_keys, bucket_edges, signature_distance, similarity
+from polymix.transforms.media.phash import (
+    band_keys,
+    band_plan,
+    close_pairs,
+    signature_distance,
+    similarity,
+)
 from polymix.transforms.media.process import MediaResult
 
 EXACT = "exact_dedup"
 PHASH = "phash_dedup"
 CLUSTER_SIZE_ATTRIBUTE = "phash_cluster_size"
-_DUPLICATE = "duplicate"
+_EXACT, _NEAR, _SIZE = "exact", "near", "size"
 
 
 class MediaDuplicates(beam.PTransform):
@@ -48,132 +66,103 @@ class MediaDuplicates(beam.PTransform):
 
     def expand(self, results: beam.PCollection) -> dict[str, beam.PCollection]:
         keyed = results | "KeyByNode" >> beam.Map(lambda r: (_node(r), r))
+        decisions = []
         if self.exact:
-            exact = (
+            groups = (
                 results
                 | "ByContent" >> beam.Map(lambda r: (r.content_key, (_node(r), r.signature)))
-                | "GroupContent" >> beam.GroupByKey()
-                | "KeepSmallest"
-                >> beam.FlatMapTuple(_split_exact).with_outputs(_DUPLICATE, main="survivors")
+                | "Exact" >> ExactGroups(counters=EXACT)
             )
-            survivors, exact_dups = exact.survivors, exact[_DUPLICATE]
+            survivors = groups["survivors"]
+            decisions.append(groups["duplicates"] | "ExactDecision" >> beam.Map(_tag, _EXACT))
         else:
             survivors = results | "Signatures" >> beam.Map(lambda r: (_node(r), r.signature))
-            exact_dups = results.pipeline | "NoExact" >> beam.Create([])
-        joins: dict[str, beam.PCollection] = {"result": keyed, "exact": exact_dups}
         if self.dedup.enabled:
-            near, sizes = self._perceptual(survivors)
-            joins["near"] = near
-            joins["size"] = sizes
-        routed = (
-            joins
-            | "JoinDecisions" >> beam.CoGroupByKey()
-            | "Route" >> beam.FlatMapTuple(_route).with_outputs(_DUPLICATE, main="kept")
-        )
-        return {"kept": routed.kept, "duplicates": routed[_DUPLICATE]}
+            near = survivors | "Perceptual" >> _Perceptual(self.dedup)
+            decisions.append(near["duplicates"] | "NearDecision" >> beam.Map(_tag, _NEAR))
+            decisions.append(near["sizes"] | "SizeDecision" >> beam.Map(_tag, _SIZE))
+        joined = (keyed, *decisions) | "Join" >> JoinDecisions(_decide)
+        return {"kept": joined.kept, "duplicates": joined[DUPLICATES]}
 
-    def _perceptual(self, survivors: beam.PCollection):
-        hash_bytes = self.dedup.hash_size**2 // 8
-        bands = self.dedup.band_count()
-        max_distance = self.dedup.max_distance
+
+class _Perceptual(beam.PTransform):
+    def __init__(self, dedup: Any) -> None:
+        super().__init__()
+        self.dedup = dedup
+
+    def expand(self, survivors: beam.PCollection) -> dict[str, beam.PCollection]:
+        dedup = self.dedup
+        hash_bytes = dedup.hash_size**2 // 8
         signed = survivors | "Signed" >> beam.Filter(lambda item: bool(item[1]))
+        n_hashes = (
+            signed
+            | "HashCount" >> beam.Map(lambda item: len(item[1]) // hash_bytes)
+            | "Hashes" >> beam.CombineGlobally(sum)
+        )
         edges = (
             signed
-            | "Bands" >> beam.FlatMap(_bucket_keys, hash_bytes, bands)
-            | "GroupBuckets" >> beam.GroupByKey()
-            | "Verify" >> beam.FlatMap(_verified_edges, hash_bytes, max_distance)
+            | "Bands"
+            >> beam.FlatMap(_bucket_keys, dedup, hash_bytes, beam.pvalue.AsSingleton(n_hashes))
+            | "Buckets" >> BucketPairs(partial(_close, hash_bytes, dedup.max_distance))
             | "OneEdge" >> beam.Distinct()
         )
-        components = edges | "Components" >> ConnectedComponents(
-            self.dedup.max_rounds, rounds_key="media.perceptual_dedup.max_rounds"
+        labels = (
+            edges
+            | "EdgeEnds" >> beam.Map(lambda edge: edge[:2])
+            | "Components" >> ConnectedComponents(dedup.max_rounds)
         )
-        # price each member against its root: member's signature → root, then compare
-        to_root = (
-            {"signature": signed, "root": components["members"]}
-            | "JoinMemberSignature" >> beam.CoGroupByKey()
-            | "SendToRoot" >> beam.FlatMapTuple(_send_to_root)
+        floor = similarity(dedup.floor_distance(), hash_bytes)
+        return {
+            "labels": labels["labels"],
+            "sketches": signed,
+            "edges": edges,
+        } | "Floor" >> ClusterFloor(
+            partial(_hash_similarity, hash_bytes), floor, dedup.floor_rounds, PHASH
         )
-        near = (
-            {"signature": signed, "member": to_root}
-            | "JoinRootSignature" >> beam.CoGroupByKey()
-            | "Similarity" >> beam.FlatMap(_similarities, hash_bytes)
-        )
-        return near, components["sizes"]
 
 
 def _node(result: MediaResult) -> str:
     return node_key(result.example.source, result.example.id)
 
 
-def _split_exact(_key: str, members: Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, Any]]:
-    """Streams the group twice (minimum, then labels); holds none of it."""
-    kept = min(node for node, _ in members)
-    emitted = False
-    for node, signature in members:
-        if node == kept and not emitted:
-            emitted = True
-            yield node, signature
-        else:
-            yield beam.pvalue.TaggedOutput(_DUPLICATE, (node, kept))
+def _tag(element: tuple, kind: str) -> tuple:
+    node, decision = element
+    return node, (kind, decision)
 
 
-def _bucket_keys(item: tuple[str, bytes], hash_bytes: int, bands: int):
+def _bucket_keys(item: tuple[str, bytes], dedup: Any, hash_bytes: int, n_hashes: int) -> Iterator:
     node, signature = item
-    for key in band_keys(signature, hash_bytes, bands):
+    plan = band_plan(
+        n_hashes, hash_bytes * 8, dedup.max_distance, dedup.bucket_size, dedup.miss_rate
+    )
+    for key in band_keys(signature, hash_bytes, plan):
         yield key, (node, signature)
 
 
-def _verified_edges(bucket: tuple[bytes, Iterable], hash_bytes: int, max_distance: int):
-    _, members = bucket
+def _close(hash_bytes: int, max_distance: int, a: str, sa: bytes, b: str, sb: bytes) -> Iterator:
     counter = Metrics.counter(PHASH, "verified_edges")
-    for rep, member, _distance in bucket_edges(members, hash_bytes, max_distance):
+    for x, y, distance in close_pairs([(a, sa), (b, sb)], hash_bytes, max_distance):
         counter.inc()
-        yield (rep, member) if rep < member else (member, rep)
+        yield x, y, similarity(distance, hash_bytes)
 
 
-def _send_to_root(node: str, grouped: dict[str, Iterable]):
-    roots = list(grouped["root"])
-    if not roots:
-        return
-    (signature,) = grouped["signature"]
-    yield roots[0], (node, signature)
+def _hash_similarity(hash_bytes: int, a: bytes, b: bytes) -> float:
+    return similarity(signature_distance(a, b, hash_bytes), hash_bytes)
 
 
-def _similarities(element: tuple[str, dict[str, Iterable]], hash_bytes: int):
-    root, grouped = element
-    members = grouped["member"]
-    signatures = list(grouped["signature"])
-    if not signatures:
-        return
-    root_signature = signatures[0]
-    for node, signature in members:
-        distance = signature_distance(root_signature, signature, hash_bytes)
-        yield node, (root, similarity(distance, hash_bytes))
-
-
-def _route(node: str, grouped: dict[str, Iterable]) -> Iterator[Any]:
-    exact = list(grouped["exact"])
-    near = list(grouped.get("near", ()))
-    sizes = list(grouped.get("size", ()))
-    for result in grouped["result"]:
-        if exact:
-            Metrics.counter(EXACT, "duplicates").inc()
-            yield beam.pvalue.TaggedOutput(
-                _DUPLICATE, Duplicate(result.example, EXACT, node_id(exact[0]))
-            )
-        elif near:
-            root, score = near[0]
-            Metrics.counter(PHASH, "duplicates").inc()
-            yield beam.pvalue.TaggedOutput(
-                _DUPLICATE, Duplicate(result.example, PHASH, node_id(root), score)
-            )
-        else:
-            size = sizes[0] if sizes else 1
-            yield MediaResult(
-                result.example.tagged(**{CLUSTER_SIZE_ATTRIBUTE: size})
-                if result.signature
-                else result.example,
-                result.records,
-                result.content_key,
-                result.signature,
-            )
+def _decide(result: MediaResult, decisions: list) -> Iterator:
+    by_kind = dict(decisions)
+    if _EXACT in by_kind:  # counted where decided (ExactGroups)
+        duplicate = Duplicate(result.example, EXACT, node_id(by_kind[_EXACT]))
+        yield beam.pvalue.TaggedOutput(DUPLICATES, duplicate)
+    elif _NEAR in by_kind:
+        kept, score = by_kind[_NEAR]
+        Metrics.counter(PHASH, "duplicates").inc()
+        duplicate = Duplicate(result.example, PHASH, node_id(kept), score)
+        yield beam.pvalue.TaggedOutput(DUPLICATES, duplicate)
+    elif result.signature:
+        size = by_kind.get(_SIZE, 1)
+        example = result.example.tagged(**{CLUSTER_SIZE_ATTRIBUTE: size})
+        yield MediaResult(example, result.records, result.content_key, result.signature)
+    else:
+        yield result

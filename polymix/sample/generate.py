@@ -266,6 +266,7 @@ def demo_config() -> str:
             },
             "quality_classifier": {"model_path": QUALITY_CLASSIFIER, "min_score": 0.5},
         },
+        "near_dedup": {"max_rounds": 10},  # its clusters are pairs: a few rounds finish them
         "media": MEDIA_SETTINGS,
     }
     header = "# The demo corpus's config: written by `polymix sample`, run by `make demo`.\n"

@@ -13,8 +13,10 @@ import numpy as np
 import xxhash
 
 NODE_SEPARATOR = "\x1f"
-# Buckets up to this size give every pair (so verification sees each pair once);
-# larger ones a star from their smallest member, keeping edges linear in bucket size.
+# Buckets up to this size give every pair (so a pair verification drops can still be
+# bridged by another); larger ones a star from their smallest member, keeping edges
+# linear in bucket size and bounding the edges that end at any one node (at most
+# bands x this many, which bounds how often a node's shingle set is sent).
 ALL_PAIRS_MAX_BUCKET = 16
 
 
@@ -59,27 +61,15 @@ def band_keys(signature: np.ndarray, bands: int, rows: int, prefix: bytes = b"")
     ]
 
 
-def bucket_edges(members: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """Candidate edges (smaller, larger) of one bucket: all pairs if small, else a star.
+def small_bucket_pairs(members: Iterable[tuple]) -> Iterator[tuple[tuple, tuple]]:
+    """Every pair (a, b), a[0] < b[0], of a small bucket's (node, payload) members.
 
-    A node has one key per band, so members are distinct (a node key given to two
-    documents would repeat; its self-pairs are skipped). A big bucket is only streamed
-    (twice: for its minimum, then for the edges), never held, so a boilerplate bucket
-    of millions of documents needs no memory on the worker that has it.
+    A node has one key per band, so members are distinct; a node key given to two
+    documents would repeat, and its self-pairs are skipped. Buckets larger than
+    `ALL_PAIRS_MAX_BUCKET` give a star instead (`polymix/pipelines/lsh_buckets.py`).
     """
-    head: list[str] = []
-    for member in members:
-        head.append(member)
-        if len(head) > ALL_PAIRS_MAX_BUCKET:
-            break
-    else:
-        head.sort()
-        for i, a in enumerate(head):
-            for b in head[i + 1 :]:
-                if a != b:
-                    yield a, b
-        return
-    smallest = min(members)
-    for other in members:
-        if other != smallest:
-            yield smallest, other
+    ordered = sorted(members, key=lambda m: m[0])
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if a[0] != b[0]:
+                yield a, b

@@ -88,7 +88,7 @@ def test_dry_run_builds_every_stage_for_dataflow_with_gs_paths(sample_corpus, tm
         "Read[books]",
         "Read[code]",
         "Normalize",
-        "ExactDedup/Group",
+        "Dedup/Exact",
         "Tokenize",
     ]:
         assert f"\n{stage}\n" in printed

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -95,3 +96,14 @@ def test_the_run_completes_and_every_input_is_accounted_for(hostile_run):
 def test_peak_memory_stays_within_the_stated_bound(hostile_run):
     _, _, result = hostile_run
     assert result["peak"] < PEAK_BOUND, f"{result['peak'] / 2**20:.0f} MiB"
+
+
+def test_verify_recounts_every_written_line_of_the_hostile_run(hostile_run, tmp_path):
+    output = hostile_run[0]
+    assert main(["verify", str(output / "manifest.json")]) == 0
+    copy = tmp_path / "out"
+    shutil.copytree(output, copy)
+    side = next(iter(sorted(copy.glob("**/rejected/*/read/*/*.jsonl.gz"))))
+    lines = gzip.decompress(side.read_bytes()).splitlines(keepends=True)
+    side.write_bytes(gzip.compress(b"".join(lines[1:])))  # one rejected line lost
+    assert main(["verify", str(copy / "manifest.json")]) != 0

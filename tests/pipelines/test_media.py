@@ -159,19 +159,6 @@ def test_long_audio_and_video_are_cut_into_aligned_segments(media_run):
     assert json.dumps(video[0].fields["grid"]) == "[3, 4]"
 
 
-def test_exact_groups_keep_the_smallest_id_whatever_the_order():
-    from polymix.pipelines.media_dedup import _split_exact
-
-    for members in (
-        [("b", b"1"), ("a", b"2"), ("c", b"3")],
-        [("c", b"3"), ("b", b"1"), ("a", b"2")],
-    ):
-        out = list(_split_exact("key", members))
-        kept = [o for o in out if not isinstance(o, beam.pvalue.TaggedOutput)]
-        dups = sorted(o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput))
-        assert kept == [("a", b"2")] and dups == [("b", "a"), ("c", "a")]
-
-
 @pytest.mark.slow
 def test_records_do_not_depend_on_the_number_of_workers(media_run, tmp_path):
     _, results, media, proto, corpus = media_run

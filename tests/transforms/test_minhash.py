@@ -9,7 +9,12 @@ import pytest
 import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from polymix.transforms.lsh import band_keys, bucket_edges, collision_probability, optimal_bands
+from polymix.transforms.lsh import (
+    band_keys,
+    collision_probability,
+    optimal_bands,
+    small_bucket_pairs,
+)
 from polymix.transforms.minhash import MinHasher, exact_jaccard, normalize
 
 _WORDS = ["alpha", "Beta", "GAMMA", "café", "naïve", "ÉCOLE", "İstanbul", "ﬁne", "日本語", "x_y"]
@@ -102,17 +107,16 @@ def test_empty_text_gives_empty_sketch():
     assert (row == 0xFFFFFFFF).all()
 
 
-def test_banding_and_bucket_edges():
+def test_banding_and_small_bucket_pairs():
     assert optimal_bands(0.8, 128) == (9, 13)
     assert collision_probability(0.9, 9, 13) == pytest.approx(0.928, abs=1e-3)
     signature = MinHasher().signatures(["some words here and there again"])[0]
     keys = band_keys(signature, 9, 13)
     assert len(set(keys)) == 9 and all(len(k) == 10 for k in keys)
     assert band_keys(signature, 9, 13, b"src\0")[0].startswith(b"src\0")
-    small = sorted(bucket_edges(["c", "a", "b", "a"]))
-    assert small == [("a", "b"), ("a", "b"), ("a", "c"), ("a", "c"), ("b", "c")]
-    big = [f"n{i:02d}" for i in range(40)][::-1]
-    assert sorted(bucket_edges(big)) == [("n00", f"n{i:02d}") for i in range(1, 40)]
+    members = [("c", 3), ("a", 1), ("b", 2), ("a", 1)]  # a repeated node key pairs with others
+    pairs = sorted((a[0], b[0]) for a, b in small_bucket_pairs(members))
+    assert pairs == [("a", "b"), ("a", "b"), ("a", "c"), ("a", "c"), ("b", "c")]
 
 
 def test_exact_jaccard():

@@ -150,30 +150,48 @@ class PerceptualDedupConfig(Section):
         description="Hamming distance at or below which two hashes are the same picture "
         "(64-bit phash: re-encodes and resizes ~2, a 2% crop up to ~10, distinct images 14+).",
     )
-    bands: int | None = Field(
+    bucket_size: int = Field(
+        32,
+        ge=2,
+        description="Bucket size the LSH bands aim at: bands get wider as the corpus grows, so "
+        "buckets stay this small (a small corpus uses max_distance + 1 disjoint bands, which "
+        "find every pair within max_distance).",
+    )
+    miss_rate: float = Field(
+        1e-3,
+        gt=0.0,
+        lt=1.0,
+        description="With wide bands, the chance that two hashes max_distance apart share no "
+        "band (closer pairs are missed far less often); lower costs more bands per hash.",
+    )
+    cluster_floor: int | None = Field(
         None,
-        ge=1,
-        description="LSH bands the hash is cut into; empty means max_distance + 1, which finds "
-        "every pair within max_distance (on a large corpus use 4-8: smaller buckets, "
-        "only closer pairs guaranteed).",
+        ge=0,
+        description="A picture is removed only if its distance to the one its cluster keeps is "
+        "at most this; farther members are cut into sub-clusters. Empty: max_distance.",
+    )
+    floor_rounds: int = Field(
+        4, ge=0, le=32, description="Rounds cutting sub-clusters (see near_dedup.floor_rounds)."
     )
     video_frames: int = Field(
         8, ge=1, description="Sampled frames (evenly spread) whose hashes sign a video."
     )
     max_rounds: int = Field(
-        20, ge=1, le=64, description="Connected-components rounds (see near_dedup.max_rounds)."
+        24, ge=1, le=64, description="Connected-components rounds (see near_dedup.max_rounds)."
     )
 
     @model_validator(mode="after")
-    def _bands_fit(self) -> PerceptualDedupConfig:
-        if self.band_count() > self.hash_size**2:
+    def _distance_fits(self) -> PerceptualDedupConfig:
+        if self.max_distance >= self.hash_size**2:
             raise ValueError(
-                f"bands ({self.band_count()}) exceed the hash's {self.hash_size**2} bits"
+                f"max_distance ({self.max_distance}) must be below the hash's "
+                f"{self.hash_size**2} bits"
             )
         return self
 
-    def band_count(self) -> int:
-        return self.bands if self.bands is not None else self.max_distance + 1
+    def floor_distance(self) -> int:
+        """The distance to its kept picture a removed one may have."""
+        return self.max_distance if self.cluster_floor is None else self.cluster_floor
 
 
 class MediaConfig(Section):

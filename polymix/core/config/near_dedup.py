@@ -43,19 +43,45 @@ class NearDedupConfig(Section):
     )
     verify: bool = Field(
         True,
-        description="Check every candidate pair's exact shingle-set Jaccard and drop false positives.",
+        description=(
+            "Compare candidate pairs on their exact shingle sets (exact Jaccard, ~1.3 KB a "
+            "document crosses the shuffle); false compares their MinHash signatures instead "
+            "(estimated Jaccard, 4 bytes x num_perm). Pairs below `threshold` are dropped."
+        ),
     )
     scope: Literal["global", "source"] = Field(
         "global",
         description="global: duplicates across sources count; source: only within one source.",
     )
     max_rounds: int = Field(
-        20,
+        24,
         ge=1,
         le=64,
         description=(
-            "Large-star/small-star rounds unrolled for connected components (a sorted chain "
-            "of 100k documents needs 17); the run fails naming this key if they do not suffice."
+            "Connected-components rounds unrolled (finished clusters leave after each round, "
+            "so unused rounds cost nothing). A chain of 10^7 documents needs 19; a cluster "
+            "still unfinished after the last round is cut into the stars it reached, each "
+            "deduplicated on its own (counter connected_components/unfinished_nodes)."
+        ),
+    )
+    cluster_floor: float | None = Field(
+        None,
+        ge=0.0,
+        lt=1.0,
+        description=(
+            "A document is removed only if its similarity to the document its cluster keeps "
+            "is at least this; members below it are cut into sub-clusters that keep one "
+            "document each. Empty: the threshold. 0: no floor (clusters are transitive: "
+            "in a chain of pages each like the next, all but one go)."
+        ),
+    )
+    floor_rounds: int = Field(
+        4,
+        ge=0,
+        le=32,
+        description=(
+            "Rounds that cut members below the floor into sub-clusters (a chain of 10^6 "
+            "needs 4); members still uncut after them are kept."
         ),
     )
     batch_size: int = Field(
@@ -71,6 +97,10 @@ class NearDedupConfig(Section):
                 f"bands x rows = {self.bands * self.rows} exceeds num_perm {self.num_perm}"
             )
         return self
+
+    def floor(self) -> float:
+        """The similarity to its kept document a removed document must reach."""
+        return self.threshold if self.cluster_floor is None else self.cluster_floor
 
     def lsh_params(self) -> tuple[int, int]:
         """(bands, rows): the configured ones, else datasketch's optimum for `threshold`."""
@@ -98,4 +128,5 @@ class NearDedupConfig(Section):
             "threshold": self.threshold,
             "verify": self.verify,
             "scope": self.scope,
+            "cluster_floor": self.floor(),
         }

@@ -16,11 +16,13 @@ def test_every_media_key_is_documented_and_renders():
         assert section.description
 
 
-def test_bands_default_to_pigeonhole_and_must_fit_the_hash():
-    assert PerceptualDedupConfig().band_count() == 11
-    assert PerceptualDedupConfig(bands=4).band_count() == 4
+def test_perceptual_distances_must_fit_the_hash():
+    assert PerceptualDedupConfig().floor_distance() == 10
+    assert PerceptualDedupConfig(cluster_floor=4).floor_distance() == 4
     with pytest.raises(ValidationError):
         PerceptualDedupConfig(hash_size=4, max_distance=20)
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        PerceptualDedupConfig(bands=4)  # bands now follow the corpus size
 
 
 def test_media_formats_only_for_media_sources():
