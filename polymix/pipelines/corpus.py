@@ -1,6 +1,7 @@
 """The main job, as a Beam graph:
 
-    text:  read ─► normalize ─► exact dedup ─► near dedup ─► quality filters ─► tokenize ─┐
+    text:  read ─► url filter ─► normalize ─► exact dedup ─► near dedup ─► quality filters
+             ─► decontaminate ─► tokenize ──────────────────────────────────────────────┐
     media: read ─► decode ─► filter ─► exact + perceptual dedup ─► patches / log-mel ───────┴► shards
              │         │          │            │                     │
              └─────────┴──────────┴─ rejected/<source>/<stage>/<reason>, duplicates/<source>/<stage>
@@ -18,6 +19,8 @@ import apache_beam as beam
 
 from polymix.core.config import Config
 from polymix.pipelines import accounting
+from polymix.pipelines.decontaminate import Decontaminate
+from polymix.pipelines.domains import TopDomains
 from polymix.pipelines.exact_dedup import ExactDuplicates
 from polymix.pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
 from polymix.pipelines.manifest_writer import RunFacts, WriteManifest
@@ -28,6 +31,7 @@ from polymix.pipelines.quality import QualityFilters
 from polymix.pipelines.read import ReadTextSource
 from polymix.pipelines.statistics import RunStatistics, cuts_from_filters
 from polymix.pipelines.tokenize import TokenizeText
+from polymix.pipelines.url_filter import UrlFilter
 from polymix.transforms.positions import position_kinds
 from polymix.transforms.side_records import duplicate_line, rejection_line
 
@@ -49,6 +53,19 @@ def _flatten(pcolls, label: str, pipeline):
 
 def _filter_stages(config: Config) -> list[str]:
     return list(dict.fromkeys(config.filters.stages.text + config.filters.stages.code))
+
+
+def _passed(examples, stage: str, enabled: bool, transform):
+    """A stage's {"kept", "rejected"}; a stage that is off passes everything through."""
+    if enabled:
+        return examples | stage >> transform
+    return {"kept": examples, "rejected": None}
+
+
+def _eval_patterns(config: Config) -> dict[str, list[str]]:
+    return {
+        e.name: [config.resolve(p) for p in e.paths] for e in config.filters.decontaminate.eval_sets
+    }
 
 
 def _shard_item(record) -> Item:
@@ -85,21 +102,36 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     examples = _flatten([r["examples"] for r in reads], "AllExamples", pipeline)
     read_rejected = _flatten([r["rejected"] for r in reads], "ReadRejected", pipeline)
 
-    normalized = examples | "Normalize" >> NormalizeText(config.normalize)
+    urls = _passed(
+        examples,
+        "UrlFilter",
+        config.url_filter.enabled,
+        UrlFilter(config.url_filter, config.resolve),
+    )
+    normalized = urls["kept"] | "Normalize" >> NormalizeText(config.normalize)
     exact = normalized["kept"] | "ExactDedup" >> ExactDuplicates(config.exact_dedup)
     near = exact["kept"] | "NearDedup" >> NearDuplicates(config.near_dedup)
     quality = near["kept"] | "Quality" >> QualityFilters(config.filters)
-    text_records = quality["kept"] | "Tokenize" >> TokenizeText(
+    decontaminate = config.filters.decontaminate
+    clean = _passed(
+        quality["kept"],
+        "Decontaminate",
+        decontaminate.enabled,
+        Decontaminate(decontaminate, _eval_patterns(config)),
+    )
+    text_records = clean["kept"] | "Tokenize" >> TokenizeText(
         job.tokenizer_proto, config.shards.max_seq_len
     )
 
-    kept = _flatten([quality["kept"], *(m["kept"] for m in media)], "AllKept", pipeline)
+    kept = _flatten([clean["kept"], *(m["kept"] for m in media)], "AllKept", pipeline)
     records = _flatten([text_records, *(m["records"] for m in media)], "AllRecords", pipeline)
     rejected = _flatten(
         [
             read_rejected,
+            urls["rejected"],
             normalized["rejected"],
             quality["rejected"],
+            clean["rejected"],
             *(m["rejected"] for m in media),
         ],
         "AllRejected",
@@ -147,8 +179,12 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
         | "CountModified" >> accounting.CountModified(),
     ) | "AllCounts" >> beam.Flatten()
 
-    stages = ["read", "normalize", "exact_dedup", "near_dedup", *_filter_stages(config)]
+    stages = ["read", "extract", "url_filter", "normalize", "exact_dedup", "near_dedup"]
+    stages += [*_filter_stages(config), "decontaminate"]
+    domains = (inputs, kept, rejected) | "Domains" >> TopDomains(
+        config.url_filter.top_domains, config.url_filter.url_field
+    )
     _ = (kept, rejected, duplicates) | "Statistics" >> RunStatistics(
-        output, cuts_from_filters(config.filters), stages
+        output, cuts_from_filters(config.filters), stages, sections={"domains": domains}
     )
     return pipeline | "Manifest" >> WriteManifest(job.facts, shards, side_files, counts)

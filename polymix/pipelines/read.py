@@ -52,8 +52,9 @@ class ReadTextSource(beam.PTransform):
 
     def __init__(self, source: SourceConfig, patterns: list[str], base_dir: str):
         super().__init__()
+        web = source.web if source.format == "warc" else None
         self.spec = TextSourceSpec(
-            source.name, source.modality, source.format, source.text_field, source.id_field
+            source.name, source.modality, source.format, source.text_field, source.id_field, web
         )
         self.patterns = patterns
         self.base_dir = base_dir

@@ -29,6 +29,7 @@ class TextSourceSpec:
     format: str
     text_field: str = "text"
     id_field: str | None = None
+    web: Any = None  # format warc: a `polymix.core.config.web.WebSourceConfig`
 
 
 def _decompressed(raw: IO[bytes], path: str) -> IO[bytes]:
@@ -142,11 +143,20 @@ def read_parquet(
         yield _file_rejection(spec, file_id, path, "empty_file", "no rows in file")
 
 
+def read_warc(
+    spec: TextSourceSpec, raw: IO[bytes], path: str, file_id: str
+) -> Iterator[Example | Rejection]:
+    from polymix.transforms.web.warc import read_warc as read_web_archive
+
+    yield from read_web_archive(spec, raw, path, file_id)
+
+
 READERS: dict[
     str, Callable[[TextSourceSpec, IO[bytes], str, str], Iterator[Example | Rejection]]
 ] = {
     "jsonl": read_jsonl,
     "parquet": read_parquet,
+    "warc": read_warc,
 }
 
 
