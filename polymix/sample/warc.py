@@ -97,14 +97,15 @@ def response_records(response: Response, warcinfo: str) -> list[bytes]:
         request_block,
     )
     content_type = dict(response.headers).get("Content-Type", "")
-    payload_type = content_type.split(";")[0].strip() or "application/octet-stream"
+    payload_type = content_type.split(";")[0].strip()
+    identified = [("WARC-Identified-Payload-Type", payload_type)] if payload_type else []
     reply = warc_record(
         "response",
         [("WARC-Record-ID", response_id), *common]
         + [("Content-Type", "application/http; msgtype=response")]
         + [("WARC-Concurrent-To", request_id), ("WARC-IP-Address", response.ip)]
         + [("WARC-Target-URI", response.url), ("WARC-Payload-Digest", sha1_digest(response.body))]
-        + [("WARC-Identified-Payload-Type", payload_type)],
+        + identified,
         response.http_block(),
     )
     metadata = warc_record(

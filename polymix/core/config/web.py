@@ -71,6 +71,11 @@ class WebSourceConfig(Section):
         gt=0,
         description="Reject a record whose payload is larger, unread (Common Crawl cuts at 1 MiB).",
     )
+    verify_digests: bool = Field(
+        True,
+        description="Reject a record whose WARC-Block-Digest does not match (truncated or "
+        "corrupt); records without a digest are read as they are.",
+    )
     min_text_chars: int = Field(
         1, ge=1, description="Reject a page whose extracted text is shorter (no_main_text)."
     )

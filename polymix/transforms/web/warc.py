@@ -7,6 +7,7 @@ and are skipped like blank lines in JSONL. Every page ends as an `Example` or a 
     read/http_status      the HTTP status is not in `web.http_statuses` (detail: the status)
     read/content_type     the payload is not HTML (detail: the type)
     read/record_too_large the payload exceeds `web.max_payload_bytes` (left unread)
+    read/bad_digest       the record's WARC-Block-Digest does not match: truncated or corrupt
     read/missing_url      no WARC-Target-URI
     extract/no_main_text  the extractor found no main text
     extract/error:<Type>  the extractor raised (traceback in the detail)
@@ -20,7 +21,9 @@ URL, host, registered domain, crawl date, record id, HTTP status, content type a
 from __future__ import annotations
 
 import functools
+import io
 import traceback
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -107,7 +110,12 @@ def _page_outcome(page: _Page, record: Any, web: WebSourceConfig) -> Example | R
     if record.content_length > web.max_payload_bytes:
         page.web["payload_bytes"] = record.content_length
         return page.reject(READ, "record_too_large", str(record.content_length))
+    checked = web.verify_digests and record.headers.get("WARC-Block-Digest")
+    if checked and not record.verify_block_digest(consume=False):
+        return page.reject(READ, "bad_digest", "WARC-Block-Digest does not match the block")
     converted = str(record.record_type) == "conversion"
+    if not converted:
+        record.parse_http(auto_decode="all")
     payload = record.reader.read() if converted else _http_payload(page, record, web)
     if isinstance(payload, Rejection):
         return payload
@@ -132,15 +140,77 @@ def _file_rejection(spec: Any, file_id: str, reason: str, detail: str) -> Reject
     return Rejection(example, READ, reason, detail)
 
 
+class _CheckedGzip(io.RawIOBase):
+    """The raw bytes for fastwarc, inflated once more on the side to find a cut-off archive.
+
+    fastwarc decompresses natively (fast, and its offsets are those of the compressed file,
+    where a record can be found again) but ends quietly at a truncated gzip member. Feeding
+    the same bytes through zlib costs a fraction of extraction and says whether the last
+    member was whole, so what a cut removed is accounted for instead of vanishing.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._position = 0
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._fed = False
+        self.error: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if (whence == io.SEEK_CUR and offset == 0) or (whence, offset) == (0, self._position):
+            return self._position
+        raise io.UnsupportedOperation("the archive is read front to back")
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._position += len(data)
+        self._check(data)
+        return len(data)
+
+    def _check(self, data: bytes) -> None:
+        while data and self.error is None:
+            try:
+                self._inflate.decompress(data, 2**20)  # the output is dropped: bounded memory
+            except zlib.error as exc:
+                self.error = f"not valid gzip: {exc}"
+                return
+            self._fed = True
+            if self._inflate.eof:  # the next member starts in what is left
+                data = self._inflate.unused_data
+                self._inflate, self._fed = zlib.decompressobj(wbits=31), False
+            else:
+                data = self._inflate.unconsumed_tail
+
+    def problem(self) -> str | None:
+        """Why the archive is not whole, after it was read to its end; None if it is."""
+        while self.readinto(bytearray(2**16)):
+            pass
+        if self.error is None and self._fed:
+            self.error = "the last gzip member is cut short (truncated file)"
+        return self.error
+
+
 def read_warc(spec: Any, raw: IO[bytes], path: str, file_id: str) -> Iterator[Example | Rejection]:
-    """Every page of one WARC/WET file (gzip, zstd or plain: fastwarc detects the stream)."""
+    """Every page of one WARC/WET file (gzip, zstd or plain: fastwarc detects the others)."""
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     web: WebSourceConfig = getattr(spec, "web", None) or WebSourceConfig()
     wanted = WarcRecordType.response | WarcRecordType.conversion
+    stream = _CheckedGzip(raw) if path.endswith(".gz") else raw
     pages = 0
     try:
-        records = ArchiveIterator(raw, record_types=wanted, parse_http=True, auto_decode="all")
+        # HTTP is parsed after the digest check, which needs the block as stored.
+        records = ArchiveIterator(stream, record_types=wanted, parse_http=False)
         for record in records:
             pages += 1
             page = _Page(spec, record, file_id, record.stream_pos)
@@ -148,8 +218,13 @@ def read_warc(spec: Any, raw: IO[bytes], path: str, file_id: str) -> Iterator[Ex
                 yield _page_outcome(page, record, web)
             except Exception as exc:  # one bad record rejects that record, never the file
                 yield page.reject(READ, f"error:{type(exc).__name__}", traceback.format_exc())
-    except Exception as exc:  # a corrupt archive: account for the rest of the file
+    except BaseException as exc:  # a corrupt archive (fastwarc panics are BaseExceptions)
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
         yield _file_rejection(spec, file_id, "unreadable_file", f"after page {pages}: {exc}")
         return
-    if pages == 0:
+    cut = stream.problem() if isinstance(stream, _CheckedGzip) else None
+    if cut is not None:
+        yield _file_rejection(spec, file_id, "unreadable_file", f"after page {pages}: {cut}")
+    elif pages == 0:
         yield _file_rejection(spec, file_id, "empty_file", "no response or conversion records")
