@@ -29,7 +29,7 @@ def domain_of(example: Example, url_field: str) -> str | None:
     web = example.attributes.get("web", {})
     if web.get("domain"):
         return web["domain"]
-    url = example.original.get(url_field)
+    url = web.get("url") or example.original.get(url_field)
     host = host_of(url) if isinstance(url, str) else None
     return registered_domain(host) if host else None
 
