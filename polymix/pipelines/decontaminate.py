@@ -30,6 +30,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from polymix.core.config.decontaminate import DecontaminateConfig, EvalSetConfig
+from polymix.core.errors import UserFacingError
 from polymix.transforms.decontaminate import contains_ngram, document_keys, eval_ngrams, words
 from polymix.transforms.example import Example, Rejection
 from polymix.transforms.read_text import TextSourceSpec, read_text_file
@@ -124,7 +125,19 @@ class Decontaminate(beam.PTransform):
             | "OnePerKey" >> beam.CombinePerKey(min)
         )
 
+    def _check_patterns(self) -> None:
+        """Every eval set must match a file at launch: an empty one would check nothing."""
+        from polymix.pipelines.read import check_patterns
+
+        for name, patterns in sorted(self._patterns.items()):
+            matched, _ = check_patterns(patterns)
+            if not matched:
+                raise UserFacingError(
+                    f"filters.decontaminate.eval_sets({name}).paths: no file matches {patterns}"
+                )
+
     def expand(self, examples: beam.PCollection) -> dict[str, beam.PCollection]:
+        self._check_patterns()
         n = self._config.ngram_words
         eval_side = self._eval_keys(examples.pipeline) | "TagEval" >> beam.MapTuple(
             lambda key, value: (key, (_EVAL, value))

@@ -119,6 +119,14 @@ def test_decontamination_removes_documents_sharing_an_ngram_and_names_it(tmp_pat
     assert counters["decontaminate/eval_invalid_json"] == 2  # one bad line, read once per field
 
 
+def test_an_eval_set_matching_no_file_fails_at_launch_naming_it(tmp_path):
+    config = _eval_file(tmp_path)
+    pipeline = beam.Pipeline()
+    docs = pipeline | beam.Create([_page("a", FILLER)])
+    with pytest.raises(UserFacingError, match=r"eval_sets\(qa\).paths: no file matches"):
+        _ = docs | Decontaminate(config, {"qa": [str(tmp_path / "missing-*.jsonl")]})
+
+
 def test_a_key_is_matched_whatever_order_its_group_arrives_in():
     doc, match = (decont._DOC, ("crawl", "a")), (decont._EVAL, ("qa", "some ngram"))
     assert (

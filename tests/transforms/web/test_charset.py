@@ -72,3 +72,9 @@ def test_meta_beyond_the_prescan_window_is_not_read():
 def test_bytes_that_nothing_decodes_are_replaced_not_raised():
     decoded = decode_page(b"<p>\xff\xfe\xfa broken \x81\x8d</p>", "utf-8")
     assert "broken" in decoded.text
+
+
+def test_the_header_wins_over_a_meta_tag_that_also_decodes():
+    page = html(RUSSIAN, '<meta charset="koi8-r">').encode("cp1251")  # every byte is KOI8-R too
+    decoded = decode_page(page, "windows-1251")
+    assert (decoded.charset, decoded.found_by) == ("cp1251", "http") and RUSSIAN in decoded.text
