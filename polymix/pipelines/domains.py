@@ -77,7 +77,9 @@ class TopDomains(beam.PTransform):
         super().__init__()
         self._n, self._url_field = n, url_field
 
-    def expand(self, inputs: tuple[beam.PCollection, beam.PCollection, beam.PCollection]):
+    def expand(
+        self, inputs: tuple[beam.PCollection, beam.PCollection, beam.PCollection]
+    ) -> beam.PCollection:
         read, kept, blocked = inputs
         f = self._url_field
         per_domain = (

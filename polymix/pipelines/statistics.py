@@ -242,9 +242,9 @@ def _write(
     clusters: dict,
     cuts: Mapping,
     stages: Sequence[str],
-    **sections: Any,
+    sections: Mapping[str, Any],
 ) -> str:
-    stats = {**assemble_stats(run, clusters, cuts, stages), **sections}
+    stats = {**assemble_stats(run, clusters, cuts, stages), **dict(sorted(sections.items()))}
     write_bytes(path, (json.dumps(stats, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return path
 
@@ -296,6 +296,16 @@ class RunStatistics(beam.PTransform):
                 beam.pvalue.AsSingleton(clusters),
                 self.cuts,
                 self.stages,
-                **{k: beam.pvalue.AsSingleton(v) for k, v in sorted(self.sections.items())},
+                beam.pvalue.AsDict(self._sections(inputs[0].pipeline)),
             )
         )
+
+    def _sections(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        """(name, summary) pairs: a few small JSON values, one per section."""
+        named = [
+            summary | f"Name[{name}]" >> beam.Map(lambda value, name=name: (name, value))
+            for name, summary in sorted(self.sections.items())
+        ]
+        if not named:
+            return pipeline | "NoSections" >> beam.Create([])
+        return named | "Sections" >> beam.Flatten()

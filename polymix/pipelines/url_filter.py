@@ -13,7 +13,7 @@ memory) is held once per worker process, not per thread, and never grows with th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -42,14 +42,16 @@ def url_of(example: Example, url_field: str) -> str | None:
     return url if isinstance(url, str) and url.strip() else None
 
 
-def load_block_list(domain_files: list[tuple[str, bytes]], substring_files) -> BlockList:
+def load_block_list(
+    domain_files: list[tuple[str, bytes]], substring_files: list[tuple[str, bytes]]
+) -> BlockList:
     """A BlockList from (name, bytes) pairs; BlockListError names a bad file and line."""
     domains = [e for name, data in domain_files for e in list_entries(data, name)]
     substrings = [e for name, data in substring_files for e in list_entries(data, name)]
     return BlockList.of(domains, substrings)
 
 
-def check_block_lists(config: UrlFilterConfig, resolve) -> BlockList:
+def check_block_lists(config: UrlFilterConfig, resolve: Callable[[str], str]) -> BlockList:
     """Read every list the config names now, so a missing or bad file fails at launch."""
 
     def files(key: str, paths: list[str]) -> list[tuple[str, bytes]]:
@@ -109,7 +111,7 @@ class _UrlFilterFn(beam.DoFn):
 class UrlFilter(beam.PTransform):
     """PCollection[Example] -> {"kept", "rejected"}; `resolve` makes config paths absolute."""
 
-    def __init__(self, config: UrlFilterConfig, resolve) -> None:
+    def __init__(self, config: UrlFilterConfig, resolve: Callable[[str], str]) -> None:
         super().__init__()
         self._config = config
         self._resolve = resolve

@@ -44,6 +44,7 @@ class Response:
     reason: str = "OK"
     headers: Headers = field(default_factory=tuple)
     ip: str = "93.184.216.34"
+    warc_headers: Headers = ()  # extra WARC headers of the response record (WARC-Truncated, ...)
 
     def http_block(self) -> bytes:
         head = [f"HTTP/1.1 {self.status} {self.reason}"] + [f"{k}: {v}" for k, v in self.headers]
@@ -105,7 +106,8 @@ def response_records(response: Response, warcinfo: str) -> list[bytes]:
         + [("Content-Type", "application/http; msgtype=response")]
         + [("WARC-Concurrent-To", request_id), ("WARC-IP-Address", response.ip)]
         + [("WARC-Target-URI", response.url), ("WARC-Payload-Digest", sha1_digest(response.body))]
-        + identified,
+        + identified
+        + list(response.warc_headers),
         response.http_block(),
     )
     metadata = warc_record(

@@ -284,7 +284,7 @@ def _wet_pages(rng: random.Random, crawl: Crawl, n: int) -> None:
 def build_crawl(seed: int, scale: int = 1) -> Crawl:
     rng = random.Random(seed)
     crawl = Crawl()
-    _articles(rng, crawl, 18 * scale)
+    _articles(rng, crawl, 36 * scale)
     _foreign(crawl)
     _blocked(rng, crawl)
     _not_pages(crawl)

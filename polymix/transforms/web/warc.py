@@ -15,7 +15,8 @@ and are skipped like blank lines in JSONL. Every page ends as an `Example` or a 
 A page's id is its WARC-Record-ID (`urn:uuid:...`, unique per crawl and the same on every
 machine); its `original` is where to find the record again (file relative to the config,
 byte offset), never the HTML, so rejected/ stays small; its attributes under `web` are the
-URL, host, registered domain, crawl date, record id, HTTP status, content type and charset.
+URL, host, registered domain, crawl date, record id, HTTP status, content type and charset
+(and `truncated` when the crawler cut the payload, as Common Crawl does at 1 MiB).
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class _Page:
         self.web: dict[str, Any] = {"record_id": record_id, "url": self.url}
         self.web.update(host=host, domain=registered_domain(host) if host else None)
         self.web["date"] = _header(record, "WARC-Date")
+        truncated = _header(record, "WARC-Truncated")  # the crawler cut the payload (length, time)
+        if truncated:
+            self.web["truncated"] = truncated
         refers_to = _header(record, "WARC-Refers-To")
         if refers_to:
             self.web["refers_to"] = refers_to.strip("<>")

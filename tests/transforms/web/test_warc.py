@@ -67,6 +67,12 @@ def test_only_responses_become_pages_with_ids_and_web_attributes():
     assert "The council decided" in example.text and "All rights reserved" not in example.text
 
 
+def test_a_payload_the_crawler_cut_is_read_and_marked():
+    cut = page("https://a.example/long", warc_headers=(("WARC-Truncated", "length"),))
+    (item,) = read(warc_file("c", [cut], DATE))
+    assert isinstance(item, Example) and item.attributes["web"]["truncated"] == "length"
+
+
 def test_every_page_that_is_not_one_is_rejected_with_its_reason():
     responses = [
         page("https://a.example/gone", status=404, reason="Not Found"),
