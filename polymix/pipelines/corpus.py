@@ -1,6 +1,7 @@
 """The main job, as a Beam graph:
 
-    text:  read ─► normalize ─► exact + near dedup ─► quality filters ─► tokenize ───────┐
+    text:  read ─► url filter ─► normalize ─► exact + near dedup ─► quality filters
+             ─► decontaminate ─► tokenize ──────────────────────────────────────────────┐
     media: read ─► decode ─► filter ─► exact + perceptual dedup ─► patches / log-mel ───────┴► shards
              │         │          │            │                     │
              └─────────┴──────────┴─ rejected/<source>/<stage>/<reason>, duplicates/<source>/<stage>
@@ -18,6 +19,8 @@ import apache_beam as beam
 
 from polymix.core.config import Config
 from polymix.pipelines import accounting
+from polymix.pipelines.decontaminate import Decontaminate
+from polymix.pipelines.domains import TopDomains
 from polymix.pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
 from polymix.pipelines.manifest_writer import RunFacts, WriteManifest
 from polymix.pipelines.media import MediaSource
@@ -28,6 +31,7 @@ from polymix.pipelines.side_items import duplicate_item, rejected_item
 from polymix.pipelines.statistics import RunStatistics, cuts_from_filters
 from polymix.pipelines.text_dedup import TextDuplicates
 from polymix.pipelines.tokenize import TokenizeText
+from polymix.pipelines.url_filter import UrlFilter
 from polymix.transforms.positions import position_kinds
 
 TEXT_MODALITIES = ("text", "code")
@@ -50,11 +54,58 @@ def _filter_stages(config: Config) -> list[str]:
     return list(dict.fromkeys(config.filters.stages.text + config.filters.stages.code))
 
 
+def _passed(examples, stage: str, enabled: bool, transform):
+    """A stage's {"kept", "rejected"}; a stage that is off passes everything through."""
+    if enabled:
+        return examples | stage >> transform
+    return {"kept": examples, "rejected": None}
+
+
+def _eval_patterns(config: Config) -> dict[str, list[str]]:
+    return {
+        e.name: [config.resolve(p) for p in e.paths] for e in config.filters.decontaminate.eval_sets
+    }
+
+
 def _shard_item(record) -> Item:
     kinds = position_kinds(record.modality, record.payload, record.positions)
     return Item(
         (record.source,), record.id, record.payload, record.positions, tuple(sorted(kinds.items()))
     )
+
+
+TEXT_STAGES = ("url_filter", "normalize", "quality", "decontaminate", "tokenize")
+
+
+def _text_stages(examples, config: Config, job: CorpusJob) -> dict:
+    """Each text stage's outputs by name, the survivors of one the input of the next."""
+    urls = _passed(
+        examples,
+        "UrlFilter",
+        config.url_filter.enabled,
+        UrlFilter(config.url_filter, config.resolve),
+    )
+    normalized = urls["kept"] | "Normalize" >> NormalizeText(config.normalize)
+    dedup = normalized["kept"] | "Dedup" >> TextDuplicates(config.exact_dedup, config.near_dedup)
+    quality = dedup["kept"] | "Quality" >> QualityFilters(config.filters)
+    decontaminate = config.filters.decontaminate
+    clean = _passed(
+        quality["kept"],
+        "Decontaminate",
+        decontaminate.enabled,
+        Decontaminate(decontaminate, _eval_patterns(config)),
+    )
+    tokenized = clean["kept"] | "Tokenize" >> TokenizeText(
+        job.tokenizer_proto, config.shards.max_seq_len
+    )
+    return {
+        "url_filter": urls,
+        "normalize": normalized,
+        "dedup": dedup,
+        "quality": quality,
+        "decontaminate": clean,
+        "tokenize": tokenized,
+    }
 
 
 def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
@@ -90,13 +141,8 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     examples = _flatten([r["examples"] for r in reads], "AllExamples", pipeline)
     read_rejected = _flatten([r["rejected"] for r in reads], "ReadRejected", pipeline)
 
-    normalized = examples | "Normalize" >> NormalizeText(config.normalize)
-    dedup = normalized["kept"] | "Dedup" >> TextDuplicates(config.exact_dedup, config.near_dedup)
-    quality = dedup["kept"] | "Quality" >> QualityFilters(config.filters)
-    tokenized = quality["kept"] | "Tokenize" >> TokenizeText(
-        job.tokenizer_proto, config.shards.max_seq_len
-    )
-
+    text = _text_stages(examples, config, job)
+    tokenized = text["tokenize"]
     kept = _flatten([tokenized["kept"], *(m["kept"] for m in media)], "AllKept", pipeline)
     records = _flatten(
         [tokenized["records"], *(m["records"] for m in media)], "AllRecords", pipeline
@@ -104,16 +150,14 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     rejected = _flatten(
         [
             read_rejected,
-            normalized["rejected"],
-            quality["rejected"],
-            tokenized["rejected"],
+            *(text[stage]["rejected"] for stage in TEXT_STAGES),
             *(m["rejected"] for m in media),
         ],
         "AllRejected",
         pipeline,
     )
     duplicates = _flatten(
-        [dedup["duplicates"], *(m["duplicates"] for m in media)],
+        [text["dedup"]["duplicates"], *(m["duplicates"] for m in media)],
         "AllDuplicates",
         pipeline,
     )
@@ -149,9 +193,13 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
         | "CountModified" >> accounting.CountModified(),
     ) | "AllCounts" >> beam.Flatten()
 
-    stages = ["read", "normalize", "exact_dedup", "near_dedup", *_filter_stages(config), "tokenize"]
+    stages = ["read", "extract", "url_filter", "normalize", "exact_dedup", "near_dedup"]
+    stages += [*_filter_stages(config), "decontaminate", "tokenize"]
+    domains = (inputs, kept, rejected) | "Domains" >> TopDomains(
+        config.url_filter.top_domains, config.url_filter.url_field
+    )
     _ = (kept, rejected, duplicates) | "Statistics" >> RunStatistics(
-        output, cuts_from_filters(config.filters), stages
+        output, cuts_from_filters(config.filters), stages, sections={"domains": domains}
     )
     return pipeline | "Manifest" >> WriteManifest(
         job.facts, shards, rejected_files, duplicate_files, counts

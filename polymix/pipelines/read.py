@@ -102,6 +102,7 @@ def text_spec(source: SourceConfig, limits: ReadConfig | None = None) -> TextSou
         source.text_field,
         source.id_field,
         limits or ReadConfig(),
+        source.web if source.format == "warc" else None,
     )
 
 

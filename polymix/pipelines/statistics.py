@@ -236,9 +236,15 @@ def assemble_stats(
 
 
 def _write(
-    _: Any, path: str, run: dict, clusters: dict, cuts: Mapping, stages: Sequence[str]
+    _: Any,
+    path: str,
+    run: dict,
+    clusters: dict,
+    cuts: Mapping,
+    stages: Sequence[str],
+    sections: Mapping[str, Any],
 ) -> str:
-    stats = assemble_stats(run, clusters, cuts, stages)
+    stats = {**assemble_stats(run, clusters, cuts, stages), **dict(sorted(sections.items()))}
     write_bytes(path, (json.dumps(stats, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return path
 
@@ -247,7 +253,8 @@ class RunStatistics(beam.PTransform):
     """`(kept Examples, Rejections, Duplicates)` in; writes `OUT/stats.json`, returns its path.
 
     `cuts` come from `cuts_from_filters(config.filters)`; `stages` is the order the job
-    runs its stages in, so the report's funnel follows the pipeline.
+    runs its stages in, so the report's funnel follows the pipeline; `sections` are
+    small summaries computed elsewhere (the top domains), each written under its name.
     """
 
     def __init__(
@@ -255,11 +262,13 @@ class RunStatistics(beam.PTransform):
         output: str,
         cuts: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         stages: Sequence[str] = (),
+        sections: Mapping[str, beam.PCollection] | None = None,
     ) -> None:
         super().__init__()
         self.path = f"{output.rstrip('/')}/{STATS_NAME}"
         self.cuts = dict(cuts or {})
         self.stages = tuple(stages)
+        self.sections = dict(sections or {})  # name -> a one-element PCollection of JSON
 
     def expand(self, inputs: tuple[beam.PCollection, beam.PCollection, beam.PCollection]):
         kept, rejected, duplicates = inputs
@@ -287,5 +296,16 @@ class RunStatistics(beam.PTransform):
                 beam.pvalue.AsSingleton(clusters),
                 self.cuts,
                 self.stages,
+                beam.pvalue.AsDict(self._sections(inputs[0].pipeline)),
             )
         )
+
+    def _sections(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        """(name, summary) pairs: a few small JSON values, one per section."""
+        named = [
+            summary | f"Name[{name}]" >> beam.Map(lambda value, name=name: (name, value))
+            for name, summary in sorted(self.sections.items())
+        ]
+        if not named:
+            return pipeline | "NoSections" >> beam.Create([])
+        return named | "Sections" >> beam.Flatten()

@@ -20,6 +20,7 @@ SECTIONS = {
     "languages": "Languages",
     "mixture": "Mixture: planned vs target",
     "clusters": "Duplicate clusters",
+    "domains": "Top domains",
 }
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -237,6 +238,23 @@ def clusters_section(stats: Mapping[str, Any] | None, png: bytes | None) -> str:
         for size, n in sorted(c["sizes"].items(), key=lambda kv: int(kv[0]))
     ]
     return img(png, "duplicate clusters") + table(["stage", "cluster size", "clusters"], rows)
+
+
+def domains_section(stats: Mapping[str, Any] | None, png: bytes | None) -> str:
+    """Each source's largest domains: pages read, kept at the end, blocked by the URL filter."""
+    domains = (stats or {}).get("domains") or {}
+    if not domains:
+        return "<p class=muted>No page in this run had a URL.</p>"
+    parts = [img(png, "top domains")] if png else []
+    for source, summary in domains.items():
+        rows = [(d["domain"], d["pages"], d["kept"], d["blocked"]) for d in summary["top"]]
+        shown = len(rows)
+        parts.append(
+            f"<h3>{escape(source)}</h3><p class=muted>{summary['domains']:,} domains; "
+            f"the {shown:,} with the most pages:</p>"
+            + table(["domain", "pages", "kept", "blocked by url_filter"], rows)
+        )
+    return "".join(parts)
 
 
 def render_html(data: ReportData, bodies: Mapping[str, str]) -> str:

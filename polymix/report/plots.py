@@ -198,3 +198,34 @@ def clusters_png(clusters: Mapping[str, Mapping[str, Any]]) -> bytes:
     ax.set_ylabel("clusters")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def domains_png(domains: Mapping[str, Mapping[str, Any]], top: int = 15) -> bytes:
+    """Pages of the largest domains over all sources: kept, blocked, removed otherwise."""
+    totals: dict[str, list[int]] = {}
+    for summary in domains.values():
+        for entry in summary["top"]:
+            counts = totals.setdefault(entry["domain"], [0, 0, 0])
+            counts[0] += entry["pages"]
+            counts[1] += entry["kept"]
+            counts[2] += entry["blocked"]
+    shown = sorted(totals, key=lambda d: (-totals[d][0], d))[:top]
+    fig = Figure(figsize=(6, 0.3 * len(shown) + 1))
+    ax = fig.subplots()
+    y = list(range(len(shown)))[::-1]
+    kept = [totals[d][1] for d in shown]
+    blocked = [totals[d][2] for d in shown]
+    other = [totals[d][0] - totals[d][1] - totals[d][2] for d in shown]
+    ax.barh(y, kept, color=KEPT, label="kept")
+    ax.barh(y, blocked, left=kept, color=CUT, label="blocked by url_filter")
+    ax.barh(
+        y,
+        other,
+        left=[k + b for k, b in zip(kept, blocked, strict=True)],
+        color=REMOVED,
+        label="removed by other stages",
+    )
+    ax.set_yticks(y, shown, fontsize=8)
+    ax.set_xlabel("pages")
+    ax.legend(fontsize=8)
+    return _png(fig)

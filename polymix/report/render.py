@@ -52,6 +52,8 @@ def report_files(data: ReportData) -> dict[str, bytes]:
         pngs["languages.png"] = plots.languages_png(stats["languages"])
     if stats.get("clusters"):
         pngs["clusters.png"] = plots.clusters_png(stats["clusters"])
+    if stats.get("domains"):
+        pngs["domains.png"] = plots.domains_png(stats["domains"])
     attribute_pngs = {  # a constant attribute gets a line of text, not a chart
         name: plots.attribute_png(name, hist)
         for name, hist in stats.get("attributes", {}).items()
@@ -71,6 +73,7 @@ def report_files(data: ReportData) -> dict[str, bytes]:
             },
         ),
         "clusters": html.clusters_section(stats, pngs.get("clusters.png")),
+        "domains": html.domains_section(stats, pngs.get("domains.png")),
     }
     files = dict(sorted(pngs.items()))
     files["mixture.json"] = (

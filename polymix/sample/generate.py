@@ -2,7 +2,8 @@
 
 Exact and near duplicates, boilerplate, very short and very long documents,
 non-English text, code, and broken input (invalid JSON, invalid UTF-8, missing and
-empty text, an empty file, a file that is not what its name says). `generate`
+empty text, an empty file, a file that is not what its name says), and a web crawl
+(`web_archive`: a WARC and a WET file, a URL block list, an eval set). `generate`
 returns the counts a correct pipeline must report, derived from how the corpus was
 built, not from running the pipeline.
 """
@@ -23,7 +24,7 @@ import pyarrow.parquet as pq
 import yaml
 import zstandard
 
-from polymix.sample import web_text
+from polymix.sample import web_archive, web_text
 from polymix.sample import words as W
 from polymix.sample.media import MAX_SEQ_LEN, MEDIA_SETTINGS, MEDIA_SOURCES, generate_media
 from polymix.transforms.normalize import normalize_text
@@ -252,7 +253,8 @@ def demo_config() -> str:
     """The sample corpus's config: every source, small tokenizer and shards for a quick demo."""
     config = {
         "seed": 0,
-        "sources": TEXT_SOURCES + MEDIA_SOURCES,
+        "sources": TEXT_SOURCES + [web_archive.WEB_SOURCE] + MEDIA_SOURCES,
+        "url_filter": web_archive.URL_FILTER,
         "tokenizer": {"model": "tokenizer/spm.model", "vocab_size": 2000},
         "shards": {
             "target_bytes": 262144,
@@ -265,6 +267,7 @@ def demo_config() -> str:
                 + ["pii", "quality_classifier"],
             },
             "quality_classifier": {"model_path": QUALITY_CLASSIFIER, "min_score": 0.5},
+            "decontaminate": web_archive.DECONTAMINATE,
         },
         "near_dedup": {"max_rounds": 10},  # its clusters are pairs: a few rounds finish them
         "media": MEDIA_SETTINGS,
@@ -285,6 +288,10 @@ def generate(root: str | Path, *, seed: int = 0, scale: int = 1) -> dict:
     _web(rng, root, expected, scale)
     _books(rng, root, expected, scale)
     _code(rng, root, expected, scale)
+    crawl = web_archive.write_crawl(root, seed=rng.randrange(2**31), scale=scale)
+    expected.input["webarc"] += crawl.inputs
+    expected.rejected["webarc"] = Counter(crawl.rejected)
+    expected.exact_duplicates["webarc"] += crawl.exact_duplicates
     media = generate_media(root, seed=seed)
     _quality_examples(root, seed, scale)
     (root / "polymix.yaml").write_text(demo_config())
@@ -302,6 +309,7 @@ def generate(root: str | Path, *, seed: int = 0, scale: int = 1) -> dict:
         "media_records": dict(media.records),
         "near_duplicates_planted": dict(expected.near_duplicates_planted),
         "languages_planted": dict(expected.languages_planted),
+        "contaminated_planted": {"webarc": sorted(crawl.contaminated)},
     }
     (root / "expected.json").write_text(json.dumps(counts, indent=2, sort_keys=True))
     return counts

@@ -41,8 +41,15 @@ class Example:
             object.__setattr__(self, "original", original_json(self.original))
 
     def original_object(self) -> Any:
-        """`original` parsed back (for tools and tests; the pipeline never needs it)."""
+        """`original` parsed back (for tools, tests and the few fields a stage reads from it)."""
         return json.loads(self.original)
+
+    def original_field(self, name: str) -> Any:
+        """One top-level field of what the reader saw (a page's URL column), or None."""
+        if f'"{name}"' not in self.original:  # most lines lack it: skip the parse
+            return None
+        value = self.original_object()
+        return value.get(name) if isinstance(value, dict) else None
 
     def replace(self, **changes: Any) -> Example:
         return dataclasses.replace(self, **changes)

@@ -69,6 +69,7 @@ class TextSourceSpec:
     text_field: str = "text"
     id_field: str | None = None
     limits: ReadConfig = field(default_factory=ReadConfig)
+    web: Any = None  # format warc: a `polymix.core.config.web.WebSourceConfig`
 
 
 def _rejection(
@@ -378,9 +379,18 @@ def read_parquet(
         yield _file_rejection(spec, file_id, "empty_file", "no rows in file")
 
 
+def read_warc(
+    spec: TextSourceSpec, raw: IO[bytes], open_file: Opener, path: str, file_id: str
+) -> Iterator[Item]:
+    from polymix.transforms.web.warc import read_warc as read_web_archive
+
+    yield from read_web_archive(spec, raw, path, file_id)
+
+
 READERS: dict[str, Callable[[TextSourceSpec, IO[bytes], Opener, str, str], Iterator[Item]]] = {
     "jsonl": read_jsonl,
     "parquet": read_parquet,
+    "warc": read_warc,
 }
 
 

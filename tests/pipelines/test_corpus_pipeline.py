@@ -13,8 +13,9 @@ from polymix.transforms.media.records import record_positions
 from polymix.transforms.record_codec import decode
 from tests.pipelines.conftest import run_pipeline
 
-BAD_INPUT_STAGES = ("read", "normalize")
+BAD_INPUT_STAGES = ("read", "normalize", "extract", "url_filter")  # planted by the generator
 FILTER_STAGES = ("language", "gopher_repetition", "gopher_quality", "c4", "fineweb", "pii", "code")
+FILTER_STAGES += ("quality_classifier", "decontaminate")
 
 
 def test_accounting_matches_what_the_generator_built(demo_run, sample_corpus):

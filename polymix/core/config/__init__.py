@@ -28,6 +28,7 @@ from polymix.core.config.shards import ShardsConfig
 from polymix.core.config.sources import SourceConfig
 from polymix.core.config.text import ExactDedupConfig, NormalizeConfig
 from polymix.core.config.tokenizer import TokenizerConfig
+from polymix.core.config.web import UrlFilterConfig
 from polymix.core.errors import UserFacingError
 
 
@@ -40,6 +41,10 @@ class Config(Section):
     )
     normalize: NormalizeConfig = Field(
         default_factory=NormalizeConfig, description="Text normalization, before any hashing."
+    )
+    url_filter: UrlFilterConfig = Field(
+        default_factory=UrlFilterConfig,
+        description="URL block list (domains, URL substrings), applied right after reading.",
     )
     exact_dedup: ExactDedupConfig = Field(
         default_factory=ExactDedupConfig, description="Exact duplicates (runs first)."

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from polymix.core.config.base import Section
+from polymix.core.config.decontaminate import DecontaminateConfig
 
 StageName = Literal[
     "language",
@@ -246,6 +247,10 @@ class FiltersConfig(Section):
         default_factory=QualityClassifierConfig, description="fastText quality classifier."
     )
     pii: PIIConfig = Field(default_factory=PIIConfig, description="PII redaction.")
+    decontaminate: DecontaminateConfig = Field(
+        default_factory=DecontaminateConfig,
+        description="Documents sharing an n-gram with an eval set are removed (after the stages).",
+    )
 
     @model_validator(mode="after")
     def _classifier_has_model(self) -> FiltersConfig:

@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from polymix.core.config.base import Section
+from polymix.core.config.web import WebSourceConfig
 
 Modality = Literal["text", "code", "image", "audio", "video"]
-Format = Literal["jsonl", "parquet", "files", "webdataset"]
+Format = Literal["jsonl", "parquet", "warc", "files", "webdataset"]
 MEDIA_MODALITIES = ("image", "audio", "video")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -25,9 +26,9 @@ class SourceConfig(Section):
         min_length=1,
     )
     format: Format = Field(
-        description="jsonl (plain, .gz or .zst, chosen by file suffix) or parquet; for image, "
-        "audio and video also files (one medium per file) or webdataset (tar shards of "
-        "key.ext members)."
+        description="jsonl (plain, .gz or .zst, chosen by file suffix) or parquet; warc for "
+        "web archives (WARC and WET, plain or .gz); for image, audio and video also files "
+        "(one medium per file) or webdataset (tar shards of key.ext members)."
     )
     text_field: str = Field("text", description="Field holding the document text.")
     id_field: str | None = Field(
@@ -45,6 +46,10 @@ class SourceConfig(Section):
         description="Text paired with a medium (caption, transcript), tokenized into its record: "
         "a Parquet column; for files and webdataset a sidecar extension (txt: key.txt) or a "
         "key of the key.json sidecar. Empty: no text.",
+    )
+    web: WebSourceConfig = Field(
+        default_factory=WebSourceConfig,
+        description="format warc: which records are pages and how HTML becomes text.",
     )
     weight: float = Field(
         1.0, ge=0, description="Target mixture weight (relative to other sources)."
@@ -67,6 +72,8 @@ class SourceConfig(Section):
         media = self.modality in MEDIA_MODALITIES
         if self.format in ("files", "webdataset") and not media:
             raise ValueError(f"format {self.format} is for image, audio and video sources")
+        if self.format == "warc" and self.modality != "text":
+            raise ValueError("format warc is for text sources")
         if media and self.format == "jsonl":
             raise ValueError("image, audio and video sources read files, webdataset or parquet")
         return self
