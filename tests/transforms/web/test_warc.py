@@ -141,7 +141,9 @@ def test_wet_conversion_records_are_pages_of_text_pointing_at_their_response():
 def test_a_truncated_archive_never_yields_part_of_a_page():
     responses = [page(f"https://a.example/{i}") for i in range(4)]
     data = warc_file("c", responses, DATE)
-    last = read(data)[-1].original_object()["offset"]  # where the last response's gzip member starts
+    last = read(data)[-1].original_object()[
+        "offset"
+    ]  # where the last response's gzip member starts
     member = len(gzip.compress(response_records(responses[-1], "<x>")[1], 6, mtime=0))
     for cut in range(last + 1, last + member, 41):
         items = read(data[:cut])
