@@ -108,11 +108,9 @@ def _text_stages(examples, config: Config, job: CorpusJob) -> dict:
     }
 
 
-def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
-    """Add the whole job to `pipeline`; returns the manifest path PCollection."""
-    config, output = job.config, job.facts.output
-    text_sources = [s for s in config.sources if s.modality in TEXT_MODALITIES]
-    media_sources = [s for s in config.sources if s.modality not in TEXT_MODALITIES]
+def _text_reads(pipeline, job: CorpusJob) -> tuple:
+    """Every text source read: (examples, rejections), each one collection."""
+    config = job.config
     reads = [
         pipeline
         | f"Read[{source.name}]"
@@ -122,9 +120,16 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
             config.read,
             root_patterns=[config.resolve(p) for p in source.paths],
         )
-        for source in text_sources
+        for source in config.sources
+        if source.modality in TEXT_MODALITIES
     ]
-    media = [
+    examples = _flatten([r["examples"] for r in reads], "AllExamples", pipeline)
+    return examples, _flatten([r["rejected"] for r in reads], "ReadRejected", pipeline)
+
+
+def _media_sources(pipeline, job: CorpusJob) -> list[dict]:
+    config = job.config
+    return [
         pipeline
         | f"Media[{source.name}]"
         >> MediaSource(
@@ -136,71 +141,83 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
             job.patterns[source.name],
             config.read,
         )
-        for source in media_sources
+        for source in config.sources
+        if source.modality not in TEXT_MODALITIES
     ]
-    examples = _flatten([r["examples"] for r in reads], "AllExamples", pipeline)
-    read_rejected = _flatten([r["rejected"] for r in reads], "ReadRejected", pipeline)
 
-    text = _text_stages(examples, config, job)
-    tokenized = text["tokenize"]
-    kept = _flatten([tokenized["kept"], *(m["kept"] for m in media)], "AllKept", pipeline)
-    records = _flatten(
-        [tokenized["records"], *(m["records"] for m in media)], "AllRecords", pipeline
-    )
-    rejected = _flatten(
-        [
-            read_rejected,
-            *(text[stage]["rejected"] for stage in TEXT_STAGES),
-            *(m["rejected"] for m in media),
-        ],
-        "AllRejected",
-        pipeline,
-    )
-    duplicates = _flatten(
-        [text["dedup"]["duplicates"], *(m["duplicates"] for m in media)],
-        "AllDuplicates",
-        pipeline,
-    )
-    inputs = _flatten([examples, read_rejected, *(m["inputs"] for m in media)], "Inputs", pipeline)
 
+def _write_outputs(outcomes: dict, job: CorpusJob) -> tuple:
+    """Shards, rejected and duplicates files: the index entries of each written file."""
+    output, shards_config = job.facts.output, job.config.shards
     shards = (
-        records
+        outcomes["records"]
         | "ShardItems" >> beam.Map(_shard_item)
         | "WriteShards"
-        >> WriteGroupedFiles(output, "array_record", config.shards.target_bytes, shard_name)
+        >> WriteGroupedFiles(output, "array_record", shards_config.target_bytes, shard_name)
     )
-    side_target = config.shards.side_output_target_bytes
+    side_target = shards_config.side_output_target_bytes
     rejected_files = (
-        rejected
+        outcomes["rejected"]
         | "RejectedItems" >> beam.Map(rejected_item)
         | "WriteRejected"
         >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("rejected"))
     )
     duplicate_files = (
-        duplicates
+        outcomes["duplicates"]
         | "DuplicateItems" >> beam.Map(duplicate_item)
         | "WriteDuplicates"
         >> WriteGroupedFiles(output, "jsonl.gz", side_target, part_name("duplicates"))
     )
+    return shards, rejected_files, duplicate_files
 
-    counts = (
-        inputs | "CountInput" >> accounting.CountBy(accounting.input_key),
+
+def _counts(outcomes: dict):
+    """Per source and reason, the counts the manifest's balance is made of."""
+    kept, rejected = outcomes["kept"], outcomes["rejected"]
+    return (
+        outcomes["inputs"] | "CountInput" >> accounting.CountBy(accounting.input_key),
         kept | "CountKept" >> accounting.CountBy(accounting.kept_key),
         rejected | "CountRejected" >> accounting.CountBy(accounting.rejected_key),
-        duplicates | "CountDuplicates" >> accounting.CountBy(accounting.duplicate_key),
+        outcomes["duplicates"] | "CountDuplicates" >> accounting.CountBy(accounting.duplicate_key),
         (kept, rejected)
         | "Judged" >> beam.Flatten()
         | "CountModified" >> accounting.CountModified(),
     ) | "AllCounts" >> beam.Flatten()
 
+
+def _statistics(outcomes: dict, job: CorpusJob) -> None:
+    config = job.config
     stages = ["read", "extract", "url_filter", "normalize", "exact_dedup", "near_dedup"]
     stages += [*_filter_stages(config), "decontaminate", "tokenize"]
-    domains = (inputs, kept, rejected) | "Domains" >> TopDomains(
+    judged = (outcomes["inputs"], outcomes["kept"], outcomes["rejected"])
+    domains = judged | "Domains" >> TopDomains(
         config.url_filter.top_domains, config.url_filter.url_field
     )
-    _ = (kept, rejected, duplicates) | "Statistics" >> RunStatistics(
-        output, cuts_from_filters(config.filters), stages, sections={"domains": domains}
+    removed = (outcomes["kept"], outcomes["rejected"], outcomes["duplicates"])
+    _ = removed | "Statistics" >> RunStatistics(
+        job.facts.output, cuts_from_filters(config.filters), stages, sections={"domains": domains}
     )
+
+
+def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
+    """Add the whole job to `pipeline`; returns the manifest path PCollection."""
+    examples, read_rejected = _text_reads(pipeline, job)
+    media = _media_sources(pipeline, job)
+    text = _text_stages(examples, job.config, job)
+    tokenized = text["tokenize"]
+    text_rejected = [text[stage]["rejected"] for stage in TEXT_STAGES]
+    outcomes = {
+        "inputs": [examples, read_rejected, *(m["inputs"] for m in media)],
+        "kept": [tokenized["kept"], *(m["kept"] for m in media)],
+        "records": [tokenized["records"], *(m["records"] for m in media)],
+        "rejected": [read_rejected, *text_rejected, *(m["rejected"] for m in media)],
+        "duplicates": [text["dedup"]["duplicates"], *(m["duplicates"] for m in media)],
+    }
+    outcomes = {
+        name: _flatten(parts, f"All{name.title()}", pipeline) for name, parts in outcomes.items()
+    }
+    shards, rejected_files, duplicate_files = _write_outputs(outcomes, job)
+    _statistics(outcomes, job)
     return pipeline | "Manifest" >> WriteManifest(
-        job.facts, shards, rejected_files, duplicate_files, counts
+        job.facts, shards, rejected_files, duplicate_files, _counts(outcomes)
     )
