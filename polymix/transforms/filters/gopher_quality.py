@@ -1,9 +1,10 @@
 """Gopher quality rules (Rae et al. 2021, "Scaling Language Models", appendix A.1.1).
 
-Thresholds come from the config (`polymix.core.config.filters.GopherQualityConfig`), whose defaults are
-the published values. Words are spaCy-like tokens (`text.split_words`); a token made only of
-punctuation is not a word for the word-count and mean-length rules but counts in the ratios'
-denominators, as in DataTrove, so both implementations cut at the same documents.
+Thresholds come from the config (`polymix.core.config.filters.GopherQualityConfig`), whose
+defaults are the published values. Words are spaCy's English tokens (`text.DocView.words`); a
+token made only of punctuation is not a word for the word-count and mean-length rules but counts
+in the ratios' denominators, and "alphabetic" means `str.isalpha`, as in DataTrove, so both
+implementations cut at the same documents.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ class GopherQuality:
         )
 
     def tag(self, doc: DocView) -> Tags:
-        words = doc.words
+        view = doc.words(self.config.words)
+        words = view.tokens
         n_tokens = len(words)
-        symbols = doc.symbol_words
+        symbols = view.symbols
         n_words = n_tokens - len(symbols)
-        word_chars = doc.word_offsets[-1] - sum(map(len, symbols))
+        word_chars = view.offsets[-1] - sum(map(len, symbols))
         lines = doc.lines
         text = doc.text
         return Tags(
@@ -56,7 +58,7 @@ class GopherQuality:
                 "ellipsis_lines_ratio": ratio(
                     sum(1 for line in lines if line.rstrip().endswith(("...", "…"))), len(lines)
                 ),
-                "alpha_words_ratio": ratio(doc.n_letter_words, n_tokens),
+                "alpha_words_ratio": ratio(view.n_alphabetic, n_tokens),
                 "stop_words": len(self._stop_words.intersection(words)),
             }
         )

@@ -1,20 +1,18 @@
 """Gopher repetition rules (Rae et al. 2021, table A1): repeated lines, paragraphs and n-grams.
 
-N-grams are tuples of words, counted with `collections.Counter` and set operations in C; the
-duplicate n-gram rule walks the text only when some n-gram repeats at all, and stops at the first
-n with no repeats (a repeated 6-gram contains a repeated 5-gram). Character counts follow the
-paper: a top n-gram covers its words and the spaces between them; a duplicated n-gram span
-covers its words' characters, and a span counted once is skipped so overlaps are not counted twice.
+Lines and paragraphs are compared as strings; n-grams of spaCy-English words are counted for every
+configured n in one compiled call (`repeated_ngrams.ngram_chars`). Character counts follow the
+paper: a top n-gram covers its words and the spaces between them; a duplicated n-gram span covers
+its words' characters, and a span counted once is skipped so overlaps are not counted twice.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from itertools import compress
 from typing import Any
 
 from polymix.transforms.filters.base import Cut, Tags, failed_cuts, ratio
+from polymix.transforms.filters.repeated_ngrams import ngram_chars
 from polymix.transforms.filters.text import DocView
 
 
@@ -29,44 +27,6 @@ def duplicates(items: list[str]) -> tuple[int, int]:
         else:
             seen.add(item)
     return count, chars
-
-
-def _ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
-    return list(zip(*(words[i:] for i in range(n)), strict=False))
-
-
-def top_ngram_chars(words: list[str], n: int) -> int:
-    """Characters covered by the most frequent n-gram (the first to appear if several tie)."""
-    counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
-    if not counts:
-        return 0
-    ((gram, count),) = counts.most_common(1)
-    return (sum(map(len, gram)) + n - 1) * count
-
-
-def duplicate_ngram_chars(words: list[str], offsets: list[int], n: int) -> int:
-    """Characters in n-gram spans that repeat an earlier span, each character counted once.
-
-    Only positions whose n-gram occurs more than once can ever match, so the walk visits just
-    those; a position inside a span already counted is skipped, as in the paper's definition.
-    """
-    grams = _ngrams(words, n)
-    counts = Counter(grams)
-    if len(counts) == len(grams):
-        return 0
-    repeated = {gram for gram, count in counts.items() if count > 1}
-    seen: set[tuple[str, ...]] = set()
-    chars = resume = 0
-    for i in compress(range(len(grams)), map(repeated.__contains__, grams)):
-        if i < resume:
-            continue
-        gram = grams[i]
-        if gram in seen:
-            chars += offsets[i + n] - offsets[i]
-            resume = i + n
-        else:
-            seen.add(gram)
-    return chars
 
 
 class GopherRepetition:
@@ -102,14 +62,13 @@ class GopherRepetition:
             "dup_line_fraction": ratio(line_dups, len(lines)),
             "dup_line_char_fraction": ratio(line_chars, text_chars),
         }
-        words = doc.words
+        view = doc.words(self.config.words)
+        longest = max((n for n, _ in self._top + self._dup), default=0)
+        top, duplicate = ngram_chars(view.tokens, view.offsets, longest)
         for n, _ in self._top:
-            attributes[f"top_{n}gram_char_fraction"] = ratio(top_ngram_chars(words, n), text_chars)
-        repeats = True
+            attributes[f"top_{n}gram_char_fraction"] = ratio(top[n], text_chars)
         for n, _ in self._dup:
-            chars = duplicate_ngram_chars(words, doc.word_offsets, n) if repeats else 0
-            repeats = chars > 0
-            attributes[f"dup_{n}gram_char_fraction"] = ratio(chars, text_chars)
+            attributes[f"dup_{n}gram_char_fraction"] = ratio(duplicate[n], text_chars)
         return Tags(attributes)
 
     def decide(self, attributes: Mapping[str, Any]) -> list[str]:

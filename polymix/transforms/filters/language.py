@@ -3,6 +3,11 @@
 The detected language and its probability are tags, so a mixture can later be re-cut by language
 without re-scoring. The decision keeps a document when the top language is in the configured
 `keep` list (all languages when it is empty) with at least `min_score`, as CCNet and FineWeb do.
+
+fastText's cost grows with the text, so `max_chars` can bound what it reads: the leading
+characters (`sample: prefix`) or whole lines spread evenly through the document (`sample: lines`),
+which also sees past an English header on a page in another language. `benchmarks/filters.py`
+measures both against whole-text decisions on real multilingual text (README).
 """
 
 from __future__ import annotations
@@ -13,6 +18,19 @@ from typing import Any
 from polymix.transforms.filters import fasttext_models
 from polymix.transforms.filters.base import Cut, Tags, failed_cuts
 from polymix.transforms.filters.text import DocView
+
+
+def sample_lines(text: str, budget: int) -> str:
+    """About `budget` characters of whole non-blank lines, one from the middle of each of equal
+    stretches of the document (so one line is its middle line, not its title)."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    total = sum(len(line) + 1 for line in lines)
+    if total <= budget:
+        return "\n".join(lines)
+    picks = max(1, round(len(lines) * budget / total))
+    step = len(lines) / picks
+    chosen = [lines[int((i + 0.5) * step)] for i in range(picks)]  # the middle of each stretch
+    return "\n".join(chosen)[:budget]
 
 
 class Language:
@@ -32,8 +50,9 @@ class Language:
     def tag(self, doc: DocView) -> Tags:
         self.load()
         text = doc.text
-        if self.config.max_chars > 0:
-            text = text[: self.config.max_chars]
+        budget = self.config.max_chars
+        if 0 < budget < len(text):
+            text = sample_lines(text, budget) if self.config.sample == "lines" else text[:budget]
         top = fasttext_models.predict(self._model, text, k=1)
         language, score = top[0] if top else ("unknown", 0.0)
         return Tags({"lang": language, "score": score})

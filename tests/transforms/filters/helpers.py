@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+
 from polymix.core.config.filters import FiltersConfig
 from polymix.transforms.filters.base import Tags
 from polymix.transforms.filters.text import DocView
@@ -99,3 +102,34 @@ def decide(stage: object, text: str) -> list[str]:
 
 
 DEFAULTS = FiltersConfig()
+
+
+@cache
+def real_corpus() -> tuple[dict, ...]:
+    """Real documents nobody here wrote (Debian's manuals, help, docs, fortunes, dictionary,
+    licences), built from Debian's archive on first use and cached outside the repository."""
+    from benchmarks.real_corpus import documents
+
+    return tuple(documents())
+
+
+def real_sample(
+    per_kind: int | None = None, max_chars: int | None = None, total: int = 0
+) -> list[dict]:
+    """A deterministic sample of the real corpus, stratified by kind.
+
+    Either `per_kind` documents of every kind or `total` documents shared in proportion to the
+    kinds' sizes (at least one each), chosen by the hash of their id; with `max_chars`, only
+    documents that short are eligible (the full corpus runs in the slow tests).
+    """
+    by_kind: dict[str, list[dict]] = {}
+    for doc in real_corpus():
+        if max_chars is None or len(doc["text"]) <= max_chars:
+            by_kind.setdefault(doc["kind"], []).append(doc)
+    eligible = sum(map(len, by_kind.values()))
+    chosen = []
+    for _kind, docs in sorted(by_kind.items()):
+        share = per_kind if per_kind is not None else max(1, round(total * len(docs) / eligible))
+        ranked = sorted(docs, key=lambda d: hashlib.sha256(d["id"].encode()).hexdigest())
+        chosen += ranked[:share]
+    return sorted(chosen, key=lambda d: d["id"])

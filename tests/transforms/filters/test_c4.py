@@ -1,4 +1,5 @@
-from polymix.transforms.filters.c4 import C4, count_sentences
+from polymix.transforms.filters.c4 import C4
+from polymix.transforms.filters.sentences import count_sentences
 from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
 
 RULES = C4(DEFAULTS.c4)

