@@ -8,7 +8,8 @@ states (a quote opens a field only at its start, `""` inside one is a quote). Th
 delimiter and quote are ASCII, and no byte of a multi-byte UTF-8 character is ASCII, so
 this works on bytes; each record is decoded and parsed alone, with `csv.reader` and the
 configured delimiter (Python's `excel` dialect otherwise). So one malformed record is one
-`read/malformed_row` (a `csv` error, or more or fewer fields than the header) and the
+`read/malformed_row` (a `csv` error, more or fewer fields than the header, or a quoted
+field still open when the file ends, which `csv` itself would take as whole) and the
 next record is read as if nothing happened.
 
 Bounds: a record is at most `read.max_line_bytes` (joined lines; a longer one is
@@ -58,6 +59,7 @@ class Record(NamedTuple):
     data: bytes
     size: int
     too_long: bool = False
+    unterminated: bool = False  # the file ended inside one of its quoted fields
 
 
 def ends_quoted(line: bytes, quoted: bool, delimiter: int) -> bool:
@@ -118,8 +120,8 @@ class RecordSplitter:
             quoted = not line.too_long and ends_quoted(line.data, quoted, self.delimiter)
             if not quoted:
                 yield Record(start, b"\n".join(pieces), size, too_long)
-        if quoted:  # the file ends inside a quoted field: csv reports it
-            yield Record(start, b"\n".join(pieces), size, too_long)
+        if quoted:  # the file ends inside a quoted field (csv itself would take it as whole)
+            yield Record(start, b"\n".join(pieces), size, too_long, unterminated=True)
 
 
 def parse_record(data: bytes, delimiter: str) -> list[str]:
@@ -157,6 +159,10 @@ def parse_row(spec: TextSourceSpec, record: Record, header: list[str], file_id: 
             "raw_prefix": record.data.decode("utf-8", "replace"),
         }
         return rejection(spec, default_id, original, "line_too_long", detail)
+    if record.unterminated:
+        original = {**position, "raw": record.data.decode("utf-8", "replace")}
+        detail = "the file ends inside a quoted field (a stray quote, or a cut file)"
+        return rejection(spec, default_id, original, "malformed_row", detail)
     try:
         values = parse_record(record.data, spec.delimiter)
     except UnicodeDecodeError as exc:
