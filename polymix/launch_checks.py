@@ -210,15 +210,21 @@ def suggested_code(code: str, labels: list[str]) -> str | None:
     `eng`, `__label__en`), or a close spelling; None when nothing fits."""
     known = set(labels)
     plain = code.strip().lower().removeprefix("__label__").replace("-", "_")
-    candidates = [plain, plain.split("_")[0]]
-    alias = locale.locale_alias.get(plain)  # the standard library's language names
-    if alias is None and (near := difflib.get_close_matches(plain, locale.locale_alias, 1, 0.8)):
-        alias = locale.locale_alias[near[0]]
-    if alias:
-        candidates.append(alias.split("_")[0].split(".")[0])
-    candidates += [plain[:n] for n in (3, 2)]  # eng -> en, deu -> de, zho -> zh
+    exact = locale.locale_alias.get(plain)  # the standard library's language names
+    candidates = [plain, plain.split("_")[0], _language_of(exact)]
+    candidates += [plain[:2]] if len(plain) == 3 else []  # deu -> de, zho -> zh, eng -> en
+    if len(plain) > 3:  # a misspelt name (a short code has too many near neighbours)
+        near = difflib.get_close_matches(plain, locale.locale_alias, 1, 0.8)
+        candidates += [_language_of(locale.locale_alias[near[0]])] if near and not exact else []
     for candidate in candidates:
         if candidate in known and candidate != code:
             return candidate
-    near = difflib.get_close_matches(plain, labels, 1, 0.6)
-    return near[0] if near and near[0] != code else None
+    if len(plain) <= 3:
+        return None
+    close = difflib.get_close_matches(plain, labels, 1, 0.6)
+    return close[0] if close and close[0] != code else None
+
+
+def _language_of(locale_name: str | None) -> str | None:
+    """`de_DE.ISO8859-1` → `de`."""
+    return locale_name.split("_")[0].split(".")[0] if locale_name else None
