@@ -113,9 +113,12 @@ def _format_problem(source: SourceConfig, failures: list[Any], files: str) -> st
     counts = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common())
     first = failures[0]
     detail = " ".join(first.detail.split())[:DETAIL_CHARS]
+    chosen = source.format
+    if chosen == "csv":  # a wrong delimiter reads as malformed rows: name it too
+        chosen = f"csv (delimiter {source.delimiter!r})"
     return (
-        f"{key}.format: {source.format}, but nothing in the first {len(failures)} inputs of "
-        f"{files} parses as {source.format} ({counts}); {first.example.id}: {detail}"
+        f"{key}.format: {chosen}, but nothing in the first {len(failures)} inputs of "
+        f"{files} parses as {chosen} ({counts}); {first.example.id}: {detail}"
     )
 
 
