@@ -191,3 +191,28 @@ def test_csv_with_the_wrong_delimiter_is_named(corpus, tmp_path, capsys):
     source(raw, "table")["delimiter"] = "\t"
     (corpus / "polymix.yaml").write_text(yaml.safe_dump(raw))
     check_inputs(load_config(corpus / "polymix.yaml"))
+
+
+@pytest.mark.parametrize(
+    "written, meant",
+    [
+        ("english", "en"),
+        ("English", "en"),
+        ("Englsh", "en"),
+        ("en_US", "en"),
+        ("pt-BR", "pt"),
+        ("__label__fr", "fr"),
+        ("deu", "de"),  # not "eu": a 3-letter code is cut before any fuzzy guess
+        ("zho", "zh"),
+        ("japanese", "ja"),
+        ("spa", None),  # nothing honest to suggest
+        ("klingon", None),
+    ],
+)
+def test_the_suggested_code_comes_from_the_models_own_labels(written, meant):
+    from polymix.launch_checks import model_labels, suggested_code
+    from polymix.transforms.filters import fasttext_models
+
+    labels = model_labels(fasttext_models.load(fasttext_models.lid_model_path()))
+    assert len(labels) == 176
+    assert suggested_code(written, labels) == meant
