@@ -60,15 +60,17 @@ def check_source(config: Config, source: SourceConfig, *, dry_run: bool = False)
         return
     check_patterns(patterns, f"{key}.paths")
     sample = sample_source(source, config, patterns)
-    problem = path_problem(source, sample.paths, sample.file_ids) or sample_problem(
+    problem = path_problem(source, sample.paths) or sample_problem(
         source, sample.file_ids, sample.items
     )
     if problem is not None:
         raise UserFacingError(problem)
 
 
-def path_problem(source: SourceConfig, paths: list[str], file_ids: list[str]) -> str | None:
-    """A folder where files were meant, or hf_arrow pointed at what is not an .arrow file."""
+def path_problem(source: SourceConfig, paths: list[str]) -> str | None:
+    """A folder where files were meant, or an hf_arrow glob that also names other files
+    (a `save_to_disk` folder holds `state.json` and `dataset_info.json` too). The globs are
+    judged as written, so a stray file sorted after the first few is caught as well."""
     key = f"sources[{source.name}].paths"
     for path in paths:
         if "://" not in path and os.path.isdir(path):
@@ -76,11 +78,11 @@ def path_problem(source: SourceConfig, paths: list[str], file_ids: list[str]) ->
             hint = files if source.format == "hf_arrow" else f"{path}/*"
             return f"{key}: {path} is a folder; name the files in it ({hint})"
     if source.format == "hf_arrow":
-        for path, fid in zip(paths, file_ids, strict=True):
-            if not path.endswith(".arrow"):
+        for pattern in source.paths:
+            if not pattern.endswith(".arrow"):
                 return (
                     f"{key}: format hf_arrow reads the .arrow files `save_to_disk` writes, "
-                    f"and {fid} is not one; match them with a glob ending in *.arrow"
+                    f"and {pattern} may match others; use a glob ending in .arrow"
                 )
     return None
 
