@@ -43,17 +43,18 @@ class Sample:
     items: list[Example | Rejection]
 
 
-def first_files(patterns: list[str], count: int = SAMPLE_FILES) -> list[tuple[str, int]]:
-    """(path, size) of the first `count` files the globs match, in sorted path order."""
-    found: dict[str, int] = {}
+def first_files(patterns: list[str], count: int = SAMPLE_FILES) -> list[str]:
+    """The first `count` files the globs match, in sorted path order."""
+    found: set[str] = set()
     for pattern in patterns:
         limit = None if FileSystems.get_scheme(pattern) is None else count
-        for meta in FileSystems.match([pattern], limits=[limit])[0].metadata_list:
-            found[meta.path] = meta.size_in_bytes
-    return sorted(found.items())[:count]
+        found.update(m.path for m in FileSystems.match([pattern], limits=[limit])[0].metadata_list)
+    return sorted(found)[:count]
 
 
-def _media_items(source: SourceConfig, config: Config, path: str, fid: str, size: int):
+def _media_items(
+    source: SourceConfig, config: Config, path: str, fid: str
+) -> Iterator[Example | Rejection]:
     spec = source_spec(source, config.media)
     if spec.format == "files":  # any bytes are a file: reading one whole proves nothing
         return
@@ -63,10 +64,10 @@ def _media_items(source: SourceConfig, config: Config, path: str, fid: str, size
 
 
 def _items(
-    source: SourceConfig, config: Config, path: str, fid: str, size: int
+    source: SourceConfig, config: Config, path: str, fid: str
 ) -> Iterator[Example | Rejection]:
     if source.modality in MEDIA_MODALITIES:
-        return _media_items(source, config, path, fid, size)
+        return _media_items(source, config, path, fid)
     spec = text_spec(source, config.read)
     return read_text_file(spec, functools.partial(open_raw, path), path, fid)
 
@@ -79,8 +80,7 @@ def sample_source(
     roots = SourceRoots(root_patterns)
     files = first_files(patterns or root_patterns)
     items: list[Example | Rejection] = []
-    for path, size in files:
-        fid = roots.file_id(path)
-        with contextlib.closing(_items(source, config, path, fid, size)) as inputs:
+    for path in files:
+        with contextlib.closing(_items(source, config, path, roots.file_id(path))) as inputs:
             items += itertools.islice(inputs, SAMPLE_RECORDS)
-    return Sample([p for p, _ in files], [roots.file_id(p) for p, _ in files], items)
+    return Sample(files, [roots.file_id(p) for p in files], items)
