@@ -1,5 +1,6 @@
 """`format: csv`, checked against the standard library's own `csv` writer and reader."""
 
+import bz2
 import csv
 import gzip
 import io
@@ -127,3 +128,16 @@ def test_compressed_csv_reads_the_same_and_a_cut_file_counts_its_rest_once(suffi
     assert all(isinstance(e, Example) for e in kept) and len(kept) > 1000
     assert [e.id for e in kept] == [r[0] for r in rows[1 : len(kept) + 1]]
     assert rest.reason == "unreadable_file" and rest.example.id.endswith("+")
+
+
+@pytest.mark.parametrize("suffix, compress", [("csv", lambda b: b), ("csv.bz2", bz2.compress)])
+def test_a_read_error_midway_is_retried_and_loses_no_record(suffix, compress):
+    from tests.transforms.test_read_text import FailingOnce
+
+    rows = [["id", "body"]] + [[f"r{i}", f"row {i}\nsecond line"] for i in range(5000)]
+    data = compress(written(rows))
+    FailingOnce.opened = 0
+    opener = lambda: FailingOnce(data, len(data) // 2)  # noqa: E731
+    items = list(read_text_file(SPEC, opener, f"t.{suffix}", f"t.{suffix}"))
+    assert [i.id for i in items] == [r[0] for r in rows[1:]]
+    assert FailingOnce.opened == 2

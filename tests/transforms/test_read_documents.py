@@ -91,3 +91,18 @@ def test_a_compressed_bomb_stops_at_the_limit():
     spec = TextSourceSpec("books", "text", "text", limits=limits)
     (rejected,) = read(bz2.compress(b"a" * (8 << 20)), "a/book.txt.bz2", spec)
     assert rejected.reason == "decompressed_too_large"
+
+
+def test_a_read_error_midway_is_retried_and_the_document_is_whole():
+    from tests.transforms.test_read_text import FailingOnce
+
+    text = "A long book. " * 400_000  # 5 MB: several chunks
+    data = lzma.compress(text.encode())
+    FailingOnce.opened = 0
+    opener = lambda: FailingOnce(data, len(data) // 2)  # noqa: E731
+    (doc,) = read_text_file(SPEC, opener, "a/book.txt.xz", "a/book.txt.xz")
+    assert doc.text == text and FailingOnce.opened == 2
+    FailingOnce.opened = 0
+    opener = lambda: FailingOnce(data, len(data) // 2, fail_always=True)  # noqa: E731
+    (rejected,) = read_text_file(SPEC, opener, "a/book.txt.xz", "a/book.txt.xz")
+    assert rejected.reason == "unreadable_file" and "twice" in rejected.detail
