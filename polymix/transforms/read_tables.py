@@ -11,11 +11,15 @@ the file says how many rows a damaged block holds:
 - `hf_arrow`: the `data-0000k-of-0000n.arrow` files of a `Dataset.save_to_disk` folder
   (or any Arrow IPC *stream*, as `datasets` caches are), record batch by record batch
   (`datasets` writes 1,000 rows a batch). A batch is held whole while its rows are
-  turned into objects 256 at a time; batches past the file's
-  `read.max_decompressed_bytes` are not turned into examples (one
-  `decompressed_too_large` per row). A stream has no footer, so a damaged or truncated
-  batch leaves a rest whose rows cannot be counted: one `unreadable_file` from that row
-  on. Struct columns arrive as nested objects, so `text_field: meta.body` reaches them.
+  turned into objects 256 at a time. The file is read through `BoundedReader`: pyarrow
+  asks for a batch's body in one read of its stated length, which is refused before
+  anything is allocated once the file's bytes would pass `read.max_decompressed_bytes`,
+  so a worker never holds more than that for one file (the rest, whose rows cannot be
+  counted, is one `decompressed_too_large`). A batch whose buffers were compressed in
+  the file and decode past the allowance is one `decompressed_too_large` per row. A
+  stream has no footer, so a damaged or truncated batch leaves a rest whose rows cannot
+  be counted: one `unreadable_file` from that row on. Struct columns arrive as nested
+  objects, so `text_field: meta.body` reaches them.
 
 Default ids are `<file id>:<row>`, rows counted from 0 through the whole file.
 """
@@ -97,27 +101,72 @@ def read_parquet(
         yield file_rejection(spec, file_id, "empty_file", "no rows in file")
 
 
+class ReadRefused(OSError):
+    """A read that would take the file past its allowance."""
+
+
+class BoundedReader:
+    """`raw` for pyarrow, refusing any read that would pass `allowed` bytes in all."""
+
+    def __init__(self, raw: IO[bytes], allowed: int) -> None:
+        self.raw, self.allowed, self.done = raw, allowed, 0
+        self.refused = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self.allowed - self.done
+        whole = size is None or size < 0
+        if not whole and size > left:
+            self._refuse(f"a read of {size} bytes")
+        data = self.raw.read(left + 1 if whole else size)
+        if len(data) > left:
+            self._refuse("the rest of the file")
+        self.done += len(data)
+        return data
+
+    def _refuse(self, what: str) -> None:
+        self.refused = True
+        raise ReadRefused(f"{what} passes read.max_decompressed_bytes {self.allowed}")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.done
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def close(self) -> None:  # the caller closes `raw`
+        pass
+
+
 def read_hf_arrow(
     spec: TextSourceSpec, raw: IO[bytes], open_file: Opener, path: str, file_id: str
 ) -> Iterator[Item]:
     """Record batch by record batch; what follows a batch that cannot be read is one rejection."""
     import pyarrow as pa
 
+    allowance = spec.limits.max_decompressed_bytes
+    bounded = BoundedReader(raw, allowance)
     try:
-        stream = pa.ipc.open_stream(raw)
+        stream = pa.ipc.open_stream(bounded)
     except Exception as exc:  # not an Arrow stream at all
         yield file_rejection(spec, file_id, "unreadable_file", clean_error(exc, path, file_id))
         return
     row, spent = 0, 0
-    allowance = spec.limits.max_decompressed_bytes
     while True:
         try:
             batch = stream.read_next_batch()
         except StopIteration:
             break
-        except Exception as exc:  # damaged or cut: the rows after it cannot be counted
+        except Exception as exc:  # damaged, cut or too large: the rows after it cannot be counted
+            reason = "decompressed_too_large" if bounded.refused else "unreadable_file"
             detail = f"from row {row}: {clean_error(exc, path, file_id)}"
-            yield file_rejection(spec, file_id, "unreadable_file", detail, from_row=row)
+            yield file_rejection(spec, file_id, reason, detail, from_row=row)
             return
         rows = range(row, row + batch.num_rows)
         if spent + batch.nbytes > allowance:

@@ -79,14 +79,24 @@ def test_files_that_are_not_arrow_streams_are_one_rejection(tmp_path):
     assert rejected.reason == "unreadable_file"
 
 
-def test_arrow_batches_past_the_decompressed_limit_are_rejected_row_by_row(tmp_path):
+def test_an_arrow_file_past_the_decompressed_limit_stops_before_the_batch_is_read(tmp_path):
     datasets.Dataset.from_dict(ROWS).save_to_disk(tmp_path / "wiki")
     (arrow,) = (tmp_path / "wiki").glob("*.arrow")
-    limits = ReadConfig(max_decompressed_bytes=1024)
+    size = arrow.stat().st_size
+    limits = ReadConfig(max_decompressed_bytes=size // 2)
     spec = TextSourceSpec("hf", "text", "hf_arrow", text_field="meta.body", limits=limits)
-    items = read_path(arrow, spec)
-    assert len(items) == 2500
-    assert {i.reason for i in items} == {"decompressed_too_large"}
+    asked: list[int] = []
+
+    class Watched(io.BytesIO):
+        def read(self, n=-1):
+            asked.append(n)
+            return super().read(n)
+
+    data = arrow.read_bytes()
+    *kept, rest = read_text_file(spec, lambda: Watched(data), "w.arrow", "w.arrow")
+    assert len(kept) == 1000 and all(isinstance(e, Example) for e in kept)  # one whole batch
+    assert rest.reason == "decompressed_too_large" and rest.example.id == "w.arrow:1000+"
+    assert sum(n for n in asked if n > 0) <= size // 2  # the refused read never reached the file
 
 
 def test_parquet_export_with_a_struct_column_reaches_the_nested_text(tmp_path):

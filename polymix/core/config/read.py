@@ -15,7 +15,8 @@ to 4 bytes a character, the parsed text), ~3 x for ASCII. So ~10 x `max_line_byt
 all, whatever the file's size. A text file (`format: text`) holds at most
 `max_text_chars` characters (up to 4 bytes each in Python) plus one 1 MiB chunk. Parquet
 is decoded 256 rows at a time from 1 MiB reads; an Arrow stream one record batch at a
-time (`datasets` writes 1,000 rows a batch), 256 rows of it as Python objects. An xz
+time (`datasets` writes 1,000 rows a batch; a batch is never read past
+`max_decompressed_bytes` for its file), 256 rows of it as Python objects. An xz
 decoder may take up to 256 MiB (its dictionary; `xz -9` needs 65 MiB).
 """
 
@@ -48,11 +49,11 @@ class ReadConfig(Section):
     max_decompressed_bytes: int = Field(
         16 * 2**30,
         ge=1024,
-        description="Most bytes one compressed JSONL, CSV or text file may expand to, or a "
-        "Parquet file's row groups (an Arrow file's record batches) hold once decoded. Past "
-        "it, the rest of a JSONL or CSV file is one read/decompressed_too_large rejection (it "
-        "is not decompressed, so its lines cannot be counted); each row of a Parquet row "
-        "group or Arrow batch past it is one.",
+        description="Most bytes one compressed JSONL, CSV or text file may expand to, an "
+        "Arrow file may hold, or a Parquet file's row groups hold once decoded. Past it, the "
+        "rest of a JSONL, CSV or Arrow file is one read/decompressed_too_large rejection (it "
+        "is not read, so its records cannot be counted); each row of a Parquet row group "
+        "past it is one.",
     )
     max_expansion_ratio: float = Field(
         50.0,
