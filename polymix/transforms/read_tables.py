@@ -133,6 +133,9 @@ class BoundedReader:
     def seekable(self) -> bool:
         return False
 
+    def writable(self) -> bool:
+        return False
+
     def tell(self) -> int:
         return self.done
 
