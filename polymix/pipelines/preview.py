@@ -8,8 +8,11 @@ yields them: the text readers of `transforms/read_text.py`, the media readers of
 file until they are decoded). Bounded whatever the corpus: a local glob is listed whole
 and sorted here (a folder listing, as the run's match does anyway); an object store
 lists names in order, so only `SAMPLE_FILES` per glob are fetched. Reading stops after
-`SAMPLE_RECORDS` inputs a file, each bounded by `read.*`, so a launch reads at most a
-few MiB per source.
+`SAMPLE_RECORDS` inputs a file, each bounded by `read.*`. What is kept of each input is
+slim (`slim`): a text only as empty or not, records only as their field names a few
+levels deep, details cut to `DETAIL_CHARS`, so the sample of a source holds a few KiB
+per input whatever its lines hold (up to `read.max_line_bytes` each), and reading it
+holds one input at a time.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -32,6 +37,33 @@ from polymix.transforms.read_text import read_text_file
 SAMPLE_FILES = 3
 SAMPLE_RECORDS = 20
 MEDIA_MODALITIES = ("image", "audio", "video")
+DETAIL_CHARS = 1000
+SKELETON_DEPTH = 3
+SKELETON_KEYS = 100
+
+
+def _skeleton(value: Any, depth: int = 0) -> Any:
+    """Only the keys of nested objects (at most `SKELETON_KEYS` each); other values None."""
+    if not isinstance(value, dict) or depth >= SKELETON_DEPTH:
+        return None
+    keys = itertools.islice(value.items(), SKELETON_KEYS)
+    return {key: _skeleton(inner, depth + 1) for key, inner in keys}
+
+
+def slim(item: Example | Rejection) -> Example | Rejection:
+    """What the launch checks need of an input, in a few KiB: whether its text is empty,
+    its fields' names, its reason and the start of its detail."""
+    if isinstance(item, Example):
+        text = "x" if (item.text or "").strip() else ""
+        original = json.dumps(_skeleton(item.original_object()))
+        return item.replace(text=text, original=original, media=None)
+    original = item.example.original_object()
+    if isinstance(original, dict) and "raw" in original:
+        original = {"raw": _skeleton(original["raw"])}
+    else:
+        original = {}
+    example = item.example.replace(text=None, original=json.dumps(original), media=None)
+    return Rejection(example, item.stage, item.reason, item.detail[:DETAIL_CHARS])
 
 
 @dataclass(frozen=True)
@@ -82,5 +114,5 @@ def sample_source(
     items: list[Example | Rejection] = []
     for path in files:
         with contextlib.closing(_items(source, config, path, roots.file_id(path))) as inputs:
-            items += itertools.islice(inputs, SAMPLE_RECORDS)
+            items += map(slim, itertools.islice(inputs, SAMPLE_RECORDS))
     return Sample(files, [roots.file_id(p) for p in files], items)

@@ -216,3 +216,26 @@ def test_the_suggested_code_comes_from_the_models_own_labels(written, meant):
     labels = model_labels(fasttext_models.load(fasttext_models.lid_model_path()))
     assert len(labels) == 176
     assert suggested_code(written, labels) == meant
+
+
+def test_the_sample_holds_a_few_kib_per_input_whatever_the_lines_hold(tmp_path):
+    from polymix.core.config import parse_config
+    from polymix.pipelines.preview import sample_source
+
+    blob = "b" * 1_000_000
+    lines = [json.dumps({"id": i, "text": blob, "meta": {"blob": blob}}) for i in range(10)]
+    lines += ['{"broken": "' + blob for _ in range(10)]  # invalid JSON, 1 MB each
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    raw = {"name": "big", "modality": "text", "format": "jsonl", "paths": [f"{tmp_path}/*.jsonl"]}
+    config = parse_config({"sources": [raw]})
+    sample = sample_source(config.sources[0], config)
+    assert sample.file_ids == ["a.jsonl", "b.jsonl", "c.jsonl"]
+    assert len(sample.items) == 60
+    held = sum(
+        len(i.original) + len(i.text or "")
+        if hasattr(i, "original")
+        else len(i.example.original) + len(i.detail)
+        for i in sample.items
+    )
+    assert held < 60 * 2048, held
