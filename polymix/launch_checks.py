@@ -6,7 +6,8 @@ launch, in one line naming the source and the key, when:
 
 - a path's filesystem is missing (`s3://` without `apache-beam[aws]`, an unknown
   scheme) or cannot be listed;
-- a path names a folder, or an `hf_arrow` source names files that are not `.arrow`;
+- a path names a folder, or an `hf_arrow` glob does not end in `.arrow` (it would also
+  match the `state.json` and `dataset_info.json` beside them);
 - nothing read parses in the chosen `format` (jsonl on Parquet files, webdataset on
   JPEGs, ...);
 - the text field is missing, empty or not a string in every record read;
