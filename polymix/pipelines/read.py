@@ -109,7 +109,7 @@ def text_spec(source: SourceConfig, limits: ReadConfig | None = None) -> TextSou
         source.text_field,
         source.id_field,
         limits or ReadConfig(),
-        source.delimiter,
+        delimiter=source.delimiter,
     )
 
 
