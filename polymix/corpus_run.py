@@ -142,6 +142,7 @@ def check_filter_models(config: Config) -> None:
 
 
 def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = False) -> Prepared:
+    from polymix.launch_checks import check_inputs
     from polymix.mixture import check_mixture_config
     from polymix.pipelines.corpus import CorpusJob
     from polymix.pipelines.manifest_writer import RunFacts
@@ -151,6 +152,7 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
     config = with_resolved_models(config)
     check_filter_models(config)
     tokenizer, proto = tokenizer_facts(config)
+    check_inputs(config, dry_run=dry_run)  # each source's first records, read as configured
     patterns, warnings = matched_patterns(config, dry_run=dry_run)
     root = prepare_output(output, overwrite=overwrite, dry_run=dry_run)
     facts = RunFacts(

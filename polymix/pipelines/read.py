@@ -10,11 +10,17 @@ with before their first wildcard (`data/web/*.jsonl.gz` and `data/web/old/*.json
 `data/web`). So moving the corpus, or switching between a local folder and a bucket,
 changes no id, no shard and no side line. Globs on different buckets or filesystems
 share no root; a file id is then `<k>/<path>`, relative to the k-th distinct root.
+
+At launch, `check_patterns` tells a glob that matches nothing from one whose filesystem
+Beam cannot open (an unknown scheme, or `s3://` without `apache-beam[aws]`) or cannot
+list: the second is an error naming the glob and what to install, never "no file
+matches".
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -22,6 +28,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from polymix.core.config import ReadConfig, SourceConfig
+from polymix.core.errors import UserFacingError
 from polymix.pipelines.unique_ids import UniqueIds
 from polymix.transforms.example import Rejection
 from polymix.transforms.read_text import TextSourceSpec, read_text_file
@@ -102,7 +109,8 @@ def text_spec(source: SourceConfig, limits: ReadConfig | None = None) -> TextSou
         source.text_field,
         source.id_field,
         limits or ReadConfig(),
-        source.web if source.format == "warc" else None,
+        delimiter=source.delimiter,
+        web=source.web if source.format == "warc" else None,
     )
 
 
@@ -169,13 +177,64 @@ class ReadTextSource(beam.PTransform):
         return {"examples": unique["examples"], "rejected": rejected}
 
 
-def check_patterns(patterns: list[str]) -> tuple[list[str], list[str]]:
-    """(patterns that match something, patterns that match nothing), checked at launch."""
+# Beam's filesystems that need an extra: (module that must import, what to install).
+FILESYSTEM_EXTRAS = {
+    "gs": ("google.cloud.storage", "apache-beam[gcp]"),
+    "s3": ("boto3", "apache-beam[aws]"),
+    "azfs": ("azure.storage.blob", "apache-beam[azure]"),
+    "hdfs": ("hdfs", "apache-beam[hadoop]"),
+}
+KNOWN_SCHEMES = "local paths, gs://, s3://, azfs:// and hdfs://"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
+def filesystem_problem(path: str, where: str = "paths") -> str | None:
+    """Why Beam cannot open `path`'s filesystem here (no I/O), or None when it can; `where`
+    names the config key the path came from."""
+    scheme = FileSystems.get_scheme(path)
+    if scheme is None:
+        return None
+    module, extra = FILESYSTEM_EXTRAS.get(scheme, (None, None))
+    try:
+        FileSystems.get_filesystem(path)
+    except Exception:  # ValueError: no such scheme; BeamIOError: its module does not import
+        hint = f"install {extra}" if extra else f"Beam reads {KNOWN_SCHEMES}"
+        return f"no filesystem for scheme {scheme!r} ({where}: {path}); {hint}"
+    if module is not None and not _installed(module):
+        return f"no filesystem for scheme {scheme!r} ({where}: {path}); install {extra}"
+    return None
+
+
+def check_patterns(patterns: list[str], where: str = "paths") -> tuple[list[str], list[str]]:
+    """(patterns that match something, patterns that match nothing), checked at launch.
+
+    A pattern whose filesystem is missing or cannot be listed is a `UserFacingError`
+    naming it (`where` names the config key it came from).
+    """
     matched, empty = [], []
     for pattern in patterns:
+        problem = filesystem_problem(pattern, where)
+        if problem is not None:
+            raise UserFacingError(problem)
         try:
             found = FileSystems.match([pattern], limits=[1])[0].metadata_list
-        except Exception:
-            found = []
+        except Exception as exc:
+            raise UserFacingError(f"{where}: cannot list {pattern}: {_cause(exc)}") from None
         (matched if found else empty).append(pattern)
     return matched, empty
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost error Beam wrapped (`BeamIOError` keeps them in `exception_details`)."""
+    details = getattr(exc, "exception_details", None)
+    if isinstance(details, dict) and details:
+        inner = next(iter(details.values()))
+        if isinstance(inner, BaseException):
+            return _cause(inner)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,44 +1,47 @@
-"""A JSONL file's decompressed bytes as bounded lines: one chunk and one line in memory, never more.
+"""A file's decompressed bytes as bounded chunks and lines: one chunk and one line in memory, never more.
 
-    raw bytes ─► decompress (gzip | zstd | plain), ≤ CHUNK_BYTES out per step ─► split on \\n ─► Line
+    raw bytes ─► decompress (`decompress.py`, ≤ CHUNK_BYTES out per step) ─► DecompressedStream
+              ─► split on \\n ─► Line
 
-Memory: a compressed step yields at most `CHUNK_BYTES` (gzip: exact, via zlib's
-`max_length`) or what `ZSTD_SLICE` compressed bytes can expand to (zstd's largest
-expansion is one 128 KiB block per 4-byte RLE block: 2 KiB give at most 64 MiB). A line
-is gathered only up to `max_line_bytes`; past it only its first `prefix_bytes` are kept
-while the rest streams by to the next newline. So the splitter holds at most
-`2 x max_line_bytes + 2 x CHUNK_BYTES` (the pieces and their join) plus one step.
+`DecompressedStream` counts the decompressed bytes it handed out, so a read error is
+retried once from the same byte (the file re-opened, what was already seen skipped)
+and a file stops at its allowance. A line is gathered only up to `max_line_bytes`; past
+it only its first `prefix_bytes` are kept while the rest streams by to the next newline.
+So the splitter holds at most `2 x max_line_bytes + 2 x CHUNK_BYTES` (the pieces and
+their join) plus one step.
 
-How a stream ends, besides cleanly:
-- `DecompressedTooLarge`: the file expanded past its allowance. Lines whose newline lies
-  within it were yielded; the rest is not decompressed, so it cannot be counted.
+How a stream ends, besides cleanly (each a `StreamStopped`, so a reader can turn the
+part it could not read into one rejection):
+- `DecompressedTooLarge`: the file expanded past its allowance. Everything within it was
+  yielded; the rest is not decompressed, so it cannot be counted.
 - `CorruptStream`: the compressed data is damaged or truncated; everything decompressed
   before the damage was yielded, the rest cannot be decompressed.
-- `OSError` (or whatever the file object raises): reading failed; the caller may reopen
-  the file and skip what it already has (`skip_bytes`).
+- `ReadFailed`: reading failed twice at the same place, or the file could not be re-opened.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
-CHUNK_BYTES = 1 << 20
-ZSTD_SLICE = 2048
-_GZIP = 31  # zlib wbits: gzip header and trailer
+from polymix.transforms.decompress import DECOMPRESSORS, StreamStopped
 
 
-class CorruptStream(Exception):
-    """Compressed data that cannot be decompressed any further (damaged or truncated)."""
-
-
-class DecompressedTooLarge(Exception):
+class DecompressedTooLarge(StreamStopped):
     """The file expanded past the bytes it was allowed."""
 
     def __init__(self, allowed: int) -> None:
         super().__init__(f"expands past {allowed} bytes")
         self.allowed = allowed
+
+
+class ReadFailed(StreamStopped):
+    """Reading failed again after a re-open (or the re-open failed): `cause` says why."""
+
+    def __init__(self, what: str, cause: BaseException) -> None:
+        super().__init__(f"{what}: {type(cause).__name__}: {cause}")
+        self.what = what
+        self.cause = cause
 
 
 class Line(NamedTuple):
@@ -50,85 +53,7 @@ class Line(NamedTuple):
     too_long: bool = False
 
 
-Reader = Callable[[int], bytes]
-
-
-def _gunzip(read: Reader) -> Iterator[bytes]:
-    """gzip members one after another (as `gzip` reads them), each step at most CHUNK_BYTES."""
-    decoder = zlib.decompressobj(_GZIP)
-    data, in_member = b"", False
-    while True:
-        if not data:
-            data = read(CHUNK_BYTES)
-            if not data:
-                break
-        if not in_member:
-            if data[0] == 0 and not data.strip(b"\0"):  # zero padding after the last member
-                data = b""
-                continue
-            in_member = True
-        try:
-            out = decoder.decompress(data, CHUNK_BYTES)
-        except zlib.error as exc:
-            raise CorruptStream(f"gzip: {exc}") from None
-        if out:
-            yield out
-        if decoder.eof:
-            data, decoder, in_member = decoder.unused_data, zlib.decompressobj(_GZIP), False
-        else:
-            data = decoder.unconsumed_tail
-    while in_member and (out := decoder.decompress(b"", CHUNK_BYTES)):
-        yield out
-    if in_member and not decoder.eof:
-        raise CorruptStream("gzip: the file ends inside a member (truncated)")
-
-
-def _unzstd(read: Reader) -> Iterator[bytes]:
-    """zstd frames one after another; fed in small slices, since zstd cannot cap its output."""
-    import zstandard
-
-    decoder = zstandard.ZstdDecompressor().decompressobj()
-    in_frame = False
-    while data := read(CHUNK_BYTES):
-        view, offset = memoryview(data), 0
-        while offset < len(view):
-            piece = view[offset : offset + ZSTD_SLICE]
-            offset += len(piece)
-            in_frame = True
-            try:
-                out = decoder.decompress(piece)
-            except zstandard.ZstdError as exc:
-                raise CorruptStream(f"zstd: {exc}") from None
-            if out:
-                yield out
-            if decoder.eof:
-                rest = decoder.unused_data
-                decoder, in_frame = zstandard.ZstdDecompressor().decompressobj(), False
-                if rest:
-                    view, offset = memoryview(bytes(rest) + bytes(view[offset:])), 0
-    if in_frame:
-        raise CorruptStream("zstd: the file ends inside a frame (truncated)")
-
-
-def _plain(read: Reader) -> Iterator[bytes]:
-    while data := read(CHUNK_BYTES):
-        yield data
-
-
-def compression_of(path: str) -> str:
-    """gzip | zstd | none, from the file name as the reader's docs promise."""
-    if path.endswith(".gz"):
-        return "gzip"
-    if path.endswith((".zst", ".zstd")):
-        return "zstd"
-    return "none"
-
-
-DECOMPRESSORS: dict[str, Callable[[Reader], Iterator[bytes]]] = {
-    "gzip": _gunzip,
-    "zstd": _unzstd,
-    "none": _plain,
-}
+Opener = Callable[[], IO[bytes]]
 
 
 def skip_bytes(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
@@ -141,28 +66,70 @@ def skip_bytes(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
         count = 0
 
 
+class DecompressedStream:
+    """One file's decompressed bytes, at most `allowed` of them, re-opened once after a read error."""
+
+    def __init__(self, raw: IO[bytes], open_file: Opener, compression: str, allowed: int) -> None:
+        self.raw, self.open_file = raw, open_file
+        self.compression = compression
+        self.allowed = allowed
+        self.consumed = 0  # decompressed bytes handed out: where a re-opened file resumes
+
+    def chunks(self) -> Iterator[bytes]:
+        handle, reopened = self.raw, None
+        try:
+            while True:
+                try:
+                    yield from self._from(handle)
+                    return
+                except StreamStopped:
+                    raise
+                except Exception as exc:  # reading failed: try once more from the same byte
+                    if reopened is not None:
+                        raise ReadFailed("read failed twice", exc) from None
+                    try:
+                        handle = reopened = self.open_file()
+                    except Exception as again:
+                        raise ReadFailed("cannot reopen", again) from None
+        finally:
+            if reopened is not None:
+                reopened.close()
+
+    def _from(self, handle: IO[bytes]) -> Iterator[bytes]:
+        for chunk in skip_bytes(DECOMPRESSORS[self.compression](handle.read), self.consumed):
+            over = self.consumed + len(chunk) - self.allowed
+            if over > 0:
+                chunk = chunk[: len(chunk) - over]
+            self.consumed += len(chunk)
+            if chunk:
+                yield chunk
+            if over > 0:
+                raise DecompressedTooLarge(self.allowed)
+
+
+def stream_size(raw: IO[bytes]) -> int | None:
+    """Bytes left in `raw`, when it can tell (for the expansion bound)."""
+    try:
+        start = raw.tell()
+        end = raw.seek(0, 2)
+        raw.seek(start)
+        return end - start
+    except Exception:
+        return None
+
+
 class LineSplitter:
-    """Bytes in, bounded `Line`s out; counts the bytes it saw so a reader can resume or stop.
+    """Bytes in, bounded `Line`s out; a line past `max_line_bytes` keeps only a prefix."""
 
-    `allowed` caps the decompressed bytes: the chunk that crosses it is cut there, the
-    lines completed before the cut are yielded, and `DecompressedTooLarge` is raised.
-    """
-
-    def __init__(self, max_line_bytes: int, prefix_bytes: int, allowed: int) -> None:
+    def __init__(self, max_line_bytes: int, prefix_bytes: int) -> None:
         self.max_line_bytes = max_line_bytes
         self.prefix_bytes = prefix_bytes
-        self.allowed = allowed
-        self.consumed = 0  # bytes seen, complete lines or not: where a re-opened file resumes
         self.number = 0  # lines yielded so far
         self._pieces: list[bytes] = []
         self._pending = 0  # size of the line being gathered
 
     def lines(self, chunks: Iterator[bytes]) -> Iterator[Line]:
         for chunk in chunks:
-            over = self.consumed + len(chunk) - self.allowed
-            if over > 0:
-                chunk = chunk[: len(chunk) - over]
-            self.consumed += len(chunk)
             parts = chunk.split(b"\n")
             last = len(parts) - 1
             for index, part in enumerate(parts):
@@ -173,8 +140,6 @@ class LineSplitter:
                 else:  # the common case: a whole line inside one chunk
                     self.number += 1
                     yield Line(self.number, part, len(part))
-            if over > 0:
-                raise DecompressedTooLarge(self.allowed)
         if self._pending:
             yield self._finish(b"")
 

@@ -34,6 +34,14 @@ def test_init_writes_an_example_that_loads_and_documents_every_key(tmp_path):
         ({"sources": []}, "sources"),
         ({"sources": [SOURCE, SOURCE]}, "unique"),
         ({"sources": [{**SOURCE, "name": "we b"}]}, "sources[0](we b).name"),
+        ({"sources": [{**SOURCE, "format": "tsv"}]}, "sources[0](web).format"),
+        ({"sources": [{**SOURCE, "format": "csv", "delimiter": "||"}]}, "(web).delimiter"),
+        ({"sources": [{**SOURCE, "format": "csv", "delimiter": '"'}]}, "(web).delimiter"),
+        ({"sources": [{**SOURCE, "format": "csv", "delimiter": "§"}]}, "(web).delimiter"),
+        (
+            {"sources": [{**SOURCE, "modality": "image", "format": "hf_arrow"}]},
+            "image, audio and video sources read files, webdataset or parquet",
+        ),
     ],
 )
 def test_bad_config_names_the_key_and_the_expectation(raw, named):

@@ -9,10 +9,15 @@ bound is rejected with a reason and its size, never silently cut, and only
 `rejected_prefix_bytes` of it is copied into `rejected/`.
 
 Memory per worker for reading (`transforms/text_stream.py`, `transforms/read_text.py`):
-the line splitter holds at most 2 x `max_line_bytes` + 2 MiB; the line being parsed
-adds at most ~8 x `max_line_bytes` (its bytes, its decoded text at up to 4 bytes a
-character, the parsed text), ~3 x for ASCII. So ~10 x `max_line_bytes` in all, whatever
-the file's size. Parquet is decoded 256 rows at a time from 1 MiB reads.
+the line splitter holds at most 2 x `max_line_bytes` + 2 MiB; the line (JSONL) or record
+(CSV) being parsed adds at most ~8 x `max_line_bytes` (its bytes, its decoded text at up
+to 4 bytes a character, the parsed text), ~3 x for ASCII. So ~10 x `max_line_bytes` in
+all, whatever the file's size. A text file (`format: text`) holds at most
+`max_text_chars` characters (up to 4 bytes each in Python) plus one 1 MiB chunk. Parquet
+is decoded 256 rows at a time from 1 MiB reads; an Arrow stream one record batch at a
+time (`datasets` writes 1,000 rows a batch; a batch is never read past
+`max_decompressed_bytes` for its file), 256 rows of it as Python objects. An xz
+decoder may take up to 256 MiB (its dictionary; `xz -9` needs 65 MiB).
 """
 
 from __future__ import annotations
@@ -30,28 +35,30 @@ class ReadConfig(Section):
     max_line_bytes: int = Field(
         32 * 2**20,
         ge=1024,
-        description="Longest JSONL line (bytes, after decompression). A longer line is "
-        "rejected as read/line_too_long while it streams past; it is never held in memory.",
+        description="Longest JSONL line or CSV record (bytes, after decompression). A longer "
+        "one is rejected as read/line_too_long while it streams past; it is never held in "
+        "memory.",
     )
     max_text_chars: int = Field(
         8_000_000,
         ge=1,
-        description="Longest document text (characters). A longer one is rejected as "
-        "read/text_too_long, so no later stage works on an unbounded text.",
+        description="Longest document text (characters; a whole file for format text). A "
+        "longer one is rejected as read/text_too_long, so no later stage works on an "
+        "unbounded text.",
     )
     max_decompressed_bytes: int = Field(
         16 * 2**30,
         ge=1024,
-        description="Most bytes one compressed JSONL file may expand to, or a Parquet file's "
-        "row groups "
-        "hold once decoded. Past it, the rest of a JSONL file is one "
-        "read/decompressed_too_large rejection (it is not decompressed, so its lines cannot "
-        "be counted); each row of a Parquet row group past it is one.",
+        description="Most bytes one compressed JSONL, CSV or text file may expand to, an "
+        "Arrow file may hold, or a Parquet file's row groups hold once decoded. Past it, the "
+        "rest of a JSONL, CSV or Arrow file is one read/decompressed_too_large rejection (it "
+        "is not read, so its records cannot be counted); each row of a Parquet row group "
+        "past it is one.",
     )
     max_expansion_ratio: float = Field(
         50.0,
         ge=0,
-        description="A compressed JSONL file may expand to at most this many times its size "
+        description="A compressed file may expand to at most this many times its size "
         "(and always to 64 MiB): the decompression-bomb guard. Text compresses 3-10x. 0 turns "
         "it off.",
     )
