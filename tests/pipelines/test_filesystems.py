@@ -11,26 +11,18 @@ from polymix.cli import main
 from polymix.pipelines import object_store
 from polymix.pipelines.file_io import read_bytes, write_bytes
 from polymix.run_lock import create_exclusive
-from polymix.run_output import MARKER
 from tests.support.gcs_emulator import BUCKET
 
 
 def local_files(root) -> dict[str, bytes]:
-    """Every file of a run by relative path, without the marker (it holds the run's id)."""
+    """Every file of a run by relative path: nothing in a run depends on when it ran."""
     return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MARKER
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
 
 
 def remote_files(prefix: str) -> dict[str, bytes]:
-    paths = object_store.list_files(prefix)
-    return {
-        path[len(prefix) + 1 :]: read_bytes(path)
-        for path in paths
-        if not path.endswith(f"/{MARKER}")
-    }
+    return {path[len(prefix) + 1 :]: read_bytes(path) for path in object_store.list_files(prefix)}
 
 
 def test_prefixes_are_not_folders_on_gcs(gcs):

@@ -21,7 +21,9 @@ def moved_run(sample_corpus, tmp_path_factory):
 
 
 def _split(files: dict[str, bytes]) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    side = {n: d for n, d in files.items() if n.startswith(("rejected/", "duplicates/"))}
+    side = {
+        n: d for n, d in files.items() if n.startswith(("data-a/rejected/", "data-a/duplicates/"))
+    }
     return {n: d for n, d in files.items() if n not in side}, side
 
 
