@@ -35,12 +35,13 @@ publishes. Other names in the output are never looked at. A run of the layout be
 slots (schema 2: shards/, index/, ... at the top) is replaced the same way, except
 that its names are deleted by listing them, once.
 
-What the launcher does at 1 PB: the commit is one write of ~0.15 MB (two requests with
-the lease check); the report swap moves ~30 objects; deleting the previous slot is
-~1.55x10^5 batch requests of 100 deletes from 16 threads, holding one index file at a
-time (sizes and times in `polymix.slot_deletion`), after the new run is published.
-The launcher lists no published run; the old layout's one-off deletion, or clearing a
-killed run's slot, lists that prefix only.
+What the launcher does at 1 PB: the commit is one object write of ~0.15 MB, after a
+few small reads (the lease, the names polymix owns; ~10 requests in all, counted by
+`benchmarks/publish_scale.py`); the report swap moves ~30 objects; deleting the
+previous slot is ~1.55x10^5 batch requests of 100 deletes from 16 threads, holding
+one index file at a time (sizes and times in `polymix.slot_deletion`), after the new
+run is published. The launcher lists no published run; the old layout's one-off
+deletion, or clearing a killed run's slot, lists that prefix only.
 """
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ Sizes at 1 PB (~2.5x10^6 shards, ~1.3x10^7 side files, ~460 index files):
 
 - by index: ~1.55x10^7 names, ~1.55x10^5 batch requests, 16 in flight; memory is one
   index file (~1.7 MiB gzip'd, ~32k entries streamed) plus ~3,200 names in flight, no
-  listing at all. The time is set by the bucket's write rate, not by this process:
-  GCS starts a bucket at ~1,000 writes (deletes included) a second and doubles that
-  every ~20 minutes of sustained load, so ~1.3 h for the whole slot, after the new run
-  is already published, and never on the way to publishing it.
+  listing at all (`benchmarks/publish_scale.py` counts 0.030 requests a file). The
+  time is set by the bucket's write rate, not by this process: GCS starts a bucket at
+  ~1,000 writes (deletes included) a second and doubles that every ~20 minutes of
+  sustained load, so an estimated ~1.3 h for the whole slot, after the new run is
+  already published, and never on the way to publishing it.
 - by listing a partial slot: whatever the killed run had written, up to the same
   ~1.55x10^7 names, plus ~1.55x10^4 list requests made one after another (~0.1-0.3 s
   each: up to ~1 h for a run killed just before it finished); memory one page.

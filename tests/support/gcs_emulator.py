@@ -91,7 +91,12 @@ class Request:
 
     @property
     def writes(self) -> bool:
-        return self.method in ("POST", "PUT", "PATCH", "DELETE")
+        """A request that changes an object (a batch's envelope is not one; its parts are)."""
+        return self.method in ("POST", "PUT", "PATCH", "DELETE") and not self.is_batch
+
+    @property
+    def is_batch(self) -> bool:
+        return self.path.startswith("/batch/")
 
     @property
     def lists(self) -> bool:
@@ -167,6 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         try:
             if self.command == "POST" and self.path.startswith("/batch/storage/v1"):
+                self.journal.append(Request(self.command, self.path, "", False))
                 self._batch(body)
                 return
             answer = self._pass_on(self.command, self.path, dict(self.headers), body, False)
