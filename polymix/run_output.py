@@ -225,9 +225,16 @@ def staged_report(output: str, run_id: str) -> str:
 
 
 def abandon(output: str, slot: str, run_id: str) -> None:
-    """Remove this run's unpublished slot and staged report; the live run stays as it was."""
+    """Remove this run's unpublished slot and staged report; the live run stays as it was.
+
+    The manifest is read first: an upload that failed on the client's side may still
+    have been committed by the store, and a slot the manifest names is never removed.
+    """
     delete_tree(staged_report(output, run_id))
     prune_empty_folder(child(output, STAGING))
+    live = live_run(output)
+    if live is not None and live.slot == slot:
+        return
     result = delete_slot(child(output, slot))
     if result.problem:
         raise OSError(result.problem)

@@ -32,6 +32,14 @@ def test_prefixes_are_not_folders_on_gcs(gcs):
     assert not FileSystems.exists(f"{root}/shards")  # what used to hide a previous run
     assert object_store.has_any(f"{root}/shards") and not object_store.has_any(f"{root}/no")
     assert object_store.top_level_names(root) == ["shards", "shards-old", "stats.json"]
+    under = [f"{root}/shards/web/a", f"{root}/shards/web/b"]
+    assert sorted(object_store.iter_files(f"{root}/shards")) == under
+    assert object_store.list_some(f"{root}/shards", 10) == under
+    assert len(object_store.list_some(f"{root}/shards", 1)) == 1
+    deleted = object_store.delete_files([*under, f"{root}/shards/web/never-written"])
+    assert (deleted.asked, deleted.failures) == (3, 0)  # an absent name is not a failure
+    for name in ("shards/web/a", "shards/web/b"):
+        write_bytes(f"{root}/{name}", name.encode())
     object_store.delete_tree(f"{root}/shards")
     assert object_store.list_files(root) == [f"{root}/shards-old/c", f"{root}/stats.json"]
     object_store.move_tree(f"{root}/shards-old", f"{root}/moved")

@@ -21,6 +21,7 @@ from polymix.pipelines.file_io import read_bytes
 from polymix.run_lock import acquire, release
 from polymix.run_output import (
     OutputCollision,
+    abandon,
     check_output,
     claim_slot,
     clear_unpublished,
@@ -191,6 +192,15 @@ def test_a_failed_deletion_is_one_line_and_the_next_run_finishes_it(gcs_place, g
     assert slot == "data-a" and place.files("data-b") == {}
     assert len(notices) == 1 and "data no manifest publishes" in notices[0]
     assert "by index" in notices[0]
+
+
+def test_a_failure_after_the_commit_never_removes_the_slot_the_manifest_names(tmp_path):
+    (tmp_path / "out").mkdir()
+    place = Place(str(tmp_path / "out"), tmp_path / "scratch")
+    run(place, "one")
+    before = place.files()
+    abandon(place.out, "data-a", "some-run")  # as after an upload the client saw fail
+    assert place.files() == before
 
 
 def test_a_killed_runs_slot_is_cleared_by_listing_before_the_next_run_writes(place):
