@@ -172,7 +172,7 @@ def loader_record_shares(manifest_path: Path) -> dict[str, float]:
 
 def grain_one_by_one(manifest_path: Path, limit: int) -> dict[str, float]:
     manifest = load_manifest(manifest_path)
-    paths = [str(manifest_path.parent / s.path) for s in manifest.shards()]
+    paths = [str(Path(manifest.root) / s.path) for s in manifest.shards()]
     ds = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(paths)).shuffle(seed=0)
     it = iter(ds.map(record_codec.decode).to_iter_dataset())
     next(it)
