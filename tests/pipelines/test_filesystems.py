@@ -96,3 +96,11 @@ def test_dry_run_builds_every_stage_for_dataflow_with_gs_paths(sample_corpus, tm
         assert f"\n{stage}" in printed
     assert "nothing was run" in printed
     assert main(args + ["--runner=DataflowRunner", "--project=Not A Project"]) == 2
+
+
+def test_media_paths_of_a_config_in_a_bucket_stay_in_the_bucket():
+    from polymix.pipelines.media import _resolve
+
+    resolved = _resolve(["videos/*.mp4", "../shared/*.wav", "/abs/*.png"], "gs://b/e2e/corpus")
+    assert resolved == ["gs://b/e2e/corpus/videos/*.mp4", "gs://b/e2e/shared/*.wav", "/abs/*.png"]
+    assert _resolve(["videos/*.mp4"], "/data/corpus") == ["/data/corpus/videos/*.mp4"]
