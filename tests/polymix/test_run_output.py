@@ -18,7 +18,7 @@ import pytest
 from polymix.core.manifest import load_manifest
 from polymix.pipelines import object_store
 from polymix.pipelines.file_io import read_bytes
-from polymix.run_lock import acquire, release
+from polymix.run_lock import LEASE_NAME, OutputLocked, acquire, new_lease, release
 from polymix.run_output import (
     OutputCollision,
     abandon,
@@ -201,6 +201,21 @@ def test_a_failure_after_the_commit_never_removes_the_slot_the_manifest_names(tm
     before = place.files()
     abandon(place.out, "data-a", "some-run")  # as after an upload the client saw fail
     assert place.files() == before
+
+
+def test_a_run_that_lost_its_lease_publishes_nothing_and_the_live_run_stays(place):
+    run(place, "one")
+    live = place.files()
+    lease, _ = acquire(place.out)
+    claim_slot(place.out, "data-b")
+    manifest = fill(place, "data-b", "two")
+    taker = new_lease()  # what `--break-lock` from another machine leaves
+    place.put(LEASE_NAME, taker.to_bytes())
+    with pytest.raises(OutputLocked, match=r"lost its lock \(now held by .*nothing was published"):
+        publish(place.out, lease, "data-b", manifest)
+    after = place.files()
+    assert {n: d for n, d in after.items() if not n.startswith(("data-b/", LEASE_NAME))} == live
+    assert json.loads(after["manifest.json"])["data"] == "data-a"
 
 
 def test_a_killed_runs_slot_is_cleared_by_listing_before_the_next_run_writes(place):
