@@ -156,6 +156,8 @@ def test_the_replaced_slot_is_deleted_by_its_index_in_batches_then_a_bounded_che
     run(place, "one")
     place.put("data-a/shards/web/web-00001-of-00003.array_record.tmp-0f3c", b"killed worker")
     indexed = len(place.files("data-a"))
+    old = load_manifest(place.out)
+    named = {e.path for e in old.shards()} | {e.path for e in old.side_files()}
     lease, _ = acquire(place.out)
     try:
         previous = live_run(place.out)
@@ -171,7 +173,9 @@ def test_the_replaced_slot_is_deleted_by_its_index_in_batches_then_a_bounded_che
     listings = [r for r in seen if r.lists]
     # Nothing listed before the indexed files were gone; then the bounded check for what
     # no index names, then one name asked for to see that nothing is left.
-    assert seen.index(deletes[0]) < seen.index(listings[0])
+    first_listing = seen.index(listings[0])
+    by_index = {r.name.split("/data-a/", 1)[1] for r in seen[:first_listing] if r in deletes}
+    assert named <= by_index  # every file the index names, none of them found by listing
     assert [r.query()["maxResults"] for r in listings] == [str(LEFTOVER_LIMIT + 3), "1"]
 
 
