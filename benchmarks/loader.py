@@ -139,7 +139,7 @@ def raw_read(manifest_path: Path) -> dict:
     records: dict[str, int] = {}
     for shard in manifest.shards():
         start = time.perf_counter()
-        reader = ArrayRecordReader(str(manifest_path.parent / shard.path))
+        reader = ArrayRecordReader(str(Path(manifest.root) / shard.path))
         for begin in range(0, shard.records, 1024):
             chunk = reader.read(begin, min(begin + 1024, shard.records))
             n += len(chunk)
