@@ -139,7 +139,7 @@ def raw_read(manifest_path: Path) -> dict:
     records: dict[str, int] = {}
     for shard in manifest.shards():
         start = time.perf_counter()
-        reader = ArrayRecordReader(str(manifest_path.parent / shard.path))
+        reader = ArrayRecordReader(str(Path(manifest.root) / shard.path))
         for begin in range(0, shard.records, 1024):
             chunk = reader.read(begin, min(begin + 1024, shard.records))
             n += len(chunk)
@@ -172,7 +172,7 @@ def loader_record_shares(manifest_path: Path) -> dict[str, float]:
 
 def grain_one_by_one(manifest_path: Path, limit: int) -> dict[str, float]:
     manifest = load_manifest(manifest_path)
-    paths = [str(manifest_path.parent / s.path) for s in manifest.shards()]
+    paths = [str(Path(manifest.root) / s.path) for s in manifest.shards()]
     ds = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(paths)).shuffle(seed=0)
     it = iter(ds.map(record_codec.decode).to_iter_dataset())
     next(it)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from polymix.core.config import Config
 from polymix.core.errors import UserFacingError
-from polymix.core.manifest import MANIFEST_NAME, Manifest, TokenizerInfo, parse_manifest
+from polymix.core.manifest import MANIFEST_NAME, Manifest, TokenizerInfo
 
 
 @dataclass
@@ -221,15 +221,13 @@ def _full_location(exc: BaseException) -> str | None:
     return found.group(1) if found else None
 
 
-def disk_full(exc: BaseException, output: str, staging: str) -> UserFacingError | None:
+def disk_full(exc: BaseException, output: str) -> UserFacingError | None:
     """One line for a full disk anywhere in the run (a worker's traceback is text by now)."""
     from polymix.pipelines.file_io import StorageFull, is_disk_full
 
     if not (is_disk_full(exc) or "No space left on device" in str(exc)):
         return None
     where = _full_location(exc)
-    if where and where.startswith(staging):
-        where = output + where[len(staging) :]
     if not where:
         where = f"{output} (or the workers' scratch folder {tempfile.gettempdir()})"
     return StorageFull(
@@ -238,61 +236,98 @@ def disk_full(exc: BaseException, output: str, staging: str) -> UserFacingError 
     )
 
 
-def _render_staged_report(staging: str, output: str) -> tuple[str, str]:
-    from polymix.report.render import render_report
+@dataclass
+class _Staged:
+    """A slot the pipeline filled, with its report rendered and staged: ready to publish."""
 
-    rendered = render_report(staging, shown_as=output)
-    return rendered.table, f"{output}/report/index.html"
+    manifest: Manifest
+    report: str  # the staging folder of the report
+    table: str
 
 
-def _execute(prepared: Prepared, beam_args: list[str], staging: str) -> Finished:
+def _execute(prepared: Prepared, beam_args: list[str], slot: str, report: str) -> _Staged:
+    """Run the pipeline into `slot`, then render the report into `report` (not yet live)."""
     from polymix.pipelines.corpus import build_corpus_pipeline
-    from polymix.pipelines.file_io import read_bytes
     from polymix.progress import run_with_progress
+    from polymix.report.render import render_files, stage_report
+    from polymix.report.table import render_table
+    from polymix.slot_deletion import finished_manifest
 
     job = prepared.job
-    job = replace(job, facts=replace(job.facts, output=staging))  # type: ignore[type-var]
+    job = replace(job, facts=replace(job.facts, output=slot))  # type: ignore[type-var]
     pipeline = new_pipeline(pipeline_options(beam_args))
     build_corpus_pipeline(pipeline, job)
     run_with_progress(pipeline)
-    path = f"{staging}/{MANIFEST_NAME}"
-    manifest = parse_manifest(read_bytes(path).decode("utf-8"), origin=path)
-    table, html = _render_staged_report(staging, prepared.output)
-    return Finished(manifest, [], table, html)
+    manifest = finished_manifest(slot)
+    if manifest is None:
+        raise UserFacingError(f"{slot}/{MANIFEST_NAME}: the pipeline finished without it")
+    files, data = render_files(slot, shown_as=prepared.output)
+    stage_report(prepared.output, files, report)
+    return _Staged(manifest, report, render_table(data))
+
+
+def _after_publishing(output: str, staged: _Staged, previous) -> list[str]:
+    """Swap the report in and delete the replaced run; never raises: the run is live."""
+    from polymix.report.render import swap_staged_report
+    from polymix.run_output import retire
+
+    notices = []
+    try:
+        swap_staged_report(output, staged.report)
+    except Exception as exc:  # noqa: BLE001  (the published run is fine; say what is not)
+        notices.append(f"the report was not updated ({exc}); run `polymix report {output}`")
+    try:
+        notices += retire(output, previous)
+    except Exception as exc:  # noqa: BLE001
+        notices.append(f"the replaced run was not deleted ({exc}); the next run deletes it")
+    return notices
+
+
+def _prepare_slot(output: str, overwrite: bool) -> tuple[str, object, list[str]]:
+    """Once the lease is held: check again, clear what stopped runs left, claim a slot."""
+    from polymix.run_output import (
+        check_output,
+        clear_staging,
+        clear_unpublished,
+        live_run,
+        next_slot,
+    )
+
+    check_output(output, overwrite=overwrite)
+    previous = live_run(output)
+    notices = clear_staging(output) + clear_unpublished(output, previous)
+    return next_slot(previous), previous, notices
 
 
 def run_corpus(prepared: Prepared, beam_args: list[str], *, break_lock: bool = False) -> Finished:
-    """Run into a staging area under the output's lease; publish only what fully succeeded."""
+    """Run into a free slot under the output's lease; publish only what fully succeeded."""
     from polymix.run_lock import acquire, release
-    from polymix.run_output import (
-        abandon,
-        check_output,
-        clean_leftovers,
-        mark_finished,
-        publish,
-        staging_folder,
-    )
+    from polymix.run_output import abandon, claim_slot, publish, staged_report
 
     output = prepared.output
     lease, broken = acquire(output, break_lock=break_lock)
-    staging = staging_folder(output, lease.run_id)
+    slot = None
     try:
         notices = [f"{broken.describe()} had stopped; took over its lock"] if broken else []
-        notices += clean_leftovers(output, keep=lease.run_id)
-        check_output(output, overwrite=prepared.overwrite)  # again, now that we hold the lease
-        finished = _execute(prepared, beam_args, staging)
-        mark_finished(output, lease.run_id)
-        publish(output, lease)
+        slot, previous, cleared = _prepare_slot(output, prepared.overwrite)
+        notices += cleared
+        folder = claim_slot(output, slot)
+        staged = _execute(prepared, beam_args, folder, staged_report(output, lease.run_id))
+        manifest = publish(output, lease, slot, staged.manifest)
     except BaseException as exc:
-        _quietly(abandon, output, lease.run_id)
-        full = disk_full(exc, output, staging)
+        if slot is not None:
+            _quietly(abandon, output, slot, lease.run_id)
+        full = disk_full(exc, output)
+        _quietly(release, output, lease)
         if full is not None:
             raise full from None
         raise
+    try:
+        notices += _after_publishing(output, staged, previous)
     finally:
         _quietly(release, output, lease)
-    finished.notices = notices
-    return finished
+    html = f"{output}/report/index.html"
+    return Finished(manifest, notices, staged.table, html)
 
 
 def _quietly(cleanup, *args) -> None:

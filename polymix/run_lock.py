@@ -28,7 +28,7 @@ import uuid
 from dataclasses import asdict, dataclass
 
 from polymix.core.errors import UserFacingError
-from polymix.pipelines.file_io import is_remote, read_bytes, write_bytes
+from polymix.pipelines.file_io import gcs_bucket, is_remote, read_bytes, write_bytes
 from polymix.pipelines.object_store import child, is_file
 
 LEASE_NAME = ".polymix-lease"
@@ -89,19 +89,12 @@ def parse_lease(data: bytes) -> Lease | None:
         return None
 
 
-def _gcs_blob(path: str):
-    from apache_beam.io.gcp.gcsio import GcsIO, parse_gcs_path
-
-    bucket, name = parse_gcs_path(path)
-    return GcsIO().client.bucket(bucket), name
-
-
 def create_exclusive(path: str, data: bytes) -> bool:
     """Create `path` holding `data` unless it exists; True when this call created it."""
     if path.startswith("gs://"):
         from google.api_core.exceptions import PreconditionFailed
 
-        bucket, name = _gcs_blob(path)
+        bucket, name = gcs_bucket(path)
         try:
             bucket.blob(name).upload_from_string(data, if_generation_match=0)
         except PreconditionFailed:
@@ -132,7 +125,7 @@ def read_lease_bytes(output: str) -> bytes | None:
 def remove_if_unchanged(path: str, expected: bytes) -> None:
     """Delete `path` only while it still holds `expected` (a lease nobody re-took)."""
     if path.startswith("gs://"):
-        bucket, name = _gcs_blob(path)
+        bucket, name = gcs_bucket(path)
         blob = bucket.get_blob(name)
         if blob is not None and blob.download_as_bytes() == expected:
             bucket.delete_blob(name, if_generation_match=blob.generation)

@@ -1,23 +1,47 @@
-"""Where a run writes, how it replaces the previous run, and what it never touches.
+"""Where a run writes, how it is published with one small write, and what it never touches.
 
-A run writes everything into `OUT/.polymix-staging/<run-id>/`. Only after the pipeline
-and the report succeeded does it publish: it writes `OUT/.polymix-run` (its id and the
-top-level names it owns), moves the previous run's files aside (manifest first, so no
-reader meets a manifest whose shards are half replaced), moves its own into place with
-the manifest last, and only then deletes what it moved aside. A run that fails leaves
-the previous run as it was.
+An output (a folder or a bucket prefix) holds:
 
-What a previous run owns is read from its `.polymix-run` marker, or, for a run written
-before markers, from its `manifest.json` (then the usual output names it holds). Files
-polymix did not write are never deleted: a new run whose output names collide with them
-is refused before it starts and again right before it publishes.
+    manifest.json       the published run: the small top level; `data` names its slot
+    report/             the published run's report (a few files)
+    data-a/, data-b/    the two slots: shards, rejected/, duplicates/, index/, the
+                        tokenizer copy, stats.json and the slot's own manifest.json
+                        (the same top level without `data`), plus `.polymix-slot`
+    .polymix-lease      held by the run writing now (`polymix.run_lock`)
+    .polymix-staging/   a report being swapped in
 
-A run that died leaves `OUT/.polymix-staging/<run-id>/` behind, with `.polymix-finished`
-inside when it died while publishing; the next run holding the lease reports and removes it.
+A run writes into the slot the live manifest does not name; into a fresh output, the
+first (`data-a`), so two fresh runs of a corpus give the same bytes, manifest included.
+It first writes `<slot>/.polymix-slot` (empty), claiming the slot; the pipeline writes
+the slot's manifest.json last, which is the slot's finished marker. After the pipeline
+and the report's staged render succeeded, the lease is read again and the run is
+published by writing `OUT/manifest.json` naming the slot (`file_io.replace_small_file`:
+temp + rename locally, one object upload on gs://). That write is the commit: readers
+see the previous run before it and the new one after it, and no file of either run is
+moved. Then the report is swapped in and the previous slot is deleted by its index
+(`polymix.slot_deletion`); a failure there leaves garbage, never a broken run, and is
+reported in one line: the next run finishes the job.
 
-Sizes: publishing is done by the launcher, one top-level name at a time (see
-`pipelines.object_store`): at 1 PB about 6x10^6 objects are moved twice (aside, then
-into place), each a same-bucket metadata rewrite batched 100 to a request.
+Before the commit a failure removes the new slot (by listing it: it is partial) and
+the staged report, and the previous run is as it was. A killed run leaves a slot that
+no manifest names: the next run, holding the lease, reports it in one line and clears
+it before writing.
+
+polymix owns `manifest.json` when it is a polymix manifest, `report/` when such a
+manifest is there, a slot the live manifest names or that holds `.polymix-slot`, and
+its bookkeeping. Anything else under those names is someone else's: the run is
+refused before it starts, again once it holds the lease, and again before it
+publishes. Other names in the output are never looked at. A run of the layout before
+slots (schema 2: shards/, index/, ... at the top) is replaced the same way, except
+that its names are deleted by listing them, once.
+
+What the launcher does at 1 PB: the commit is one object write of ~0.15 MB, after a
+few small reads (the lease, the names polymix owns; ~10 requests in all, counted by
+`benchmarks/publish_scale.py`); the report swap moves ~30 objects; deleting the
+previous slot is ~1.55x10^5 batch requests of 100 deletes from 16 threads, holding
+one index file at a time (sizes and times in `polymix.slot_deletion`), after the new
+run is published. The launcher lists no published run; the old layout's one-off
+deletion, or clearing a killed run's slot, lists that prefix only.
 """
 
 from __future__ import annotations
@@ -25,54 +49,45 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from polymix.core.manifest import MANIFEST_NAME
-from polymix.pipelines.file_io import read_bytes, write_bytes
+from polymix.core.errors import UserFacingError
+from polymix.core.manifest import MANIFEST_NAME, Manifest
+from polymix.pipelines.file_io import read_bytes, replace_small_file, write_bytes
 from polymix.pipelines.object_store import (
     child,
     delete_tree,
     has_any,
-    move_tree,
+    is_file,
     prune_empty_folder,
     top_level_names,
 )
-from polymix.run_lock import LEASE_NAME, Lease, OutputLocked, still_held
+from polymix.run_lock import Lease, OutputLocked, still_held
+from polymix.slot_deletion import SLOT_MARKER, delete_slot, finished_manifest
 
+SLOTS = ("data-a", "data-b")
+REPORT_DIR = "report"
 STAGING = ".polymix-staging"
-MARKER = ".polymix-run"
-FINISHED = ".polymix-finished"
-RETIRED = "retired-"
-REPORT_PREFIX = "report-"  # a report rendered outside a run (`polymix report`)
-# What a run writes at the top of OUT; a folder or file of these names that no run owns is
-# someone else's.
-OUTPUT_NAMES = (
-    "shards",
-    "rejected",
-    "duplicates",
-    "report",
-    "stats.json",
-    MANIFEST_NAME,
-    "index",  # the manifest's index files
-    "tokenizer.model",
-)
-OWN_BOOKKEEPING = (STAGING, MARKER, LEASE_NAME)
+REPORT_PREFIX = "report-"  # a report staged by a run, or rendered by `polymix report`
+OLD_MARKER = ".polymix-run"  # the layout before slots recorded the names it owned here
+OLD_LAYOUT_NAMES = ("shards", "rejected", "duplicates", "index", "stats.json", "tokenizer.model")
 
 
 class OutputCollision(OutputLocked):
     """The output holds a file or folder that polymix did not write, under a name it needs."""
 
 
+class SlotNotCleared(UserFacingError):
+    """A slot left by an earlier run could not be emptied, so this run cannot write there."""
+
+
 @dataclass(frozen=True)
-class PreviousRun:
-    run_id: str | None  # None: a run written before markers, found by its manifest
-    owns: tuple[str, ...]
-    state: str  # "published", "publishing" (died while publishing) or "manifest"
+class LiveRun:
+    """The published run, as `OUT/manifest.json` describes it."""
 
-    def describe(self) -> str:
-        return f"run {self.run_id}" if self.run_id else "a polymix run"
+    slot: str | None  # the slot its manifest names; None: its files are at the top
+    old_layout: tuple[str, ...] = ()  # top-level names of a run from before slots
 
-
-def staging_folder(output: str, run_id: str) -> str:
-    return child(child(output, STAGING), run_id)
+    def names(self) -> list[str]:
+        return [MANIFEST_NAME, *([f"{self.slot}/"] if self.slot else self.old_layout)]
 
 
 def _read_json(path: str) -> dict | None:
@@ -83,106 +98,143 @@ def _read_json(path: str) -> dict | None:
     return raw if isinstance(raw, dict) else None
 
 
-def previous_run(output: str) -> PreviousRun | None:
-    """The polymix run that `output` holds, from its marker or its manifest; None if none."""
-    marker = _read_json(child(output, MARKER))
-    if marker and isinstance(marker.get("owns"), list):
-        owns = tuple(str(name) for name in marker["owns"])
-        return PreviousRun(str(marker.get("run_id")), owns, str(marker.get("state")))
-    manifest = _read_json(child(output, MANIFEST_NAME))
-    if manifest and {"schema_version", "config_hash", "shards"} <= set(manifest):
-        owns = tuple(name for name in OUTPUT_NAMES if has_any(child(output, name)))
-        return PreviousRun(None, owns, "manifest")
-    return None
+def live_run(output: str) -> LiveRun | None:
+    """The run `output/manifest.json` publishes; None when there is no polymix manifest."""
+    raw = _read_json(child(output, MANIFEST_NAME))
+    if not raw or not {"schema_version", "config_hash"} <= set(raw):
+        return None
+    data = raw.get("data")
+    if data in SLOTS:
+        return LiveRun(data)
+    if data is not None:  # a hand-placed run elsewhere: polymix deletes none of it
+        return LiveRun(None)
+    marker = _read_json(child(output, OLD_MARKER)) or {}
+    claimed = marker.get("owns") if isinstance(marker.get("owns"), list) else OLD_LAYOUT_NAMES
+    names = [n for n in OLD_LAYOUT_NAMES if n in claimed and has_any(child(output, n))]
+    return LiveRun(None, tuple(names + ([OLD_MARKER] if marker else [])))
 
 
-def foreign_names(output: str, names: list[str] | tuple[str, ...]) -> list[str]:
-    """Names the run wants to write that exist in `output` but belong to no polymix run."""
-    previous = previous_run(output)
-    owned = set(previous.owns) if previous else set()
-    return [
-        name
-        for name in names
-        if name not in owned and name not in OWN_BOOKKEEPING and has_any(child(output, name))
-    ]
+def next_slot(live: LiveRun | None) -> str:
+    """The slot the live manifest does not name; the first one for a fresh output."""
+    return SLOTS[1] if live is not None and live.slot == SLOTS[0] else SLOTS[0]
 
 
-def refuse_foreign(output: str, names: list[str] | tuple[str, ...]) -> None:
-    foreign = foreign_names(output, names)
+def is_claimed(output: str, slot: str) -> bool:
+    return is_file(child(child(output, slot), SLOT_MARKER))
+
+
+def foreign_names(output: str) -> list[str]:
+    """Names polymix writes that hold something no polymix run wrote."""
+    live = live_run(output)
+    foreign = []
+    if live is None:
+        foreign += [n for n in (MANIFEST_NAME, REPORT_DIR) if has_any(child(output, n))]
+    for slot in SLOTS:
+        owned = (live is not None and live.slot == slot) or is_claimed(output, slot)
+        if not owned and has_any(child(output, slot)):
+            foreign.append(slot)
+    return foreign
+
+
+def refuse_foreign(output: str) -> None:
+    foreign = foreign_names(output)
     if foreign:
         shown = ", ".join(child(output, name) for name in foreign)
         raise OutputCollision(
-            f"{shown}: not written by polymix (no {MARKER} or {MANIFEST_NAME} claims it); "
-            "move it away or choose another --output"
+            f"{shown}: not written by polymix (no polymix {MANIFEST_NAME} or "
+            f"{SLOT_MARKER} claims it); move it away or choose another --output"
         )
 
 
 def check_output(output: str, *, overwrite: bool) -> None:
     """Refuse a run that would collide with foreign files or replace a run unasked."""
-    refuse_foreign(output, OUTPUT_NAMES)
-    previous = previous_run(output)
-    if previous and previous.owns and not overwrite:
-        held = ", ".join(previous.owns)
+    refuse_foreign(output)
+    live = live_run(output)
+    if live is not None and not overwrite:
+        held = ", ".join(live.names())
         raise OutputCollision(
-            f"{output} already holds {previous.describe()} ({held}); pass --overwrite to replace it"
+            f"{output} already holds a polymix run ({held}); pass --overwrite to replace it"
         )
 
 
-def clean_leftovers(output: str, keep: str) -> list[str]:
-    """Remove what runs that died left in staging; returns one notice for each."""
-    staging = child(output, STAGING)
+def clear_unpublished(output: str, live: LiveRun | None) -> list[str]:
+    """Delete every slot the live manifest does not name; one notice for each."""
     notices = []
-    for name in top_level_names(staging):
-        if name in (keep, RETIRED + keep):
+    for slot in SLOTS:
+        folder = child(output, slot)
+        if (live is not None and live.slot == slot) or not has_any(folder):
             continue
-        folder = child(staging, name)
-        if name.startswith(RETIRED):
-            what = f"files run {name[len(RETIRED) :]} moved aside while publishing"
-        elif name.startswith(REPORT_PREFIX):
-            what = "a report whose rendering stopped"
-        elif has_any(child(folder, FINISHED)):
-            what = f"run {name}, which stopped while publishing"
-        else:
-            what = f"run {name}, which stopped before publishing"
-        delete_tree(folder)
-        notices.append(f"removed the staging area of {what}: {folder}")
+        finished = finished_manifest(folder) is not None
+        what = "data no manifest publishes" if finished else "a run that stopped before finishing"
+        result = delete_slot(folder)
+        if result.problem:
+            raise SlotNotCleared(f"could not clear {folder}/ before writing: {result.problem}")
+        notices.append(f"cleared {folder}/, {what} ({result.deleted} files, by {result.how})")
     return notices
 
 
-def mark_finished(output: str, run_id: str) -> None:
-    write_bytes(child(staging_folder(output, run_id), FINISHED), b"")
+def clear_staging(output: str) -> list[str]:
+    """Remove the report renders that runs or `polymix report` left when they stopped."""
+    staging = child(output, STAGING)
+    notices = []
+    for name in top_level_names(staging):
+        folder = child(staging, name)
+        delete_tree(folder)
+        notices.append(f"removed a report whose rendering stopped: {folder}")
+    prune_empty_folder(staging)
+    return notices
 
 
-def _write_marker(output: str, run_id: str, owns: list[str], state: str) -> None:
-    body = {"run_id": run_id, "owns": sorted(owns), "state": state}
-    write_bytes(child(output, MARKER), (json.dumps(body, sort_keys=True) + "\n").encode())
+def claim_slot(output: str, slot: str) -> str:
+    """Mark `slot` as this run's before anything is written into it; returns its folder."""
+    folder = child(output, slot)
+    write_bytes(child(folder, SLOT_MARKER), b"")
+    return folder
 
 
-def publish(output: str, lease: Lease) -> list[str]:
-    """Move the finished run from staging into `output`; returns the names it now owns."""
-    staging = staging_folder(output, lease.run_id)
-    staged = [n for n in top_level_names(staging) if n != FINISHED]
-    refuse_foreign(output, staged)
-    previous = previous_run(output)
-    old = [n for n in (previous.owns if previous else ()) if n not in OWN_BOOKKEEPING]
+def publish(output: str, lease: Lease, slot: str, manifest: Manifest) -> Manifest:
+    """Write `output/manifest.json` naming `slot`: the commit. Returns it, bound to the slot."""
+    refuse_foreign(output)
+    published = manifest.model_copy(update={"data": slot})
     still_held(output, lease)
-    _write_marker(output, lease.run_id, sorted(set(staged) | set(old)), "publishing")
-    retired = child(child(output, STAGING), RETIRED + lease.run_id)
-    for name in sorted(old, key=lambda n: n != MANIFEST_NAME):  # the manifest goes first
-        if has_any(child(output, name)):
-            move_tree(child(output, name), child(retired, name))
-    for name in sorted(staged, key=lambda n: n == MANIFEST_NAME):  # and comes back last
-        if name == MANIFEST_NAME:
-            still_held(output, lease)
-        move_tree(child(staging, name), child(output, name))
-    _write_marker(output, lease.run_id, staged, "published")
-    delete_tree(retired)
-    delete_tree(staging)
-    prune_empty_folder(child(output, STAGING))
-    return staged
+    replace_small_file(child(output, MANIFEST_NAME), published.to_json().encode("utf-8"))
+    return published.bound_to(child(output, slot))
 
 
-def abandon(output: str, run_id: str) -> None:
-    """Remove this run's staging area after a failure; the previous run stays as it was."""
-    delete_tree(staging_folder(output, run_id))
+def retire(output: str, previous: LiveRun | None) -> list[str]:
+    """Delete what the replaced run published; one notice for whatever is left behind."""
+    if previous is None:
+        return []
+    if previous.slot is not None:
+        result = delete_slot(child(output, previous.slot))
+        if result.problem is None:
+            return []
+        return [f"the replaced run's {result.folder}/ is partly left: {result.problem}"]
+    notices = []
+    for name in previous.old_layout:
+        try:
+            delete_tree(child(output, name))
+        except OSError as exc:
+            notices.append(f"the replaced run's {child(output, name)} is partly left: {exc}")
+    return notices
+
+
+def staged_report(output: str, run_id: str) -> str:
+    """Where a run stages its report until it is published."""
+    return child(child(output, STAGING), REPORT_PREFIX + run_id)
+
+
+def abandon(output: str, slot: str, run_id: str) -> None:
+    """Remove this run's unpublished slot and staged report; the live run stays as it was.
+
+    The manifest is read first: an upload that failed on the client's side may still
+    have been committed by the store, and a slot the manifest names is never removed.
+    """
+    delete_tree(staged_report(output, run_id))
     prune_empty_folder(child(output, STAGING))
+    live = live_run(output)
+    if live is not None and live.slot == slot:
+        return
+    result = delete_slot(child(output, slot))
+    if result.problem:
+        raise OSError(result.problem)

@@ -66,7 +66,10 @@ def handle(args: argparse.Namespace) -> int:
         code = polymix(step)
         if code:
             return code
+    from polymix.core.manifest import load_manifest
+
     print(f"\nmanifest: {run / 'manifest.json'}")
+    print(f"shards:   {load_manifest(run).root}/shards/ (the slot the manifest names)")
     print(f"report:   {run / 'report' / 'index.html'}")
     print(f"training: {train / 'metrics.jsonl'} and {train / 'loss.png'}")
     return 0

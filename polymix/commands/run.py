@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace a previous polymix run's output (only after the new run succeeded)",
+        help="replace a previous polymix run's output (published only after the new run succeeded)",
     )
     parser.add_argument(
         "--break-lock",

@@ -4,7 +4,9 @@ Re-reads every shard (size, sha256, record count), every side file (size, sha256
 after decompression) and the tokenizer copy, and re-adds each source's totals from them.
 Every problem is printed, each naming its file, then their count; the exit status is 1
 when there is any. A manifest that names a path outside its run is refused outright (2).
-Works on a local folder or a `gs://` prefix alike.
+Paths in the problems are relative to the folder the manifest names (`OUT/data-a/` for
+a published run), which the last line says. Works on a local folder or a `gs://` prefix
+alike.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
         problems += 1
         print(f"problem: {problem}", flush=True)
     if problems:
-        print(f"{problems} problem(s) in {file}")
+        print(f"{problems} problem(s) in {file} (paths under {manifest.root})")
         return 1
     records = sum(t.records for t in manifest.sources.values())
     side = sum(f.entries for f in manifest.index if f.kind != "shards")

@@ -79,6 +79,47 @@ def write_bytes(path: str, data: bytes) -> None:
     _write_atomically(path, lambda handle: handle.write(data))
 
 
+def gcs_bucket(path: str):
+    """(bucket, object name) of a gs:// path, through the storage client Beam itself builds."""
+    from apache_beam.io.gcp.gcsio import GcsIO, parse_gcs_path
+
+    bucket, name = parse_gcs_path(path)
+    return GcsIO().client.bucket(bucket), name
+
+
+def replace_small_file(path: str, data: bytes) -> None:
+    """Replace `path` so that a reader sees the old bytes or the new, never neither.
+
+    Locally: a temporary file beside it, then `os.replace` (one atomic rename, where
+    delete-then-rename would leave a moment without the file). On gs://: one object
+    upload (a single multipart request up to 8 MiB); GCS serves the previous generation
+    until the new one is complete, and no second object is ever written. Other Beam
+    schemes: the temporary name and a rename.
+    """
+    if path.startswith("gs://"):
+        bucket, name = gcs_bucket(path)
+        bucket.blob(name).upload_from_string(data, content_type="application/json")
+        return
+    if is_remote(path):
+        write_bytes(path, data)
+        return
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
+    try:
+        with open(temporary, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if is_disk_full(exc):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path) from exc
+        raise
+
+
 def read_bytes(path: str) -> bytes:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         return handle.read()

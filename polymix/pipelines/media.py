@@ -294,12 +294,21 @@ def _rejection_without_media(rejection: Rejection) -> Rejection:
 
 
 def _resolve(paths: list[str], base_dir: str) -> list[str]:
+    """Config paths against the config's folder, which may be a bucket prefix: there
+    `os.path.normpath` would fold `gs://` into `gs:/`, and every id would keep the
+    bucket's whole path instead of the path below the source's glob."""
     import os
+    import posixpath
 
-    return [
-        p if "://" in p or os.path.isabs(p) else os.path.normpath(os.path.join(base_dir, p))
-        for p in paths
-    ]
+    def resolve(path: str) -> str:
+        if "://" in path or os.path.isabs(path):
+            return path
+        if "://" in base_dir:
+            scheme, rest = base_dir.split("://", 1)
+            return f"{scheme}://{posixpath.normpath(posixpath.join(rest, path))}"
+        return os.path.normpath(os.path.join(base_dir, path))
+
+    return [resolve(p) for p in paths]
 
 
 __all__ = ["MediaDuplicates", "MediaSource", "ProcessMediaSource", "KeptOutputs", "source_spec"]

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from polymix.core.config.mixture import MixtureConfig
-from polymix.core.manifest import Manifest, load_manifest
+from polymix.core.manifest import Manifest, join, load_manifest, read_bytes
+from polymix.core.manifest.storage import size
 from polymix.mixture import MixtureError, plan_mixture, supply_from_totals
 
 STATS_NAME = "stats.json"  # written by pipelines.statistics.RunStatistics
@@ -148,13 +149,20 @@ def source_rows(manifest: Manifest, plan: Mapping[str, Any] | None) -> list[Sour
     return rows
 
 
+def read_stats(manifest: Manifest) -> dict[str, Any] | None:
+    """The run's stats.json, beside its shards in the folder the manifest names; None if absent."""
+    path = join(manifest.root, STATS_NAME)
+    if size(path) is None:
+        return None
+    return json.loads(read_bytes(path))
+
+
 def load_report_data(output: str | Path, replan: MixtureConfig | None = None) -> ReportData:
-    output = Path(output)
+    """Everything the report shows of the run in `output` (a folder or a gs:// prefix)."""
     manifest = load_manifest(output)
-    stats_path = output / STATS_NAME
-    stats = json.loads(stats_path.read_text()) if stats_path.is_file() else None
+    stats = read_stats(manifest)
     plan, origin, error = plan_for(manifest, replan)
-    data = ReportData(output, manifest, stats, plan, origin, error)
+    data = ReportData(Path(output), manifest, stats, plan, origin, error)
     data.rows = source_rows(manifest, plan)
     data.funnel = funnel(manifest, stats)
     return data

@@ -1,9 +1,11 @@
 """Write `OUT/report/`: index.html, mixture.json and every chart as its own PNG.
 
-The report is rendered into `OUT/.polymix-staging/report-<id>/` and swapped in whole, so
-a full disk or a crash leaves the previous report (or none), never a truncated chart.
-For a gs:// output the manifest and statistics are read into a local scratch folder,
-rendered there and published through Beam's FileSystems the same way.
+The report is rendered in memory, written into `OUT/.polymix-staging/report-<id>/new/`
+and swapped in whole, so a full disk or a crash leaves the previous report (or none),
+never a truncated chart. A run stages its report before it publishes (a report that
+does not fit stops the run while the previous one is still live) and swaps it in right
+after; `polymix report` does both at once. A gs:// output is read and written through
+Beam's FileSystems the same way.
 """
 
 from __future__ import annotations
@@ -11,16 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from polymix.core.config.mixture import MixtureConfig
-from polymix.core.manifest import MANIFEST_NAME
 from polymix.report import html, plots
-from polymix.report.data import STATS_NAME, ReportData, load_report_data, mixture_json
+from polymix.report.data import ReportData, load_report_data, mixture_json
 from polymix.report.table import render_table
 
 REPORT_DIR = "report"
@@ -83,29 +82,46 @@ def report_files(data: ReportData) -> dict[str, bytes]:
     return files
 
 
-def _swap_in(output: str, files: dict[str, bytes]) -> None:
-    """Write `files` into a fresh folder beside the report, then put it in the report's place."""
+def stage_report(output: str, files: dict[str, bytes], folder: str) -> None:
+    """Write `files` into `folder/new`, beside the report; nothing of the report changes yet."""
     from polymix.pipelines.file_io import StorageFull, is_disk_full, write_bytes
-    from polymix.pipelines.object_store import child, delete_tree, has_any, move_tree
+    from polymix.pipelines.object_store import child, delete_tree
 
-    temporary = child(child(output, STAGING), f"report-{uuid.uuid4().hex[:16]}")
-    fresh, old = child(temporary, "new"), child(temporary, "old")
-    target = child(output, REPORT_DIR)
     try:
         for name, data in files.items():
-            write_bytes(child(fresh, name), data)
-        if has_any(target):
-            move_tree(target, old)
-        move_tree(fresh, target)
+            write_bytes(child(child(folder, "new"), name), data)
     except OSError as exc:
-        _forget(temporary, delete_tree)
+        _forget(folder, delete_tree)
         if is_disk_full(exc):
             raise StorageFull(
-                f"no space left on the device while writing the report {target}; "
+                f"no space left on the device while writing the report {child(output, REPORT_DIR)}; "
                 "the previous report (if any) is kept"
             ) from None
         raise
-    _forget(temporary, delete_tree)
+
+
+def swap_staged_report(output: str, folder: str) -> None:
+    """Put the report staged in `folder` in the report's place: ~30 moves, the old one last gone."""
+    from polymix.pipelines.object_store import child, delete_tree, has_any, move_tree
+
+    target = child(output, REPORT_DIR)
+    if has_any(target):
+        move_tree(target, child(folder, "old"))
+    move_tree(child(folder, "new"), target)
+    _forget(folder, delete_tree)
+
+
+def _swap_in(output: str, files: dict[str, bytes]) -> None:
+    """Write `files` into a fresh folder beside the report, then put it in the report's place."""
+    from polymix.pipelines.object_store import child, delete_tree
+
+    folder = child(child(output, STAGING), f"report-{uuid.uuid4().hex[:16]}")
+    stage_report(output, files, folder)
+    try:
+        swap_staged_report(output, folder)
+    except OSError:
+        _forget(folder, delete_tree)
+        raise
 
 
 def _forget(folder: str, delete_tree) -> None:
@@ -116,20 +132,14 @@ def _forget(folder: str, delete_tree) -> None:
         prune_empty_folder(folder.rsplit("/", 1)[0])
 
 
-def _load(output: str, replan: MixtureConfig | None) -> ReportData:
-    if "://" not in output:
-        return load_report_data(output, replan)
-    from polymix.pipelines.file_io import read_bytes
-    from polymix.pipelines.object_store import child, is_file
-
-    scratch = Path(tempfile.mkdtemp(prefix="polymix-report-"))
-    try:
-        for name in (MANIFEST_NAME, STATS_NAME):
-            if name == MANIFEST_NAME or is_file(child(output, name)):
-                (scratch / name).write_bytes(read_bytes(child(output, name)))
-        return load_report_data(scratch, replan)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+def render_files(
+    output: str | Path, replan: MixtureConfig | None = None, *, shown_as: str | None = None
+) -> tuple[dict[str, bytes], ReportData]:
+    """The report's files of the run in `output`, in memory (~1.2 MB for the demo run)."""
+    root = str(output).rstrip("/") if "://" in str(output) else str(Path(output))
+    data = load_report_data(root, replan)
+    data.output = Path((shown_as or root).rstrip("/"))
+    return report_files(data), data
 
 
 def render_report(
@@ -137,14 +147,17 @@ def render_report(
 ) -> Rendered:
     """Render the report of the run in `output`; `replan` re-plans the mixture with other settings.
 
-    `shown_as` names the run in the page when `output` is a staging folder that will be
-    published elsewhere, so the page does not depend on where it was rendered.
+    `shown_as` names the run in the page when `output` is a folder that is published
+    under another name, so the page does not depend on where it was rendered.
     """
     root = str(output).rstrip("/") if "://" in str(output) else str(Path(output))
-    data = _load(root, replan)
-    data.output = Path((shown_as or root).rstrip("/"))
-    files = report_files(data)
+    files, data = render_files(root, replan, shown_as=shown_as)
     _swap_in(root, files)
+    return rendered_at(root, files, data)
+
+
+def rendered_at(root: str, files: dict[str, bytes], data: ReportData) -> Rendered:
+    """Where the report's files are once they are in `root/report/`."""
     folder: Path | str = f"{root}/{REPORT_DIR}" if "://" in root else Path(root) / REPORT_DIR
     place = (lambda name: f"{folder}/{name}") if isinstance(folder, str) else folder.joinpath
     pngs = [place(name) for name in files if name.endswith(".png")]

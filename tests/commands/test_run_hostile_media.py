@@ -16,13 +16,15 @@ from polymix.cli import main
 from polymix.transforms.record_codec import decode
 from polymix.transforms.sentencepiece_tokenizer import train_sentencepiece
 from tests.support.hostile_media import MEDIA, SOURCES, write_hostile_media
+from tests.support.run_layout import data_root
 
 
 def _rejected_ids(output: Path, source: str) -> dict[str, str]:
     """id -> "stage/reason" from the rejected/ side files the run wrote."""
     found: dict[str, str] = {}
-    for path in sorted((output / "rejected" / source).rglob("*.jsonl.gz")):
-        stage, reason = path.relative_to(output / "rejected" / source).parts[:2]
+    rejected = data_root(output) / "rejected" / source
+    for path in sorted(rejected.rglob("*.jsonl.gz")):
+        stage, reason = path.relative_to(rejected).parts[:2]
         for line in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines():
             found[json.loads(line)["id"]] = f"{stage}/{reason}"
     return found
@@ -31,7 +33,7 @@ def _rejected_ids(output: Path, source: str) -> dict[str, str]:
 def _kept_ids(output: Path, source: str) -> set[str]:
     """The examples the shards hold records of."""
     ids = set()
-    for path in sorted((output / "shards" / source).rglob("*.array_record")):
+    for path in sorted((data_root(output) / "shards" / source).rglob("*.array_record")):
         reader = ArrayRecordReader(str(path))
         for payload in reader.read_all():
             ids.add(decode(payload).fields["doc_id"])

@@ -166,7 +166,33 @@ def test_a_crafted_tokenizer_path_is_refused(run):
 
 def test_another_schema_version_is_refused_with_both_versions_named(run):
     edit_top_level(run, lambda raw: raw | {"schema_version": 1, "shards": []})
-    with pytest.raises(ManifestError, match="schema_version 1 is not understood .*reads 2"):
+    with pytest.raises(ManifestError, match="schema_version 1 is not understood .*reads 3"):
+        load_manifest(run)
+
+
+def _into_slot(run: Path, slot: str) -> None:
+    """The run's files moved under `slot/`, the top level naming it, as a published run."""
+    (run / slot).mkdir()
+    for path in list(run.iterdir()):
+        if path.name not in (slot, "manifest.json"):
+            path.rename(run / slot / path.name)
+    edit_top_level(run, lambda raw: raw | {"data": slot})
+
+
+def test_the_data_prefix_binds_every_reader_to_the_folder_it_names(run):
+    _into_slot(run, "data-b")
+    for where in (run, run / "manifest.json"):
+        manifest = load_manifest(where)
+        assert manifest.root == str(run / "data-b")
+        assert list(find_problems(manifest)) == []
+    (run / "data-b" / "tokenizer.model").rename(run / "tokenizer.model")  # not where it belongs
+    assert list(find_problems(load_manifest(run))) == ["tokenizer copy tokenizer.model: missing"]
+
+
+@pytest.mark.parametrize("data", ["../other-run", "/etc", "gs://other-bucket/run", "a//b", "."])
+def test_a_data_prefix_leaving_the_manifests_folder_is_refused(run, data):
+    edit_top_level(run, lambda raw: raw | {"data": data})
+    with pytest.raises(ManifestError, match=f"data: path {data!r}"):
         load_manifest(run)
 
 

@@ -12,6 +12,7 @@ from polymix.core.manifest import ManifestError, load_manifest, verify_manifest
 from polymix.transforms.media.records import record_positions
 from polymix.transforms.record_codec import decode
 from tests.pipelines.conftest import run_pipeline
+from tests.support.run_layout import data_root
 
 BAD_INPUT_STAGES = ("read", "normalize", "extract", "url_filter")  # planted by the generator
 FILTER_STAGES = ("language", "gopher_repetition", "gopher_quality", "c4", "fineweb", "pii", "code")
@@ -44,7 +45,7 @@ def test_accounting_matches_what_the_generator_built(demo_run, sample_corpus):
 
 def test_non_english_pages_are_detected_and_counted(demo_run, sample_corpus):
     _, expected = sample_corpus
-    stats = json.loads((demo_run / "stats.json").read_text())
+    stats = json.loads((data_root(demo_run) / "stats.json").read_text())
     web = stats["languages"]["web"]
     for language, planted in expected["languages_planted"].items():
         assert sum(web[language].values()) == planted, language
@@ -69,7 +70,7 @@ def test_every_rejection_and_duplicate_is_on_disk_with_its_reason(demo_run):
     manifest = load_manifest(demo_run / "manifest.json")
     on_disk: dict[tuple, int] = {}
     for entry in manifest.side_files():
-        with gzip.open(demo_run / entry.path, "rt") as handle:
+        with gzip.open(data_root(demo_run) / entry.path, "rt") as handle:
             for line in handle:
                 row = json.loads(line)
                 key = (row["source"], row["stage"], row.get("reason", "duplicate"))
@@ -85,18 +86,20 @@ def test_every_rejection_and_duplicate_is_on_disk_with_its_reason(demo_run):
         for stage, reasons in totals.rejected.items():
             for reason, n in reasons.items():
                 assert on_disk[(name, stage, reason)] == n
-                assert (demo_run / "rejected" / name / stage / reason).is_dir()
+                assert (data_root(demo_run) / "rejected" / name / stage / reason).is_dir()
         for stage, n in totals.duplicates.items():
             assert on_disk[(name, stage, "duplicate")] == n
 
 
 def test_shards_hold_decodable_records_within_the_sequence_length(demo_run):
     manifest = load_manifest(demo_run / "manifest.json")
-    assert manifest.tokenizer is not None and (demo_run / manifest.tokenizer.path).is_file()
+    assert (
+        manifest.tokenizer is not None and (data_root(demo_run) / manifest.tokenizer.path).is_file()
+    )
     shards = list(manifest.shards())
     assert {s.source for s in shards} == set(manifest.sources)
     for shard in shards:
-        reader = ArrayRecordReader(str(demo_run / shard.path))
+        reader = ArrayRecordReader(str(data_root(demo_run) / shard.path))
         records = [decode(r) for r in reader.read_all()]
         reader.close()
         assert len(records) == shard.records
@@ -118,7 +121,7 @@ def test_verify_passes_and_then_names_a_truncated_or_altered_shard(demo_run, tmp
     copy = tmp_path / "copy"
     shutil.copytree(demo_run, copy)
     second = list(load_manifest(copy / "manifest.json").shards())[1]
-    victim = copy / second.path
+    victim = data_root(copy) / second.path
     data = victim.read_bytes()
     victim.write_bytes(data[: len(data) // 2])
     with pytest.raises(ManifestError, match=second.path):
@@ -132,12 +135,9 @@ def test_verify_passes_and_then_names_a_truncated_or_altered_shard(demo_run, tmp
 
 
 def _data_files(root: Path) -> list[Path]:
-    """Everything but the report, whose title names the output folder, and `.polymix-run`,
-    which names the run (its id differs on every run by design)."""
+    """Everything but the report, whose title names the output folder."""
     return sorted(
-        p.relative_to(root)
-        for p in root.rglob("*")
-        if p.is_file() and "report" not in p.parts and p.name != ".polymix-run"
+        p.relative_to(root) for p in root.rglob("*") if p.is_file() and "report" not in p.parts
     )
 
 

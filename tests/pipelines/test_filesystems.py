@@ -11,26 +11,18 @@ from polymix.cli import main
 from polymix.pipelines import object_store
 from polymix.pipelines.file_io import read_bytes, write_bytes
 from polymix.run_lock import create_exclusive
-from polymix.run_output import MARKER
 from tests.support.gcs_emulator import BUCKET
 
 
 def local_files(root) -> dict[str, bytes]:
-    """Every file of a run by relative path, without the marker (it holds the run's id)."""
+    """Every file of a run by relative path: nothing in a run depends on when it ran."""
     return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MARKER
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
 
 
 def remote_files(prefix: str) -> dict[str, bytes]:
-    paths = object_store.list_files(prefix)
-    return {
-        path[len(prefix) + 1 :]: read_bytes(path)
-        for path in paths
-        if not path.endswith(f"/{MARKER}")
-    }
+    return {path[len(prefix) + 1 :]: read_bytes(path) for path in object_store.list_files(prefix)}
 
 
 def test_prefixes_are_not_folders_on_gcs(gcs):
@@ -40,6 +32,14 @@ def test_prefixes_are_not_folders_on_gcs(gcs):
     assert not FileSystems.exists(f"{root}/shards")  # what used to hide a previous run
     assert object_store.has_any(f"{root}/shards") and not object_store.has_any(f"{root}/no")
     assert object_store.top_level_names(root) == ["shards", "shards-old", "stats.json"]
+    under = [f"{root}/shards/web/a", f"{root}/shards/web/b"]
+    assert sorted(object_store.iter_files(f"{root}/shards")) == under
+    assert object_store.list_some(f"{root}/shards", 10) == under
+    assert len(object_store.list_some(f"{root}/shards", 1)) == 1
+    deleted = object_store.delete_files([*under, f"{root}/shards/web/never-written"])
+    assert (deleted.asked, deleted.failures) == (3, 0)  # an absent name is not a failure
+    for name in ("shards/web/a", "shards/web/b"):
+        write_bytes(f"{root}/{name}", name.encode())
     object_store.delete_tree(f"{root}/shards")
     assert object_store.list_files(root) == [f"{root}/shards-old/c", f"{root}/stats.json"]
     object_store.move_tree(f"{root}/shards-old", f"{root}/moved")
@@ -96,3 +96,11 @@ def test_dry_run_builds_every_stage_for_dataflow_with_gs_paths(sample_corpus, tm
         assert f"\n{stage}" in printed
     assert "nothing was run" in printed
     assert main(args + ["--runner=DataflowRunner", "--project=Not A Project"]) == 2
+
+
+def test_media_paths_of_a_config_in_a_bucket_stay_in_the_bucket():
+    from polymix.pipelines.media import _resolve
+
+    resolved = _resolve(["videos/*.mp4", "../shared/*.wav", "/abs/*.png"], "gs://b/e2e/corpus")
+    assert resolved == ["gs://b/e2e/corpus/videos/*.mp4", "gs://b/e2e/shared/*.wav", "/abs/*.png"]
+    assert _resolve(["videos/*.mp4"], "/data/corpus") == ["/data/corpus/videos/*.mp4"]

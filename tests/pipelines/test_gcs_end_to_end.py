@@ -1,6 +1,7 @@
 """A whole `polymix run` on gs:// (a real GCS emulator): inputs, models, outputs, a previous
 run replaced, a run killed mid-way, `verify` and `report`, and the bytes of a local run."""
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from polymix.pipelines import object_store
 from polymix.pipelines.file_io import read_bytes, write_bytes
 from polymix.run_lock import LEASE_NAME
 from polymix.run_output import STAGING
+from polymix.slot_deletion import SLOT_MARKER
 from tests.pipelines.test_filesystems import local_files, remote_files
 from tests.support.gcs_emulator import BUCKET
 
@@ -36,14 +38,14 @@ def upload_corpus(corpus: Path) -> str:
 
 
 def kill_mid_run(config: str) -> None:
-    """Start a run in another process and SIGKILL it once it has staged a file."""
+    """Start a run in another process and SIGKILL it once it has written into its slot."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "polymix.cli", "run", str(config), "--output", OUT]
     run = subprocess.Popen(
         [*command, "--overwrite"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 300
-    while not object_store.list_files(f"{OUT}/{STAGING}"):
+    while not [p for p in object_store.list_files(f"{OUT}/data-b") if SLOT_MARKER not in p]:
         assert run.poll() is None and time.monotonic() < deadline, "the run ended too early"
         time.sleep(0.5)
     run.send_signal(signal.SIGKILL)
@@ -57,24 +59,26 @@ def gcs_run(sample_corpus, gcs):
     config = upload_corpus(config_path.parent)
     assert main(["run", str(config), "--output", OUT]) == 0
     write_bytes(f"{OUT}/notes.txt", b"not polymix's")
-    write_bytes(f"{OUT}/shards-notes/keep.txt", b"a sibling prefix, not shards/")
-    stale = f"{OUT}/shards/web/web-00007-of-00009.array_record"
-    write_bytes(stale, b"left by an older run")
+    write_bytes(f"{OUT}/data-a-notes/keep.txt", b"a sibling prefix, not data-a/")
+    stale = f"{OUT}/data-a/shards/web/web-00007-of-00009.array_record.tmp-0d1e"
+    write_bytes(stale, b"a killed worker's temporary file, in no index")
     kill_mid_run(config)
     assert object_store.is_file(f"{OUT}/{LEASE_NAME}")  # the killed run's lease is still there
     return config, stale
 
 
-def test_overwrite_on_gcs_replaces_the_old_run_and_keeps_foreign_objects(gcs_run, capsys):
+def test_overwrite_on_gcs_clears_the_killed_slot_and_deletes_the_old_one(gcs_run, capsys):
     config, stale = gcs_run
     capsys.readouterr()
     assert main(["run", str(config), "--output", OUT, "--overwrite"]) == 0
     printed = capsys.readouterr().out
     assert "had stopped; took over its lock" in printed
-    assert "which stopped before publishing" in printed
-    assert not object_store.is_file(stale)
+    cleared = [line for line in printed.splitlines() if f"cleared {OUT}/data-b/" in line]
+    assert len(cleared) == 1 and "a run that stopped before finishing" in cleared[0]
+    assert json.loads(read_bytes(f"{OUT}/manifest.json"))["data"] == "data-b"
+    assert object_store.list_files(f"{OUT}/data-a") == []  # stale file included
     assert read_bytes(f"{OUT}/notes.txt") == b"not polymix's"
-    assert read_bytes(f"{OUT}/shards-notes/keep.txt") == b"a sibling prefix, not shards/"
+    assert read_bytes(f"{OUT}/data-a-notes/keep.txt") == b"a sibling prefix, not data-a/"
     assert object_store.list_files(f"{OUT}/{STAGING}") == []
     assert not object_store.is_file(f"{OUT}/{LEASE_NAME}")
 
@@ -91,12 +95,16 @@ def test_verify_checks_a_gcs_run(gcs_run):
 
 
 def test_a_gcs_run_holds_the_bytes_of_a_local_run(gcs_run, demo_run):
+    """Every object is the local file's bytes, but for the slot's name: the gs:// run replaced
+    one, so it wrote data-b; the local run is a fresh output's, in data-a."""
     local = local_files(demo_run)
     remote = {
-        name: data
+        name.replace("data-b/", "data-a/", 1) if name.startswith("data-b/") else name: data
         for name, data in remote_files(OUT).items()
-        if name != "notes.txt" and not name.startswith("shards-notes/")
+        if name != "notes.txt" and not name.startswith("data-a-notes/")
     }
+    published = json.loads(remote.pop("manifest.json"))
+    assert published == {**json.loads(local.pop("manifest.json")), "data": "data-b"}
     assert sorted(remote) == sorted(local)
     for name, data in local.items():
         assert remote[name] == data, name

@@ -9,7 +9,8 @@ from polymix.cli import main
 from polymix.core.config import ConfigError, load_config, parse_config
 from polymix.corpus_run import prepare
 from polymix.run_lock import LEASE_NAME, OutputLocked, acquire
-from polymix.run_output import MARKER, STAGING, clean_leftovers, publish, staging_folder
+from polymix.run_output import STAGING, claim_slot, clear_staging, publish
+from tests.support.run_layout import small_slot
 
 
 def one_line_error(capsys) -> str:
@@ -53,36 +54,26 @@ def test_config_hash_is_the_same_from_another_folder(sample_corpus, tmp_path):
     assert changed != hashes[0]
 
 
-def _staged_run(out):
-    lease, _ = acquire(str(out))
-    staging = staging_folder(str(out), lease.run_id)
-    (out / STAGING / lease.run_id / "shards").mkdir(parents=True)
-    (out / STAGING / lease.run_id / "shards" / "a").write_bytes(b"new")
-    (out / STAGING / lease.run_id / "manifest.json").write_text("{}")
-    return lease, staging
-
-
 def test_a_run_that_lost_its_lock_publishes_nothing(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    lease, _ = _staged_run(out)
+    (out / "manifest.json").write_text(
+        '{"schema_version": 3, "config_hash": "old", "data": "data-a"}'
+    )
+    before = (out / "manifest.json").read_bytes()
+    lease, _ = acquire(str(out))
+    claim_slot(str(out), "data-b")
+    manifest = small_slot(out / "data-b", "new")
     (out / LEASE_NAME).write_bytes(lease.to_bytes().replace(lease.run_id.encode(), b"other"))
     with pytest.raises(OutputLocked, match="lost its lock"):
-        publish(str(out), lease)
-    assert not (out / "shards").exists() and not (out / "manifest.json").exists()
-    assert not (out / MARKER).exists()
+        publish(str(out), lease, "data-b", manifest)
+    assert (out / "manifest.json").read_bytes() == before
 
 
-def test_staging_left_by_a_dead_run_is_reported_and_removed(tmp_path):
+def test_report_renders_left_by_stopped_runs_are_reported_and_removed(tmp_path):
     out = tmp_path / "out"
-    (out / STAGING / "deadbeef" / "shards").mkdir(parents=True)
-    (out / STAGING / "deadbeef" / "shards" / "part.tmp-123").write_bytes(b"half")
-    (out / STAGING / "finished1").mkdir()
-    (out / STAGING / "finished1" / ".polymix-finished").write_bytes(b"")
-    notices = clean_leftovers(str(out), keep="mine")
-    assert [("deadbeef" in n, "before publishing" in n) for n in notices] == [
-        (True, True),
-        (False, False),
-    ]
-    assert "finished1, which stopped while publishing" in notices[1]
-    assert not (out / STAGING / "deadbeef").exists() and not (out / STAGING / "finished1").exists()
+    (out / STAGING / "report-deadbeef" / "new").mkdir(parents=True)
+    (out / STAGING / "report-deadbeef" / "new" / "index.html").write_bytes(b"half")
+    notices = clear_staging(str(out))
+    assert len(notices) == 1 and "report-deadbeef" in notices[0]
+    assert not (out / STAGING).exists()

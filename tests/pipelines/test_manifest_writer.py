@@ -17,6 +17,7 @@ from polymix.pipelines.manifest_writer import (
     accounting_warnings,
     source_totals,
 )
+from tests.support.run_layout import data_root
 
 
 def _files_under(root: Path, *folders: str) -> set[str]:
@@ -33,16 +34,16 @@ def test_the_index_lists_every_written_file_exactly_once(demo_run):
     shards = [s.path for s in manifest.shards()]
     sides = [f.path for f in manifest.side_files()]
     assert len(shards) == len(set(shards)) and len(sides) == len(set(sides))
-    assert set(shards) == _files_under(demo_run, "shards")
-    assert set(sides) == _files_under(demo_run, "rejected", "duplicates")
-    assert {f.path for f in manifest.index} == _files_under(demo_run, "index")
+    assert set(shards) == _files_under(data_root(demo_run), "shards")
+    assert set(sides) == _files_under(data_root(demo_run), "rejected", "duplicates")
+    assert {f.path for f in manifest.index} == _files_under(data_root(demo_run), "index")
 
 
 def test_side_files_carry_the_lines_they_hold_and_agree_with_the_counts(demo_run):
     manifest = load_manifest(demo_run)
     lines: dict[tuple[str, str, str, str], int] = {}
     for entry in manifest.side_files():
-        with gzip.open(demo_run / entry.path, "rb") as handle:
+        with gzip.open(data_root(demo_run) / entry.path, "rb") as handle:
             on_disk = sum(1 for _ in handle)
         assert entry.lines == on_disk, entry.path
         key = (entry.source, entry.kind, entry.stage, entry.reason)

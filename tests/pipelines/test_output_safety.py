@@ -10,7 +10,7 @@ import yaml
 
 from polymix.cli import main
 from polymix.run_lock import LEASE_NAME, Lease, acquire, release
-from polymix.run_output import MARKER, STAGING
+from polymix.run_output import STAGING
 from tests.support.small_disk import shrink, small_disk
 
 
@@ -54,7 +54,7 @@ def test_overwrite_refuses_a_folder_holding_files_polymix_did_not_write(
     assert (out / "report" / "thesis.docx").read_bytes() == b"three years of work"
 
 
-def test_overwrite_replaces_only_what_the_previous_run_owned(
+def test_overwrite_publishes_the_other_slot_and_deletes_only_the_old_one(
     demo_run, sample_corpus, tmp_path, capsys
 ):
     out = tmp_path / "out"
@@ -62,17 +62,19 @@ def test_overwrite_replaces_only_what_the_previous_run_owned(
     (out / "notes.txt").write_text("mine")
     (out / "plots").mkdir()
     (out / "plots" / "a.png").write_bytes(b"mine too")
-    old_shards = {p.name for p in (out / "shards").rglob("*.array_record")}
-    old_id = json.loads((out / MARKER).read_text())["run_id"]
-    # Smaller shards: the new run writes other file names, so nothing old is overwritten.
+    (out / "data-a-notes").mkdir()
+    (out / "data-a-notes" / "keep.txt").write_text("a sibling of the slot, not in it")
+    old_shards = {p.name for p in (out / "data-a" / "shards").rglob("*.array_record")}
+    # Smaller shards: other names and bytes, so no old shard could pass for a new one.
     config = config_copy(sample_corpus, tmp_path, target_bytes=64 * 1024)
     assert main(["run", str(config), "--output", str(out), "--overwrite"]) == 0
-    new_shards = {p.name for p in (out / "shards").rglob("*.array_record")}
+    assert json.loads((out / "manifest.json").read_text())["data"] == "data-b"
+    new_shards = {p.name for p in (out / "data-b" / "shards").rglob("*.array_record")}
     assert new_shards and not new_shards & old_shards
+    assert not (out / "data-a").exists()  # deleted by its index, its folders pruned
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "plots" / "a.png").read_bytes() == b"mine too"
-    marker = json.loads((out / MARKER).read_text())
-    assert marker["run_id"] != old_id and marker["state"] == "published"
+    assert (out / "data-a-notes" / "keep.txt").exists()
     assert leaked(out) == [] and not (out / LEASE_NAME).exists()
     capsys.readouterr()
     assert main(["verify", str(out)]) == 0

@@ -12,6 +12,7 @@ import pytest
 from polymix.cli import main
 from polymix.core.manifest import load_manifest
 from tests.support.manifest_edit import edit_shard_entries
+from tests.support.run_layout import data_root
 
 
 @pytest.fixture()
@@ -28,7 +29,7 @@ def verify(target: Path | str, capsys) -> tuple[int, str]:
 
 
 def side_file(run: Path, kind: str) -> Path:
-    return sorted((run / kind).rglob("*.jsonl.gz"))[0]
+    return sorted((data_root(run) / kind).rglob("*.jsonl.gz"))[0]
 
 
 def test_the_untouched_run_verifies(run, capsys):
@@ -64,7 +65,9 @@ def test_a_shard_path_that_leaves_the_run_is_refused_in_one_line(run, capsys, pa
 
 def test_an_absolute_path_to_another_runs_valid_shard_is_refused(run, demo_run, capsys):
     def borrow(entries):
-        entries[0]["path"] = str(demo_run / entries[0]["path"])  # same bytes, same sha256
+        entries[0]["path"] = str(
+            data_root(demo_run) / entries[0]["path"]
+        )  # same bytes, same sha256
         return entries
 
     edit_shard_entries(run, borrow)
@@ -79,7 +82,7 @@ def test_a_checksum_matching_file_that_is_not_array_record_is_named(run, capsys)
 
     def replace_first(entries):
         victim.update(entries[0])
-        (run / entries[0]["path"]).write_bytes(junk)
+        (data_root(run) / entries[0]["path"]).write_bytes(junk)
         entries[0]["bytes"] = len(junk)
         entries[0]["sha256"] = hashlib.sha256(junk).hexdigest()
         return entries
@@ -96,7 +99,7 @@ def test_a_deleted_duplicates_file_is_named(run, capsys):
     victim.unlink()
     code, printed = verify(run / "manifest.json", capsys)
     assert code == 1
-    assert f"{victim.relative_to(run)}: missing" in printed
+    assert f"{victim.relative_to(data_root(run))}: missing" in printed
 
 
 def test_an_emptied_rejected_file_is_named_with_its_count(run, capsys):
@@ -107,8 +110,8 @@ def test_an_emptied_rejected_file_is_named_with_its_count(run, capsys):
         pass
     code, printed = verify(run / "manifest.json", capsys)
     assert code == 1
-    assert str(victim.relative_to(run)) in printed
-    _, source, stage, reason, _ = victim.relative_to(run).parts
+    assert str(victim.relative_to(data_root(run))) in printed
+    _, source, stage, reason, _ = victim.relative_to(data_root(run)).parts
     assert f"rejected/{source}/{stage}/{reason}: 0 lines written" in printed
     assert f"manifest counts {lines}" in printed or "manifest counts" in printed
 
@@ -119,7 +122,7 @@ def test_a_shard_dropped_from_manifest_and_disk_is_caught_by_the_source_totals(r
     def drop_a_web_shard(entries):
         victim = next(e for e in entries if e["source"] == "web")
         dropped.update(victim)
-        (run / victim["path"]).unlink()
+        (data_root(run) / victim["path"]).unlink()
         return [e for e in entries if e is not victim]
 
     edit_shard_entries(run, drop_a_web_shard)
@@ -139,7 +142,7 @@ def test_an_empty_shard_list_is_refused_when_sources_kept_something(run, capsys)
 
 
 def test_a_corrupted_tokenizer_copy_is_named(run, capsys):
-    model = run / "tokenizer.model"
+    model = data_root(run) / "tokenizer.model"
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
@@ -154,13 +157,13 @@ def test_every_problem_is_listed_in_one_run_with_a_count(run, capsys):
     rejected = side_file(run, "rejected")
     with gzip.GzipFile(rejected, "wb", mtime=0):
         pass
-    (run / "tokenizer.model").write_bytes(b"garbage")
-    shard = sorted((run / "shards").rglob("*.array_record"))[-1]
+    (data_root(run) / "tokenizer.model").write_bytes(b"garbage")
+    shard = sorted((data_root(run) / "shards").rglob("*.array_record"))[-1]
     shard.write_bytes(shard.read_bytes()[:-10])
     code, printed = verify(run / "manifest.json", capsys)
     assert code == 1
-    for culprit in (duplicates, rejected, run / "tokenizer.model", shard):
-        assert str(culprit.relative_to(run)) in printed, culprit
+    for culprit in (duplicates, rejected, data_root(run) / "tokenizer.model", shard):
+        assert str(culprit.relative_to(data_root(run))) in printed, culprit
     problems = [line for line in printed.splitlines() if line.startswith("problem: ")]
     assert len(problems) >= 4
     assert f"{len(problems)} problem(s)" in printed.splitlines()[-1]
@@ -178,8 +181,9 @@ def test_a_remote_run_is_verified_through_beam_filesystems(run, capsys, gcs):
             write_bytes(f"{remote}/{path.relative_to(run).as_posix()}", path.read_bytes())
     code, printed = verify(f"{remote}/manifest.json", capsys)
     assert code == 0, printed
-    victim = side_file(run, "duplicates").relative_to(run).as_posix()
-    FileSystems.delete([f"{remote}/{victim}"])
+    victim = side_file(run, "duplicates").relative_to(data_root(run)).as_posix()
+    FileSystems.delete([f"{remote}/data-a/{victim}"])
     code, printed = verify(f"{remote}/manifest.json", capsys)
     assert code == 1
     assert f"{victim}: missing" in printed
+    assert f"(paths under {remote}/data-a)" in printed.splitlines()[-1]

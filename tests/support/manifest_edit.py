@@ -2,6 +2,7 @@
 
 Works on the raw JSON, not through `polymix.core.manifest`, so an edit can hold what
 the models would refuse; index checksums are recomputed, as a careful attacker would.
+Index files are where the top level's `data` says (a published run's slot).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def edit_entries(run: Path, kind: str, change: Callable[[Entries], Entries]) -> 
     """Replace every `kind` index file by one per source holding `change(all entries)`."""
     path = run / "manifest.json"
     raw = json.loads(path.read_text())
+    run = run / raw["data"] if raw.get("data") else run
     old = [f for f in raw["index"] if f["kind"] == kind]
     entries = change([e for info in old for e in _read_index(run, info)])
     for info in old:

@@ -25,9 +25,13 @@ Sizes at 1 PB (5e11 documents of ~2 KB, ~30% kept: ~2.5M shards, ~13M side files
   ~730 bytes a shard, ~1.7 GB for all of 1 PB, peaking at ~3 KB a shard of the source
   being opened (mostly ArrayRecord's one thread-pool future per path).
 
-Every path in either layer is relative to the manifest's folder (or bucket prefix) and
-normalised, checked when it is parsed (`paths.check_relative`), so a manifest cannot
-point a reader outside its run. Readers refuse any other schema version.
+Every path in either layer is relative to the run's data folder, the manifest's folder
+(or bucket prefix) joined with the top level's `data` (`OUT/data-a/` for a published
+run, see `polymix.run_output`), and normalised; each is checked when it is parsed
+(`paths.check_relative`), `data` included, so a manifest cannot point a reader outside
+its run. `load_manifest` binds the manifest to that folder (`manifest.root`), and every
+reader (loader, verify, report) opens files through it. Readers refuse any other
+schema version.
 """
 
 from polymix.core.manifest.files import shard_problem, unreadable_shard, verify_shard

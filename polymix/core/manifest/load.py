@@ -7,7 +7,7 @@ import os
 
 from pydantic import ValidationError
 
-from polymix.core.manifest.paths import manifest_location
+from polymix.core.manifest.paths import join, manifest_location
 from polymix.core.manifest.schema import SCHEMA_VERSION, Manifest, ManifestError, ManifestRefused
 from polymix.core.manifest.storage import read_bytes
 
@@ -22,8 +22,12 @@ def one_line(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_manifest(text: str, *, origin: str = "manifest", root: str | None = None) -> Manifest:
-    """Validate top-level text from anywhere; `root` is the folder its paths are under."""
+def parse_manifest(text: str, *, origin: str = "manifest", folder: str | None = None) -> Manifest:
+    """Validate top-level text from anywhere; `folder` is the one the file is in.
+
+    The manifest comes back bound to `folder` joined with its `data` prefix: the one
+    place a reader learns where the run's files are.
+    """
     try:
         raw = json.loads(text)
     except ValueError as exc:
@@ -39,12 +43,14 @@ def parse_manifest(text: str, *, origin: str = "manifest", root: str | None = No
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
         raise ManifestRefused(f"{origin}: {one_line(exc)}") from None
-    return manifest.bound_to(root) if root is not None else manifest
+    if folder is None:
+        return manifest
+    return manifest.bound_to(join(folder, manifest.data) if manifest.data else folder)
 
 
 def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     """The top level of `path` (a manifest.json, a run folder, or a gs:// URL of either)."""
-    file, root = manifest_location(path)
+    file, folder = manifest_location(path)
     try:
         data = read_bytes(file)
     except (FileNotFoundError, IsADirectoryError):
@@ -55,4 +61,4 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ManifestError(f"{file} is not UTF-8 text") from None
-    return parse_manifest(text, origin=file, root=root)
+    return parse_manifest(text, origin=file, folder=folder)

@@ -5,6 +5,8 @@ every path it holds is checked when it is parsed, before anything is opened: it 
 be relative to the manifest's own folder or bucket prefix and already normalised. Then
 `join(root, path)` cannot leave the run, on a local disk or in a bucket alike: no
 `/etc/passwd`, no `../other-run/`, no `gs://other-bucket/`, no `C:\\` or `\\` tricks.
+The top level's `data` prefix (the slot holding the run's files) obeys the same rule,
+so `join(join(folder, data), path)` stays under the manifest's folder too.
 A colon after the first segment is an ordinary character (`error:ValueError` reasons).
 """
 
@@ -60,7 +62,11 @@ def join(root: str, relative: str) -> str:
 
 
 def manifest_location(path: str | os.PathLike[str]) -> tuple[str, str]:
-    """(manifest file, the folder its paths are relative to) for a file or a run folder."""
+    """(manifest file, the folder it is in) for a file or a run folder.
+
+    The manifest's paths are relative to that folder joined with its `data` prefix,
+    which only the file itself can say (`load.parse_manifest`).
+    """
     text = os.fspath(path)
     if is_remote(text):
         file = text if text.endswith(".json") else f"{text.rstrip('/')}/{MANIFEST_NAME}"

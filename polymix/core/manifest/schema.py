@@ -12,7 +12,8 @@ from polymix.core.errors import UserFacingError
 from polymix.core.manifest.paths import RelativePath
 
 # 2: shards and side files moved from the top level into a checksummed index.
-SCHEMA_VERSION = 2
+# 3: `data` names the folder the run's files are in (a run's slot), relative to the manifest.
+SCHEMA_VERSION = 3
 IndexKind = Literal["shards", "rejected", "duplicates"]
 SideKind = Literal["rejected", "duplicates"]
 Count = Annotated[int, Field(ge=0)]
@@ -119,9 +120,19 @@ class SourceTotals(_Strict):
 
 
 class Manifest(_Strict):
-    """The top level: small at any corpus size; shards and side files live in `index`."""
+    """The top level: small at any corpus size; shards and side files live in `index`.
+
+    `data` is where every other path in the manifest and its index is relative to: a
+    folder under the manifest's own (`polymix run` names the slot it wrote, `data-a` or
+    `data-b`), confined like every path; absent, the manifest's folder itself (a slot's
+    own copy, corpora written by `write_manifest`). Publishing a run is writing this
+    file with `data` naming the new slot, so its index never says which slot it is in.
+    """
 
     schema_version: int = SCHEMA_VERSION
+    data: RelativePath | None = Field(
+        None, description="folder of the run's files, relative to this file's folder"
+    )
     polymix_version: str
     config_hash: str
     max_seq_len: int
@@ -145,7 +156,11 @@ class Manifest(_Strict):
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
 
     def bound_to(self, root: str) -> Manifest:
-        """This manifest, reading its index and files under `root` (a folder or URL prefix)."""
+        """This manifest, reading its index and files under `root` (a folder or URL prefix).
+
+        `root` is where the paths are relative to: the manifest's folder joined with
+        `data` (`load_manifest` does that), or any copy of that folder.
+        """
         bound = self.model_copy()
         bound._root = str(root)
         return bound
