@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from polymix.commands._arguments import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sample", help="generate the built-in sample corpus (seeded)")
     parser.add_argument("directory", help="folder to create")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", type=int, default=1, help="multiplies the number of documents")
+    parser.add_argument(
+        "--scale", type=positive_int, default=1, help="multiplies the number of documents"
+    )
     parser.set_defaults(handler=handle)
 
 
