@@ -24,7 +24,11 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE, what a C program killed by the closed pipe r
 def main(argv: list[str] | None = None) -> int:
     command = "polymix"
     try:
-        args = commands.parse(argv)
+        try:
+            args = commands.parse(argv)
+        except SystemExit:  # --help, --version or a bad command line, already printed
+            sys.stdout.flush()
+            raise
         command = f"polymix {args.command}"
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit where it cannot be caught

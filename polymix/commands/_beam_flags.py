@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+from typing import NoReturn
 
 from polymix.core.errors import UserFacingError
 
@@ -21,7 +22,13 @@ def beam_parser() -> argparse.ArgumentParser:
 
     caught: list[argparse.ArgumentParser] = []
     PipelineOptions([]).get_all_options(add_extra_args_fn=caught.append)
-    return caught[0]
+    parser = caught[0]
+    parser.error = _refuse  # one line instead of Beam's 120-line usage and an exit
+    return parser
+
+
+def _refuse(message: str) -> NoReturn:
+    raise UserFacingError(f"Beam pipeline options: {message}")
 
 
 def unknown_beam_flags(parser: argparse.ArgumentParser, flags: list[str]) -> list[str]:
@@ -48,4 +55,6 @@ def check_beam_flags(flags: list[str]) -> None:
     known = [o for action in parser._actions for o in action.option_strings]
     close = difflib.get_close_matches(first.split("=", 1)[0], known, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
+    if not first.startswith("-"):
+        raise UserFacingError(f"unrecognized argument {first!r} (Beam takes only --flags)")
     raise UserFacingError(f"unknown Beam pipeline option {first}{hint}")

@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    import shutil
     from pathlib import Path
 
     from polymix.core.errors import UserFacingError
@@ -25,6 +26,10 @@ def handle(args: argparse.Namespace) -> int:
 
     if Path(args.directory).exists():
         raise UserFacingError(f"{args.directory} exists; choose a new folder")
-    expected = generate(args.directory, seed=args.seed, scale=args.scale)
+    try:
+        expected = generate(args.directory, seed=args.seed, scale=args.scale)
+    except BaseException:  # Ctrl-C or a failure: a half-written corpus must not look usable
+        shutil.rmtree(args.directory, ignore_errors=True)
+        raise
     print(f"wrote {sum(expected['input'].values())} examples and {args.directory}/polymix.yaml")
     return 0
