@@ -1,8 +1,12 @@
-"""Dataflow workers install polymix from the sdist Beam builds with --setup_file."""
+"""What pip and Dataflow install: the sdist Beam builds with --setup_file, and the wheel."""
 
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,3 +39,81 @@ def test_setup_file_sdist_carries_every_package(tmp_path):
         "polymix/model/batch.py",
     ]:
         assert any(n.endswith(module) for n in names), module
+
+
+# The wheel pip installs must own only `polymix/`: a top-level `model/` or `trainer/` in it
+# would overwrite (and on uninstall delete) any other distribution's package of that name.
+DUMMY = {"model/__init__.py": 'WHO = "dummy"\n', "trainer.py": 'WHO = "dummy"\n'}
+
+
+def build_wheel(tmp_path: Path) -> Path:
+    """The wheel, built offline from a copy of the tree (so no build/ lands in the checkout)."""
+    source = tmp_path / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(ROOT / "polymix", source / "polymix", ignore=ignore)
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    pip = [sys.executable, "-m", "pip"]
+    offline = ["--no-deps", "--no-build-isolation", "--no-index", "-q"]
+    subprocess.run(
+        [*pip, "wheel", *offline, "-w", str(tmp_path / "dist"), "."],
+        cwd=source,
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("polymix-*.whl")
+    return wheel
+
+
+def venv_beside_dummy(tmp_path: Path) -> Path:
+    """A fresh venv that sees our dependencies but not our source tree, holding the dummy."""
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+    )
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # `.venv` is itself a venv: its "system" site is the bare interpreter's, so its own
+    # site-packages (the dependencies) joins as a plain path, after the new venv's.
+    shared = sysconfig.get_paths()["purelib"]
+    Path(site, "shared_dependencies.pth").write_text(shared + "\n")
+    for name, text in DUMMY.items():
+        Path(site, name).parent.mkdir(parents=True, exist_ok=True)
+        Path(site, name).write_text(text)
+    return python
+
+
+def test_wheel_installs_beside_other_top_level_model_and_trainer(tmp_path):
+    wheel = build_wheel(tmp_path)
+    names = zipfile.ZipFile(wheel).namelist()
+    outside = [n for n in names if not n.startswith(("polymix/", "polymix-0.1.0.dist-info/"))]
+    assert not outside, f"the wheel installs outside polymix/: {outside}"
+
+    python = venv_beside_dummy(tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
+        + ["--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    check = (
+        "import model, trainer, polymix, polymix.trainer.loop, polymix.cli\n"
+        "assert model.WHO == trainer.WHO == 'dummy', (model.__file__, trainer.__file__)\n"
+        "print(polymix.__file__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [python, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(str(tmp_path / "venv")), done.stdout
+    cli = subprocess.run(
+        [python.parent / "polymix", "--version"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert cli.stdout.decode().strip() == "polymix 0.1.0", cli
