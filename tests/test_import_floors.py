@@ -133,6 +133,22 @@ def private_grain_imports() -> Iterator[str]:
             if any(part.startswith("_") for part in [*base.split("."), name] if part):
                 where = f"{path.relative_to(ROOT)}:{line}"
                 yield f"{where}: " + (f"from {base} import {name}" if name else f"import {base}")
+        inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        for node in ast.walk(tree):
+            dotted = "" if id(node) in inner else dotted_name(node)
+            if dotted.startswith("grain.") and any(p.startswith("_") for p in dotted.split(".")):
+                yield f"{path.relative_to(ROOT)}:{node.lineno}: {dotted}"
+
+
+def dotted_name(node: ast.AST) -> str:
+    """`grain._src.x` for that attribute chain; "" for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not parts or not isinstance(node, ast.Name):
+        return ""
+    return ".".join([node.id, *reversed(parts)])
 
 
 def test_private_grain_names_live_in_one_module():
