@@ -156,7 +156,7 @@ def test_private_grain_names_live_in_one_module():
     assert not private, f"move these behind {GRAIN_COMPAT}:\n" + "\n".join(private)
 
 
-def test_the_checker_sees_function_level_and_relative_imports(tmp_path):
+def test_the_checker_sees_function_level_and_relative_imports():
     tree = ast.parse("def f():\n    from ..cli import main\n    import grain._src.x\n")
     path = PACKAGE / "commands" / "demo.py"
     found = list(imported_names("polymix.commands.demo", path, tree))

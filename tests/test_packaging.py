@@ -6,6 +6,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def test_setup_file_sdist_carries_every_package(tmp_path):
 # The wheel pip installs must own only `polymix/`: a top-level `model/` or `trainer/` in it
 # would overwrite (and on uninstall delete) any other distribution's package of that name.
 DUMMY = {"model/__init__.py": 'WHO = "dummy"\n', "trainer.py": 'WHO = "dummy"\n'}
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def build_wheel(tmp_path: Path) -> Path:
@@ -92,7 +94,7 @@ def venv_beside_dummy(tmp_path: Path) -> Path:
 def test_wheel_installs_beside_other_top_level_model_and_trainer(tmp_path):
     wheel = build_wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
-    outside = [n for n in names if not n.startswith(("polymix/", "polymix-0.1.0.dist-info/"))]
+    outside = [n for n in names if not n.startswith(("polymix/", f"polymix-{VERSION}.dist-info/"))]
     assert not outside, f"the wheel installs outside polymix/: {outside}"
 
     python = venv_beside_dummy(tmp_path)
@@ -116,4 +118,4 @@ def test_wheel_installs_beside_other_top_level_model_and_trainer(tmp_path):
     cli = subprocess.run(
         [python.parent / "polymix", "--version"], cwd=tmp_path, env=env, capture_output=True
     )
-    assert cli.stdout.decode().strip() == "polymix 0.1.0", cli
+    assert cli.stdout.decode().strip() == f"polymix {VERSION}", cli
