@@ -67,8 +67,8 @@ def build_wheel(tmp_path: Path) -> Path:
     return wheel
 
 
-def venv_beside_dummy(tmp_path: Path) -> Path:
-    """A fresh venv that sees our dependencies but not our source tree, holding the dummy."""
+def venv_beside_dummy(tmp_path: Path) -> tuple[Path, Path]:
+    """A fresh venv holding only the dummy: (its python, its site-packages)."""
     venv = tmp_path / "venv"
     subprocess.run(
         [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
@@ -81,14 +81,21 @@ def venv_beside_dummy(tmp_path: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    # `.venv` is itself a venv: its "system" site is the bare interpreter's, so its own
-    # site-packages (the dependencies) joins as a plain path, after the new venv's.
-    shared = sysconfig.get_paths()["purelib"]
-    Path(site, "shared_dependencies.pth").write_text(shared + "\n")
     for name, text in DUMMY.items():
         Path(site, name).parent.mkdir(parents=True, exist_ok=True)
         Path(site, name).write_text(text)
-    return python
+    return python, Path(site)
+
+
+def share_dependencies(site: Path) -> None:
+    """Let the venv import our dependencies (offline), after its own packages.
+
+    `.venv` is itself a venv, so `--system-site-packages` reaches only the bare
+    interpreter's site; `.venv`'s own site-packages joins as a plain path. It goes in after
+    the install, or pip would take `.venv`'s editable polymix for this one.
+    """
+    shared = sysconfig.get_paths()["purelib"]
+    (site / "shared_dependencies.pth").write_text(shared + "\n")
 
 
 def test_wheel_installs_beside_other_top_level_model_and_trainer(tmp_path):
@@ -97,19 +104,24 @@ def test_wheel_installs_beside_other_top_level_model_and_trainer(tmp_path):
     outside = [n for n in names if not n.startswith(("polymix/", f"polymix-{VERSION}.dist-info/"))]
     assert not outside, f"the wheel installs outside polymix/: {outside}"
 
-    python = venv_beside_dummy(tmp_path)
+    python, site = venv_beside_dummy(tmp_path)
+    # Nothing of the checkout may show: a polymix there would pass for the installed one.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
         + ["--no-deps", "--no-index", str(wheel)],
         check=True,
         capture_output=True,
+        cwd=tmp_path,
+        env=env,
     )
+    assert (site / "polymix" / "trainer" / "loop.py").is_file()
+    share_dependencies(site)
     check = (
         "import model, trainer, polymix, polymix.trainer.loop, polymix.cli\n"
         "assert model.WHO == trainer.WHO == 'dummy', (model.__file__, trainer.__file__)\n"
         "print(polymix.__file__)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(
         [python, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True
     )
