@@ -115,7 +115,7 @@ def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) that `datasketch.MinHashLSH(threshold, num_perm)` would choose.
 
     Here rather than beside the LSH code because the config decides the bands: the
-    manifest records them and every stage that bands signatures reads them from it.
+    manifest records them and the stages that band signatures take them from the config.
     """
     from datasketch.lsh import _optimal_param
 
