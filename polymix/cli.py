@@ -3,43 +3,45 @@
 Each sub-command lives in its own module under `polymix/commands/` and exposes
 `register(subparsers)`; the command imports its heavy dependencies (Beam, JAX) only
 when it runs, so `polymix --help` and `polymix verify` stay fast.
+
+Whatever a command does, the process ends one of a few ways: its own exit code; 2 with
+one line for a mistake the user can fix; 130 with one line for Ctrl-C; and quietly for
+a reader that stopped reading (`polymix model-info | head`).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import pkgutil
+import os
 import sys
 
 from polymix import commands
 from polymix.core.errors import UserFacingError
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="polymix",
-        description="Multimodal corpus -> deduplicated, filtered ArrayRecord shards -> JAX MoE trainer.",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.register(subparsers)
-    return parser
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd program
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a C program killed by the closed pipe reports
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "accepts_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.extra = extra
+    command = "polymix"
     try:
-        return int(args.handler(args) or 0)
+        try:
+            args = commands.parse(argv)
+        except SystemExit:  # --help, --version or a bad command line, already printed
+            sys.stdout.flush()
+            raise
+        command = f"polymix {args.command}"
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit where it cannot be caught
+        return code
     except KeyboardInterrupt:
-        return 130
+        print(f"{command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        # Point stdout at nothing so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
     except UserFacingError as exc:
-        print(f"polymix {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{command}: error: {exc}", file=sys.stderr)
         return 2
 
 

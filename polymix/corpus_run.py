@@ -142,10 +142,11 @@ def check_filter_models(config: Config) -> None:
 
 
 def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = False) -> Prepared:
+    from polymix.core.mixture import check_mixture_config
     from polymix.launch_checks import check_inputs
-    from polymix.mixture import check_mixture_config
     from polymix.pipelines.corpus import CorpusJob
     from polymix.pipelines.manifest_writer import RunFacts
+    from polymix.transforms.minhash import manifest_scheme
 
     check_mixture_config(config.mixture, {s.name: s.modality for s in config.sources})
     config_hash = config.fingerprint()  # of the config as written: the same from any folder
@@ -163,7 +164,7 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
         sources={s.name: (s.modality, s.weight) for s in config.sources},
         tokenizer=tokenizer,
         tokenizer_bytes=proto,
-        minhash=config.near_dedup.scheme() if config.near_dedup.enabled else None,
+        minhash=manifest_scheme(config.near_dedup) if config.near_dedup.enabled else None,
         warnings=tuple(w for w in warnings if "dry run" not in w),
         mixture=config.mixture,
     )

@@ -1,8 +1,13 @@
-"""Dataflow workers install polymix from the sdist Beam builds with --setup_file."""
+"""What pip and Dataflow install: the sdist Beam builds with --setup_file, and the wheel."""
 
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
+import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,3 +40,94 @@ def test_setup_file_sdist_carries_every_package(tmp_path):
         "polymix/model/batch.py",
     ]:
         assert any(n.endswith(module) for n in names), module
+
+
+# The wheel pip installs must own only `polymix/`: a top-level `model/` or `trainer/` in it
+# would overwrite (and on uninstall delete) any other distribution's package of that name.
+DUMMY = {"model/__init__.py": 'WHO = "dummy"\n', "trainer.py": 'WHO = "dummy"\n'}
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def build_wheel(tmp_path: Path) -> Path:
+    """The wheel, built offline from a copy of the tree (so no build/ lands in the checkout)."""
+    source = tmp_path / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(ROOT / "polymix", source / "polymix", ignore=ignore)
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    pip = [sys.executable, "-m", "pip"]
+    offline = ["--no-deps", "--no-build-isolation", "--no-index", "-q"]
+    subprocess.run(
+        [*pip, "wheel", *offline, "-w", str(tmp_path / "dist"), "."],
+        cwd=source,
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("polymix-*.whl")
+    return wheel
+
+
+def venv_beside_dummy(tmp_path: Path) -> tuple[Path, Path]:
+    """A fresh venv holding only the dummy: (its python, its site-packages)."""
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+    )
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    for name, text in DUMMY.items():
+        Path(site, name).parent.mkdir(parents=True, exist_ok=True)
+        Path(site, name).write_text(text)
+    return python, Path(site)
+
+
+def share_dependencies(site: Path) -> None:
+    """Let the venv import our dependencies (offline), after its own packages.
+
+    `.venv` is itself a venv, so `--system-site-packages` reaches only the bare
+    interpreter's site; `.venv`'s own site-packages joins as a plain path. It goes in after
+    the install, or pip would take `.venv`'s editable polymix for this one.
+    """
+    shared = sysconfig.get_paths()["purelib"]
+    (site / "shared_dependencies.pth").write_text(shared + "\n")
+
+
+def test_wheel_installs_beside_other_top_level_model_and_trainer(tmp_path):
+    wheel = build_wheel(tmp_path)
+    names = zipfile.ZipFile(wheel).namelist()
+    outside = [n for n in names if not n.startswith(("polymix/", f"polymix-{VERSION}.dist-info/"))]
+    assert not outside, f"the wheel installs outside polymix/: {outside}"
+
+    python, site = venv_beside_dummy(tmp_path)
+    # Nothing of the checkout may show: a polymix there would pass for the installed one.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
+        + ["--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert (site / "polymix" / "trainer" / "loop.py").is_file()
+    share_dependencies(site)
+    check = (
+        "import model, trainer, polymix, polymix.trainer.loop, polymix.cli\n"
+        "assert model.WHO == trainer.WHO == 'dummy', (model.__file__, trainer.__file__)\n"
+        "print(polymix.__file__)\n"
+    )
+    done = subprocess.run(
+        [python, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(str(tmp_path / "venv")), done.stdout
+    cli = subprocess.run(
+        [python.parent / "polymix", "--version"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert cli.stdout.decode().strip() == f"polymix {VERSION}", cli

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from polymix.commands._arguments import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="sample corpus -> tokenizer -> classifier -> pipeline -> verify -> train"
     )
     parser.add_argument("--output", default="out/demo", help="folder for corpus and results")
-    parser.add_argument("--scale", type=int, default=4, help="size of the sample corpus")
-    parser.add_argument("--steps", type=int, default=30, help="training steps at the end")
+    parser.add_argument("--scale", type=positive_int, default=4, help="size of the sample corpus")
+    parser.add_argument("--steps", type=positive_int, default=30, help="training steps at the end")
     parser.set_defaults(handler=handle, accepts_extra=True)
 
 
@@ -19,8 +21,10 @@ def handle(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from polymix.cli import main as polymix
+    from polymix.commands import run as polymix
+    from polymix.commands._beam_flags import check_beam_flags
 
+    check_beam_flags(args.extra)
     root = Path(args.output)
     corpus, run, train = root / "corpus", root / "run", root / "train"
     for previous in (corpus, train):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from polymix.commands._arguments import positive_float
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -16,11 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--budget",
-        type=float,
+        type=positive_float,
         help="re-plan the mixture for this many training positions (e.g. 2e9) instead of the run's",
     )
     parser.add_argument(
-        "--max-epochs", type=float, help="re-plan with this epoch cap for every source"
+        "--max-epochs", type=positive_float, help="re-plan with this epoch cap for every source"
     )
     parser.set_defaults(handler=handle)
 

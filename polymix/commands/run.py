@@ -32,10 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from polymix.commands._beam_flags import check_beam_flags
     from polymix.core.config import load_config
     from polymix.corpus_run import dry_run, prepare, run_corpus, summary
     from polymix.pipelines.file_io import StorageFull, read_bytes
 
+    check_beam_flags(args.extra)
     config = load_config(args.config, read_bytes)
     prepared = prepare(config, args.output, overwrite=args.overwrite, dry_run=args.dry_run)
     for warning in prepared.warnings:

@@ -47,7 +47,7 @@ from polymix.core.manifest import (
     encode_entry,
     index_file_name,
 )
-from polymix.mixture import MixtureError, plan_mixture, position_kind, supply_from_totals
+from polymix.core.mixture import MixtureError, plan_mixture, position_kind, supply_from_totals
 from polymix.pipelines.file_io import write_bytes
 from polymix.pipelines.grouped_write import Item, WriteGroupedFiles, WrittenFile
 

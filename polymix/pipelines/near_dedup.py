@@ -40,7 +40,7 @@ from polymix.pipelines.cluster_floor import ClusterFloor
 from polymix.pipelines.connected_components import ConnectedComponents
 from polymix.pipelines.lsh_buckets import BucketPairs
 from polymix.pipelines.salted_join import Meet, WithSalts, hub_copies, member_copy
-from polymix.transforms.minhash import estimated_jaccard, exact_jaccard
+from polymix.transforms.minhash import estimated_jaccard, exact_jaccard, manifest_scheme
 
 STAGE = "near_dedup"
 CLUSTER_SIZE_ATTRIBUTE = "minhash_cluster_size"
@@ -200,7 +200,7 @@ class NearDuplicates(beam.PTransform):
 
     def scheme(self) -> dict[str, object]:
         """The manifest's `minhash` entry for this stage."""
-        return self.config.scheme()
+        return manifest_scheme(self.config)
 
     def expand(self, examples: beam.PCollection):
         from polymix.core.config.text import ExactDedupConfig

@@ -14,7 +14,7 @@ from typing import Any
 from polymix.core.config.mixture import MixtureConfig
 from polymix.core.manifest import Manifest, join, load_manifest, read_bytes
 from polymix.core.manifest.storage import size
-from polymix.mixture import MixtureError, plan_mixture, supply_from_totals
+from polymix.core.mixture import MixtureError, plan_mixture, supply_from_totals
 
 STATS_NAME = "stats.json"  # written by pipelines.statistics.RunStatistics
 # Stages in the order the job runs them; stages a run names in stats.json take precedence.

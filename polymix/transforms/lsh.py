@@ -7,7 +7,6 @@ Two documents become candidates when all `rows` signature values of at least one
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 
 import numpy as np
 import xxhash
@@ -18,15 +17,6 @@ NODE_SEPARATOR = "\x1f"
 # linear in bucket size and bounding the edges that end at any one node (at most
 # bands x this many, which bounds how often a node's shingle set is sent).
 ALL_PAIRS_MAX_BUCKET = 16
-
-
-@lru_cache(maxsize=64)
-def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) that `datasketch.MinHashLSH(threshold, num_perm)` would choose."""
-    from datasketch.lsh import _optimal_param
-
-    bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
-    return int(bands), int(rows)
 
 
 def collision_probability(similarity: float, bands: int, rows: int) -> float:

@@ -32,6 +32,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from polymix.core.config.near_dedup import NearDedupConfig
+
 SCHEME = "affine32"
 HASH_FUNCTIONS = ("xxh32", "sha1_32")
 NORMALIZATION = (
@@ -463,3 +465,20 @@ def exact_jaccard(set_a: np.ndarray, set_b: np.ndarray) -> float:
         return 1.0
     inter = len(np.intersect1d(set_a, set_b, assume_unique=True))
     return inter / (len(set_a) + len(set_b) - inter)
+
+
+def manifest_scheme(near: NearDedupConfig) -> dict[str, object]:
+    """The `minhash` entry of manifest.json: enough to recompute or query the signatures."""
+    bands, rows = near.lsh_params()
+    hasher = MinHasher(
+        num_perm=near.num_perm, seed=near.seed, ngram=near.ngram, hash_function=near.hash_function
+    )
+    return {
+        **hasher.scheme(),
+        "bands": bands,
+        "rows": rows,
+        "threshold": near.threshold,
+        "verify": near.verify,
+        "scope": near.scope,
+        "cluster_floor": near.floor(),
+    }

@@ -25,7 +25,7 @@ from polymix.core.config.near_dedup import NearDedupConfig
 from polymix.pipelines.near_dedup import CLUSTER_SIZE_ATTRIBUTE, STAGE, NearDuplicates
 from polymix.transforms.example import Duplicate, Example
 from polymix.transforms.lsh import collision_probability
-from polymix.transforms.minhash import MinHasher
+from polymix.transforms.minhash import MinHasher, manifest_scheme
 from tests.support.group_probe import collect, probe_groups
 
 _BOILERPLATE = [
@@ -273,7 +273,7 @@ def test_config_bands_and_scheme():
         NearDedupConfig(bands=20, rows=8)
     with pytest.raises(ValueError, match="Extra inputs"):
         NearDedupConfig(treshold=0.7)
-    scheme = NearDedupConfig().scheme()
+    scheme = manifest_scheme(NearDedupConfig())
     assert scheme["bands"] == 9 and scheme["rows"] == 13 and scheme["num_perm"] == 128
     assert scheme["hash_function"] == "xxh32" and scheme["scheme"] == "affine32"
     assert scheme["library"] == "datasketch==2.0.0" and "NFKD" in scheme["normalization"]

@@ -9,12 +9,8 @@ import pytest
 import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from polymix.transforms.lsh import (
-    band_keys,
-    collision_probability,
-    optimal_bands,
-    small_bucket_pairs,
-)
+from polymix.core.config.near_dedup import optimal_bands
+from polymix.transforms.lsh import band_keys, collision_probability, small_bucket_pairs
 from polymix.transforms.minhash import MinHasher, exact_jaccard, normalize
 
 _WORDS = ["alpha", "Beta", "GAMMA", "café", "naïve", "ÉCOLE", "İstanbul", "ﬁne", "日本語", "x_y"]

@@ -2,7 +2,7 @@
 
 Target weights per source live on each source (`sources[].weight`); this section adds the
 budget, the epoch caps and optional weights per modality group, which is what turns the
-targets into the weights and epochs the trainer actually uses (`polymix.mixture`).
+targets into the weights and epochs the trainer actually uses (`polymix.core.mixture`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -106,27 +107,17 @@ class NearDedupConfig(Section):
         """(bands, rows): the configured ones, else datasketch's optimum for `threshold`."""
         if self.bands is not None and self.rows is not None:
             return self.bands, self.rows
-        from polymix.transforms.lsh import optimal_bands
-
         return optimal_bands(self.threshold, self.num_perm)
 
-    def scheme(self) -> dict[str, Any]:
-        """The `minhash` entry of manifest.json: enough to recompute or query the signatures."""
-        from polymix.transforms.minhash import MinHasher
 
-        bands, rows = self.lsh_params()
-        hasher = MinHasher(
-            num_perm=self.num_perm,
-            seed=self.seed,
-            ngram=self.ngram,
-            hash_function=self.hash_function,
-        )
-        return {
-            **hasher.scheme(),
-            "bands": bands,
-            "rows": rows,
-            "threshold": self.threshold,
-            "verify": self.verify,
-            "scope": self.scope,
-            "cluster_floor": self.floor(),
-        }
+@lru_cache(maxsize=64)
+def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) that `datasketch.MinHashLSH(threshold, num_perm)` would choose.
+
+    Here rather than beside the LSH code because the config decides the bands: the
+    manifest records them and the stages that band signatures take them from the config.
+    """
+    from datasketch.lsh import _optimal_param
+
+    bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    return int(bands), int(rows)

@@ -25,7 +25,9 @@ import numpy as np
 
 # grain's own interleaving formula (the one behind `MapDataset.mix`), so a one-segment
 # schedule selects exactly what grain's mix would.
-from grain._src.python.dataset.transformations.mix import _dataset_and_key_of_next_element
+from polymix.trainer.grain_compat import (
+    dataset_and_key_of_next_element as _dataset_and_key_of_next_element,
+)
 
 _SCALE = 10_000  # integer proportions: the smallest weight becomes this many parts
 

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from polymix.core.config.mixture import MixtureConfig
-from polymix.mixture import MixtureError, Supply, plan_mixture, supply_from_totals, water_fill
+from polymix.core.mixture import MixtureError, Supply, plan_mixture, supply_from_totals, water_fill
 
 
 def text(weight: float, tokens: int, modality: str = "text") -> Supply:
@@ -171,7 +171,7 @@ def test_supply_from_manifest_totals_counts_tokens_as_the_modality_kind():
 
 
 def test_names_are_checked_at_launch_before_any_data_exists():
-    from polymix.mixture import check_mixture_config
+    from polymix.core.mixture import check_mixture_config
 
     sources = {"web": "text", "photos": "image"}
     check_mixture_config(MixtureConfig(max_epochs_per_source={"web": 2}), sources)
