@@ -29,11 +29,16 @@ Batch = dict[str, Any]
 StepFn = Callable[[State, Batch], tuple[State, dict[str, jax.Array]]]
 
 
+_LOGICAL_DIMS = {"B": "batch", "L": "act_seq"}
+
+
 def batch_shardings(rules: ShardingRules, batch: Batch) -> dict[str, NamedSharding]:
-    """Rows over the batch mesh axes; every other dimension whole."""
+    """Rows over the batch mesh axes, positions over `context`; media arrays whole per row."""
     out = {}
     for name, value in batch.items():
-        logical = ("batch",) + (None,) * (np.ndim(value) - 1)
+        dims = FIELDS[name][1] if name in FIELDS else ("B",)
+        logical = tuple(_LOGICAL_DIMS.get(d) for d in dims)
+        logical += (None,) * (np.ndim(value) - len(logical))
         out[name] = rules.sharding(logical, np.shape(value))
     return out
 
