@@ -96,9 +96,9 @@ class Run:
         global_batch = to_global(batch, self._compiled["batch"], self.cfg.global_batch_size)
         flags = stop_flags(self.rules.mesh, stop_requested)
         if "ready" not in self._compiled:  # compile here, then meet: see `barrier`
-            self._compiled["step"] = self._compiled["step"].lower(
-                self.state, global_batch, flags
-            ).compile()
+            self._compiled["step"] = (
+                self._compiled["step"].lower(self.state, global_batch, flags).compile()
+            )
             barrier("compiled")
             self._compiled["ready"] = True
         with self.profile.step(number):
