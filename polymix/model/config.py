@@ -36,6 +36,7 @@ class ModelConfig:
     dropless: bool = False
     aux_loss_coef: float = 0.01
     z_loss_coef: float = 0.001
+    router_init_std: float = 0.02  # Switch: a smaller router init keeps early routing even
     # Expert-parallel dropless exchange: `native` is ragged_all_to_all + ragged_dot (TPU,
     # GPU); `emulated` the same exchange over dense all_to_all with a tiled grouped matmul
     # (what XLA:CPU can run); `auto` picks by platform.

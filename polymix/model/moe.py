@@ -32,7 +32,7 @@ def moe_info(cfg: ModelConfig) -> dict[str, ParamInfo]:
     e, d, f = cfg.n_experts, cfg.d_model, cfg.d_expert
     std_out = cfg.init_std / (2 * cfg.n_layers) ** 0.5
     return {
-        "router": ParamInfo((d, e), ("embed", "router_experts"), std=cfg.init_std),
+        "router": ParamInfo((d, e), ("embed", "router_experts"), std=cfg.router_init_std),
         "w_gate": ParamInfo((e, d, f), ("experts", "embed", "expert_mlp"), std=cfg.init_std),
         "w_up": ParamInfo((e, d, f), ("experts", "embed", "expert_mlp"), std=cfg.init_std),
         "w_down": ParamInfo((e, f, d), ("experts", "expert_mlp", "embed"), std=std_out),
