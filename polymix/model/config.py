@@ -36,7 +36,13 @@ class ModelConfig:
     dropless: bool = False
     aux_loss_coef: float = 0.01
     z_loss_coef: float = 0.001
-    router_init_std: float = 0.02  # Switch: a smaller router init keeps early routing even
+    # Router logits = (x @ router) * router_logit_scale, the weights initialized with std
+    # router_init_std / router_logit_scale (so the initial logits do not depend on the
+    # scale). Adam moves every weight by about the learning rate per step whatever its
+    # gradient's size, so the logits move by lr * scale * |x|_1 per step: the scale is the
+    # router's own learning rate (see `model.moe`).
+    router_init_std: float = 0.02
+    router_logit_scale: float = 1.0
     # Expert-parallel dropless exchange: `native` is ragged_all_to_all + ragged_dot (TPU,
     # GPU); `emulated` the same exchange over dense all_to_all with a tiled grouped matmul
     # (what XLA:CPU can run); `auto` picks by platform.

@@ -32,7 +32,9 @@ def moe_info(cfg: ModelConfig) -> dict[str, ParamInfo]:
     e, d, f = cfg.n_experts, cfg.d_model, cfg.d_expert
     std_out = cfg.init_std / (2 * cfg.n_layers) ** 0.5
     return {
-        "router": ParamInfo((d, e), ("embed", "router_experts"), std=cfg.router_init_std),
+        "router": ParamInfo(
+            (d, e), ("embed", "router_experts"), std=cfg.router_init_std / cfg.router_logit_scale
+        ),
         "w_gate": ParamInfo((e, d, f), ("experts", "embed", "expert_mlp"), std=cfg.init_std),
         "w_up": ParamInfo((e, d, f), ("experts", "embed", "expert_mlp"), std=cfg.init_std),
         "w_down": ParamInfo((e, f, d), ("experts", "expert_mlp", "embed"), std=std_out),
@@ -62,13 +64,14 @@ def _top_k(logits: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
 
 
 def route(
-    x: jax.Array, router: jax.Array, top_k: int
+    x: jax.Array, router: jax.Array, top_k: int, logit_scale: float = 1.0
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Router in float32: bf16 logits flip near-tied top-k choices between replicas.
 
     Returns (experts [..., k], combine weights [..., k], probabilities [..., E], logits).
     """
     logits = jnp.einsum("...d,de->...e", x.astype(jnp.float32), router.astype(jnp.float32))
+    logits = logits * logit_scale
     probs = jax.nn.softmax(logits, axis=-1)
     top_logits, experts = _top_k(logits, top_k)
     if top_k == 1:
@@ -194,7 +197,9 @@ def moe(
     auxiliary and z losses (coefficients applied), per-expert load and dropped share.
     """
     with jax.named_scope("router"):
-        experts, weights, probs, logits = route(x, params["router"], cfg.top_k)
+        experts, weights, probs, logits = route(
+            x, params["router"], cfg.top_k, cfg.router_logit_scale
+        )
         aux, load = load_balance_loss(experts, probs, mask, cfg.aux_loss_coef)
         stats = {"aux_loss": aux, "z_loss": router_z_loss(logits, mask, cfg.z_loss_coef)}
         stats["expert_load"] = load

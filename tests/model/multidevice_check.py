@@ -48,6 +48,9 @@ MORE_CASES = [
     "2,2,2:attention=blockwise",
     "1,1,4,2,1:dropless=true",  # context 4 x model 2
     "2,1,2,1,2:dropless=true,attention=blockwise",
+    # Capacity groups are per-device slices of rows under context parallelism: equal to
+    # one device only where nothing is dropped.
+    "1,1,2,2,2:capacity_factor_train=8.0",
 ]
 BATCH, SEQ = 8, 32
 
