@@ -26,6 +26,9 @@ _DIMENSIONS = (
     "dense_every",
     "max_seq_len",
     "attention",
+    "rope_theta",
+    "logits_chunk",
+    "dropless",
     "dtype",
 )
 
@@ -44,7 +47,7 @@ def register(subparsers: Any) -> None:
 
 def describe(name: str, seq_len: int | None = None) -> dict[str, Any]:
     from polymix.model.config import PRESETS
-    from polymix.model.counting import flops_per_token, param_counts
+    from polymix.model.counting import flops_per_token, hardware_flops_per_token, param_counts
 
     if name not in PRESETS:
         raise UserFacingError(f"unknown model {name!r}; presets: {', '.join(sorted(PRESETS))}")
@@ -56,6 +59,7 @@ def describe(name: str, seq_len: int | None = None) -> dict[str, Any]:
         "dimensions": {k: getattr(cfg, k) for k in _DIMENSIONS},
         "params": param_counts(cfg),
         "flops_per_token": flops_per_token(cfg, seq_len),
+        "hardware_flops_per_token": hardware_flops_per_token(cfg, seq_len),
     }
 
 
@@ -81,5 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"    {key:<20} {params[key]:,}")
     flops = info["flops_per_token"]
     print(f"  {'forward FLOPs/token':<22} {_human(flops['forward'])} (seq_len {flops['seq_len']})")
-    print(f"  {'train FLOPs/token':<22} {_human(flops['train'])}")
+    print(f"  {'train FLOPs/token':<22} {_human(flops['train'])} (model FLOPs: MFU)")
+    executed = info["hardware_flops_per_token"]["train"]
+    print(f"  {'executed FLOPs/token':<22} {_human(executed)} (remat, capacity slots: HFU)")
     return 0

@@ -1,8 +1,9 @@
 """`polymix plan`: before spending a pod, check that a model fits and how long it trains.
 
-Pure arithmetic over shapes (no devices needed): per-chip memory for parameters,
-optimizer state, gradients and activations with and without rematerialization, a
-proposed data x fsdp x model x expert mesh, and wall-clock time at a stated MFU.
+Pure arithmetic over shapes (no devices needed): per-chip memory of every buffer of a
+training step, a proposed data x fsdp x context x model x expert mesh with remat and
+gradient accumulation, communication per step, and wall-clock time at a stated MFU
+(with the HFU it implies).
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilization (0.4)")
     parser.add_argument("--seq-len", type=int, help="default: the preset's max_seq_len")
     parser.add_argument("--global-batch", type=int, help="sequences per step (default ~16M tokens)")
-    parser.add_argument("--mesh", help="evaluate this data,fsdp,model,expert mesh instead")
+    parser.add_argument(
+        "--mesh", help="evaluate this data,fsdp,model,expert or data,fsdp,context,model,expert mesh"
+    )
+    parser.add_argument(
+        "--headroom", type=float, default=0.10, help="HBM to leave free per chip (0.10)"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="model field overrides")
     parser.set_defaults(handler=handle)
@@ -79,9 +85,26 @@ def _chip(args: argparse.Namespace):
     return Chip(args.chip, args.chip_memory_gb, args.chip_tflops)
 
 
+def _mesh(text: str):
+    from polymix.trainer.plan_memory import PlanMesh
+
+    try:
+        sizes = [int(s) for s in text.split(",")]
+        if len(sizes) == 4:
+            data, fsdp, model, expert = sizes
+            return PlanMesh(data, fsdp, model, expert)
+        data, fsdp, context, model, expert = sizes
+        return PlanMesh(data, fsdp, model, expert, context)
+    except ValueError as exc:
+        raise UserFacingError(
+            f"--mesh {text!r}: want data,fsdp,model,expert or data,fsdp,context,model,expert"
+        ) from exc
+
+
 def handle(args: argparse.Namespace) -> int:
     from polymix.model.config import get_config
-    from polymix.trainer.plan import Mesh4, make_plan, plan_dict, render
+    from polymix.trainer.plan import make_plan
+    from polymix.trainer.plan_report import plan_dict, render
 
     try:
         cfg = get_config(args.model, args.overrides)
@@ -89,12 +112,9 @@ def handle(args: argparse.Namespace) -> int:
         raise UserFacingError(str(exc.args[0] if exc.args else exc)) from exc
     if args.chips <= 0 or not 0 < args.mfu <= 1 or args.tokens <= 0:
         raise UserFacingError("--chips and --tokens must be positive and --mfu in (0, 1]")
-    mesh = None
-    if args.mesh:
-        try:
-            mesh = Mesh4(*(int(s) for s in args.mesh.split(",")))
-        except (TypeError, ValueError) as exc:
-            raise UserFacingError(f"--mesh {args.mesh!r}: want data,fsdp,model,expert") from exc
+    if not 0 <= args.headroom < 1:
+        raise UserFacingError(f"--headroom {args.headroom}: want a fraction in [0, 1)")
+    mesh = _mesh(args.mesh) if args.mesh else None
     try:
         plan = make_plan(
             cfg,
@@ -105,6 +125,7 @@ def handle(args: argparse.Namespace) -> int:
             seq_len=args.seq_len,
             global_batch=args.global_batch,
             mesh=mesh,
+            headroom=args.headroom,
         )
     except ValueError as exc:
         raise UserFacingError(str(exc)) from exc

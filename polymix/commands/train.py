@@ -25,12 +25,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue from the latest checkpoint in the dir"
     )
+    multi = parser.add_argument_group(
+        "several processes",
+        "one process per host; without these, POLYMIX_COORDINATOR / POLYMIX_PROCESS_ID / "
+        "POLYMIX_NUM_PROCESSES, or a cluster JAX detects (TPU pod, SLURM, Open MPI, Kubernetes)",
+    )
+    multi.add_argument("--coordinator", help="HOST:PORT of process 0's coordination service")
+    multi.add_argument("--process-id", type=int, help="this process's index, 0-based")
+    multi.add_argument("--num-processes", type=int, help="processes in the run")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from polymix.trainer.config import TrainConfig, apply_overrides
+    from polymix.trainer.distributed import ensure_distributed
     from polymix.trainer.loop import train
 
     flags = []
@@ -39,6 +48,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.steps is not None:
         flags.append(f"steps={args.steps}")
     cfg = apply_overrides(TrainConfig(), [*args.overrides, *flags])
+    ensure_distributed(args.coordinator, args.process_id, args.num_processes)
     result = train(cfg, args.manifest, args.checkpoint_dir, resume=args.resume)
     done = result.final_step - result.start_step
     last = f", last loss {result.losses[-1]:.4f}" if result.losses else ""

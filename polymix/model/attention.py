@@ -1,24 +1,34 @@
-"""Grouped-query attention with causal + segment masking, direct or blockwise.
+"""Grouped-query attention with causal + segment masking, through the platform's kernel.
 
-The direct path goes through `jax.nn.dot_product_attention` so each backend can pick
-its fused kernel. The blockwise path never materializes the [L, L] score matrix: it
-walks key blocks with an online softmax and recomputes each query block in the
-backward pass, so memory grows linearly with sequence length.
+`resolve_attention` turns `ModelConfig.attention` into the implementation a run uses
+(and records): cuDNN flash attention on GPU, Pallas splash attention on TPU, the
+blockwise path elsewhere; `xla` is `jax.nn.dot_product_attention(implementation="xla")`,
+plain XLA that materializes the whole [B, H, L, L] score matrix (fine for short rows).
+
+Context parallelism: when the `context` mesh axis splits the sequence, each device
+keeps its slice of the queries, all-gathers keys, values and segment ids over
+`context` (their gradients come back as a reduce-scatter), and runs the blockwise
+kernel with its queries' row offset, so causality and document boundaries are those
+of the whole row. Keys and values are the small side under GQA (K of H heads), which
+is why they travel rather than the queries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from polymix.model.blockwise import blockwise_attention
 from polymix.model.config import ModelConfig
+from polymix.model.fused_attention import cudnn_attention, splash_attention
 from polymix.model.layers import rope
 from polymix.model.params import ParamInfo
 from polymix.model.sharding import ShardingRules
 
-_NEG = -1e30
+LocalKernel = Callable[..., jax.Array]
 
 
 def attention_info(cfg: ModelConfig) -> dict[str, ParamInfo]:
@@ -30,6 +40,31 @@ def attention_info(cfg: ModelConfig) -> dict[str, ParamInfo]:
         "wv": ParamInfo((d, k, hd), ("embed", "kv_heads", "head_dim"), std=cfg.init_std),
         "wo": ParamInfo((h, hd, d), ("heads", "head_dim", "embed"), std=std_out),
     }
+
+
+def platform_of(rules: ShardingRules) -> str:
+    if rules.mesh is not None and hasattr(rules.mesh, "devices"):
+        return rules.mesh.devices.flat[0].platform
+    return jax.default_backend()
+
+
+def resolve_attention(cfg: ModelConfig, platform: str) -> str:
+    """The kernel `attention="auto"` means on `platform` ("cpu", "gpu", "tpu")."""
+    if cfg.attention != "auto":
+        return cfg.attention
+    if platform == "tpu":
+        return "splash"
+    half = cfg.dtype in ("bfloat16", "float16")
+    if platform == "gpu" and half and cfg.head_dim <= 128 and cfg.head_dim % 8 == 0:
+        return "cudnn"
+    return "blockwise"
+
+
+def describe_attention(cfg: ModelConfig, rules: ShardingRules, seq_len: int) -> str:
+    """What a run records: the kernel, and the context split when there is one."""
+    context = rules.axis_size("context") if rules.splits("act_seq", seq_len, "context") else 1
+    kernel = "blockwise" if context > 1 else resolve_attention(cfg, platform_of(rules))
+    return f"{kernel} + context parallel x{context}" if context > 1 else kernel
 
 
 def attention_mask(segment_ids: jax.Array) -> jax.Array:
@@ -44,65 +79,104 @@ def attention_mask(segment_ids: jax.Array) -> jax.Array:
     return (same & causal)[:, None]
 
 
-def direct_attention(q: jax.Array, k: jax.Array, v: jax.Array, segment_ids: jax.Array) -> jax.Array:
-    """q [B, L, H, D], k/v [B, L, K, D] with H a multiple of K (GQA)."""
-    return jax.nn.dot_product_attention(q, k, v, mask=attention_mask(segment_ids))
+def xla_attention(q: jax.Array, k: jax.Array, v: jax.Array, segment_ids: jax.Array) -> jax.Array:
+    """q [B, L, H, D], k/v [B, L, K, D] with H a multiple of K (GQA); O(L^2) memory."""
+    mask = attention_mask(segment_ids)
+    return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation="xla")
 
 
-def blockwise_attention(
-    q: jax.Array, k: jax.Array, v: jax.Array, segment_ids: jax.Array, block: int
+def _has(entry: Any, axis: str) -> bool:
+    return axis in ((entry,) if isinstance(entry, str) else tuple(entry or ()))
+
+
+def _entry(spec: Any, i: int) -> Any:
+    return spec[i] if i < len(spec) else None
+
+
+def _local_kv_heads(k: jax.Array, n_heads: int, n_local: int, split: bool) -> jax.Array:
+    """The key/value heads this device's query heads read, one per query head if needed.
+
+    When `model` splits the query heads but not the (fewer) key/value heads, each
+    device holds all K of them and picks its queries' groups.
+    """
+    if not split:
+        return k
+    group = n_heads // k.shape[2]
+    first = jax.lax.axis_index("model") * n_local
+    return jnp.take(k, (first + jnp.arange(n_local)) // group, axis=2)
+
+
+def _per_device(
+    kernel: LocalKernel,
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    segment_ids: jax.Array,
+    rules: ShardingRules,
 ) -> jax.Array:
-    """Same result as `direct_attention`, in O(L * block) memory (forward and backward)."""
-    b, n, h, d = q.shape
-    kv = k.shape[2]
-    g = h // kv
-    block = min(block, n)
-    pad = (-n) % block
-    if pad:
-        widths = ((0, 0), (0, pad), (0, 0), (0, 0))
-        q, k, v = (jnp.pad(t, widths) for t in (q, k, v))
-        segment_ids = jnp.pad(segment_ids, ((0, 0), (0, pad)), constant_values=-1)
-    nb = (n + pad) // block
-    scale = d**-0.5
+    """Run a per-device kernel under `shard_map`; gathers K/V over `context` if split."""
+    if rules.mesh is None:
+        return kernel(q, k, v, segment_ids, segment_ids, 0)
+    q_spec = rules.spec(("batch", "act_seq", "act_heads", None), q.shape)
+    kv_spec = rules.spec(("batch", "act_seq", "act_kv_heads", None), k.shape)
+    seg_spec = rules.spec(("batch", "act_seq"), segment_ids.shape)
+    context = _has(_entry(q_spec, 1), "context")
+    q_split, kv_split = _has(_entry(q_spec, 2), "model"), _has(_entry(kv_spec, 2), "model")
+    n_heads = q.shape[2]
 
-    # Blocks lead so lax.map / lax.scan walk them.
-    qb = q.reshape(b, nb, block, kv, g, d).transpose(1, 0, 2, 3, 4, 5)
-    kb = k.reshape(b, nb, block, kv, d).transpose(1, 0, 2, 3, 4)
-    vb = v.reshape(b, nb, block, kv, d).transpose(1, 0, 2, 3, 4)
-    seg = segment_ids.reshape(b, nb, block).transpose(1, 0, 2)
-    pos = jnp.arange(nb * block).reshape(nb, block)
+    def body(q: jax.Array, k: jax.Array, v: jax.Array, seg: jax.Array) -> jax.Array:
+        offset, k_seg = 0, seg
+        if context:
+            offset = jax.lax.axis_index("context") * q.shape[1]
+            k, v, k_seg = (
+                jax.lax.all_gather(t, "context", axis=1, tiled=True) for t in (k, v, seg)
+            )
+        k = _local_kv_heads(k, n_heads, q.shape[2], q_split and not kv_split)
+        v = _local_kv_heads(v, n_heads, q.shape[2], q_split and not kv_split)
+        return kernel(q, k, v, seg, k_seg, offset)
 
-    def one_query_block(args: tuple[jax.Array, ...]) -> jax.Array:
-        q_i, seg_i, pos_i = args  # [B, bq, K, G, D], [B, bq], [bq]
-        acc0 = jnp.zeros((b, kv, g, block, d), jnp.float32)
-        m0 = jnp.full((b, kv, g, block), _NEG, jnp.float32)
-        l0 = jnp.zeros((b, kv, g, block), jnp.float32)
+    return jax.shard_map(
+        body,
+        mesh=rules.mesh,
+        in_specs=(q_spec, kv_spec, kv_spec, seg_spec),
+        out_specs=q_spec,
+        check_vma=False,
+    )(q, k, v, segment_ids)
 
-        def visit(carry: tuple[jax.Array, ...], j: jax.Array) -> tuple[jax.Array, ...]:
-            m, denom, acc = carry
-            s = jnp.einsum("bqkgd,bskd->bkgqs", q_i, kb[j], preferred_element_type=jnp.float32)
-            s = s * scale
-            mask = (seg_i[:, :, None] == seg[j][:, None, :]) & (pos_i[:, None] >= pos[j][None, :])
-            mask = mask[:, None, None]  # [B, 1, 1, bq, bk]
-            s = jnp.where(mask, s, _NEG)
-            m_new = jnp.maximum(m, s.max(-1))
-            p = jnp.where(mask, jnp.exp(s - m_new[..., None]), 0.0)
-            corr = jnp.exp(m - m_new)
-            pv = jnp.einsum("bkgqs,bskd->bkgqd", p.astype(v.dtype), vb[j])
-            return m_new, denom * corr + p.sum(-1), acc * corr[..., None] + pv
 
-        def step(carry: tuple[jax.Array, ...], j: jax.Array) -> tuple[tuple[jax.Array, ...], None]:
-            # Key blocks entirely in the future of this query block cost nothing.
-            needed = pos[j][0] <= pos_i[-1]
-            return jax.lax.cond(needed, visit, lambda c, _: c, carry, j), None
-
-        (_, denom, acc), _ = jax.lax.scan(step, (m0, l0, acc0), jnp.arange(nb))
-        out = acc / jnp.maximum(denom, 1e-30)[..., None]  # every query sees at least itself
-        return out.transpose(0, 3, 1, 2, 4).astype(q.dtype)  # [B, bq, K, G, D]
-
-    out = jax.lax.map(jax.checkpoint(one_query_block), (qb, seg, pos))
-    out = out.transpose(1, 0, 2, 3, 4, 5).reshape(b, nb * block, h, d)
-    return out[:, :n]
+def attend(
+    q: jax.Array, k: jax.Array, v: jax.Array, segment_ids: jax.Array, cfg: ModelConfig, rules
+) -> jax.Array:
+    """The resolved kernel on [B, L, H, D] queries and [B, L, K, D] keys/values."""
+    n = q.shape[1]
+    if rules.splits("act_seq", n, "context"):
+        block = cfg.attention_block
+        return _per_device(
+            lambda q, k, v, s, ks, off: blockwise_attention(
+                q, k, v, s, ks, block=block, q_offset=off
+            ),
+            q,
+            k,
+            v,
+            segment_ids,
+            rules,
+        )
+    impl = resolve_attention(cfg, platform_of(rules))
+    if impl == "xla":
+        return xla_attention(q, k, v, segment_ids)
+    if impl == "blockwise":
+        return blockwise_attention(q, k, v, segment_ids, block=cfg.attention_block)
+    if impl == "splash":
+        interpret = platform_of(rules) != "tpu"
+        kernel = lambda q, k, v, s, _ks, _off: splash_attention(  # noqa: E731
+            q, k, v, s, block=cfg.attention_block, interpret=interpret
+        )
+        return _per_device(kernel, q, k, v, segment_ids, rules)
+    if impl == "cudnn":
+        return _per_device(
+            lambda q, k, v, s, _ks, _off: cudnn_attention(q, k, v, s), q, k, v, segment_ids, rules
+        )
+    raise ValueError(f"unknown attention {impl!r}")
 
 
 def attention(
@@ -114,20 +188,17 @@ def attention(
     rules: ShardingRules,
 ) -> jax.Array:
     """Project, rotate, attend, project back; heads are split over `model`."""
-    dtype = x.dtype
-    q = jnp.einsum("bld,dhk->blhk", x, params["wq"].astype(dtype))
-    k = jnp.einsum("bld,dhk->blhk", x, params["wk"].astype(dtype))
-    v = jnp.einsum("bld,dhk->blhk", x, params["wv"].astype(dtype))
-    q = rules.constrain(rope(q, positions, cfg.rope_theta), "batch", "act_seq", "act_heads", None)
-    k = rules.constrain(
-        rope(k, positions, cfg.rope_theta), "batch", "act_seq", "act_kv_heads", None
-    )
-    v = rules.constrain(v, "batch", "act_seq", "act_kv_heads", None)
-    if cfg.attention == "blockwise":
-        out = blockwise_attention(q, k, v, segment_ids, cfg.attention_block)
-    elif cfg.attention == "direct":
-        out = direct_attention(q, k, v, segment_ids)
-    else:
-        raise ValueError(f"unknown attention {cfg.attention!r}")
-    out = rules.constrain(out, "batch", "act_seq", "act_heads", None)
-    return jnp.einsum("blhk,hkd->bld", out, params["wo"].astype(dtype))
+    with jax.named_scope("attention"):
+        dtype = x.dtype
+        q = jnp.einsum("bld,dhk->blhk", x, params["wq"].astype(dtype))
+        k = jnp.einsum("bld,dhk->blhk", x, params["wk"].astype(dtype))
+        v = jnp.einsum("bld,dhk->blhk", x, params["wv"].astype(dtype))
+        theta, scaling = cfg.rope_theta, cfg.rope_scaling
+        q = rope(q, positions, theta, scaling)
+        k = rope(k, positions, theta, scaling)
+        q = rules.constrain(q, "batch", "act_seq", "act_heads", None)
+        k = rules.constrain(k, "batch", "act_seq", "act_kv_heads", None)
+        v = rules.constrain(v, "batch", "act_seq", "act_kv_heads", None)
+        out = attend(q, k, v, segment_ids, cfg, rules)
+        out = rules.constrain(out, "batch", "act_seq", "act_heads", None)
+        return jnp.einsum("blhk,hkd->bld", out, params["wo"].astype(dtype))

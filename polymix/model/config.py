@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+ATTENTION_IMPLEMENTATIONS = ("auto", "xla", "cudnn", "splash", "blockwise")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -34,11 +36,28 @@ class ModelConfig:
     dropless: bool = False
     aux_loss_coef: float = 0.01
     z_loss_coef: float = 0.001
-    # Attention.
+    # Router logits = (x @ router) * router_logit_scale, the weights initialized with std
+    # router_init_std / router_logit_scale (so the initial logits do not depend on the
+    # scale). Adam moves every weight by about the learning rate per step whatever its
+    # gradient's size, so the logits move by lr * scale * |x|_1 per step: the scale is the
+    # router's own learning rate (see `model.moe`).
+    router_init_std: float = 0.02
+    router_logit_scale: float = 1.0
+    # Expert-parallel dropless exchange: `native` is ragged_all_to_all + ragged_dot (TPU,
+    # GPU); `emulated` the same exchange over dense all_to_all with a tiled grouped matmul
+    # (what XLA:CPU can run); `auto` picks by platform.
+    ragged_collectives: Literal["auto", "native", "emulated"] = "auto"
+    # Attention. `auto`: cuDNN flash attention on GPU (bf16/fp16), Pallas splash attention
+    # on TPU, the blockwise path elsewhere; `xla` is plain XLA with the whole [L, L] score
+    # matrix (fine for short rows and tests).
     rope_theta: float = 10_000.0
-    attention: Literal["direct", "blockwise"] = "direct"
-    attention_block: int = 512  # query/key block of the blockwise path
+    rope_scaling: float = 1.0  # linear position interpolation: positions / rope_scaling
+    attention: Literal["auto", "xla", "cudnn", "splash", "blockwise"] = "auto"
+    attention_block: int = 512  # query/key block of the blockwise and splash paths
     max_seq_len: int = 2048  # used for FLOPs per token, not a hard limit
+    # Cross-entropy in chunks of this many positions per row, the head's logits of one
+    # chunk at a time (recomputed in the backward pass); 0 materializes all logits.
+    logits_chunk: int = 512
     # Media embedders.
     patch_size: int = 16
     image_channels: int = 3
@@ -62,6 +81,14 @@ class ModelConfig:
             raise ValueError(f"top_k={self.top_k} must be in 1..n_experts={self.n_experts}")
         if self.dense_every and self.n_layers % self.dense_every:
             raise ValueError(f"n_layers={self.n_layers} not a multiple of dense_every")
+        if self.attention not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(
+                f"attention={self.attention!r}: one of {', '.join(ATTENTION_IMPLEMENTATIONS)}"
+            )
+        if self.ragged_collectives not in ("auto", "native", "emulated"):
+            raise ValueError(f"ragged_collectives={self.ragged_collectives!r}")
+        if self.rope_scaling <= 0 or self.logits_chunk < 0 or self.attention_block <= 0:
+            raise ValueError("rope_scaling and attention_block must be positive, logits_chunk >= 0")
 
     @property
     def patch_dim(self) -> int:
@@ -113,7 +140,9 @@ PRESETS: dict[str, ModelConfig] = {
         d_expert=64,
         dense_every=2,
         max_seq_len=32,
+        attention="xla",
         attention_block=8,
+        logits_chunk=8,
         patch_size=4,
         max_patch_grid=8,
         n_mels=8,
@@ -158,7 +187,6 @@ PRESETS: dict[str, ModelConfig] = {
         d_expert=8960,
         dense_every=0,
         max_seq_len=8192,
-        attention="blockwise",
         attention_block=1024,
         patch_size=16,
         max_patch_grid=64,

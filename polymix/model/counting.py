@@ -54,3 +54,27 @@ def flops_per_token(cfg: ModelConfig, seq_len: int | None = None) -> dict[str, f
     attn = 4 * cfg.n_layers * seq_len * cfg.n_heads * cfg.head_dim
     forward = 2 * matmul + attn
     return {"seq_len": seq_len, "forward": float(forward), "train": float(3 * forward)}
+
+
+def hardware_flops_per_token(cfg: ModelConfig, seq_len: int | None = None) -> dict[str, float]:
+    """FLOPs the chips execute per trained token, which MFU's model FLOPs leave out.
+
+    - Experts run at the capacity factor: every capacity slot is computed, filled or
+      not (dropless: exactly top_k per token).
+    - Attention kernels that skip key blocks past the diagonal (blockwise, splash,
+      cuDNN) do about (L + block) / 2 of the L key positions per query; `xla` does all.
+    - With remat every layer's forward pass runs again in the backward pass.
+
+    HFU = these FLOPs / peak; MFU = the PaLM-convention FLOPs of `flops_per_token` / peak.
+    """
+    seq_len = seq_len or cfg.max_seq_len
+    counts = param_counts(cfg)
+    slots = 1.0 if cfg.dropless else cfg.capacity_factor_train
+    routed = counts["experts"] * cfg.top_k / cfg.n_experts if cfg.n_experts else 0.0
+    matmul = counts["active"] - counts["token_embedding"] + routed * (slots - 1.0)
+    keys = seq_len if cfg.attention == "xla" else min(seq_len, (seq_len + cfg.attention_block) / 2)
+    attn = 4 * cfg.n_layers * keys * cfg.n_heads * cfg.head_dim
+    forward = 2 * matmul + attn
+    layers = forward - 2 * counts["head"]
+    train = 3 * forward + (layers if cfg.remat else 0.0)
+    return {"seq_len": seq_len, "forward": float(forward), "train": float(train)}

@@ -23,15 +23,21 @@ def norm_info(cfg: ModelConfig) -> ParamInfo:
     return ParamInfo((cfg.d_model,), ("norm",), init="ones")
 
 
-def rope(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
+def rope(x: jax.Array, positions: jax.Array, theta: float, scaling: float = 1.0) -> jax.Array:
     """Rotate channel pairs (i, i + D/2) by position-dependent angles.
 
     Positions come from the batch and restart per packed document, so a document's
     attention pattern does not depend on where in the row the loader put it.
+
+    Longer contexts: the slowest channel turns once in 2*pi*theta positions, so `theta`
+    is raised with the context (Llama 3 trains 8k with 500,000; "ABF", Xiong et al. 2023,
+    continues 4k -> 32k with 500,000). `scaling` > 1 is linear position interpolation
+    (Chen et al. 2023): positions / scaling, for a model extended past the length it was
+    trained at without retraining its rotation speeds.
     """
     half = x.shape[-1] // 2
     freqs = theta ** (-jnp.arange(half, dtype=jnp.float32) / half)
-    angles = positions.astype(jnp.float32)[..., None] * freqs  # [B, L, half]
+    angles = (positions.astype(jnp.float32) / scaling)[..., None] * freqs  # [B, L, half]
     sin = jnp.sin(angles)[..., None, :]
     cos = jnp.cos(angles)[..., None, :]
     x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)

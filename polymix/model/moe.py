@@ -1,15 +1,18 @@
 """Mixture-of-experts feed-forward: top-k routing, capacity or dropless dispatch, losses.
 
-Routing follows Switch / ST-MoE / MaxText: the router runs in float32, picks the
-top-k experts per token and renormalizes their probabilities with a softmax over the
-selected logits. With a capacity, each expert takes at most `capacity` tokens per
-group; later choices lose first (all first choices are placed before any second
-choice) and a dropped token simply contributes nothing, so it passes through the
-layer on the residual connection.
+Routing follows Switch / ST-MoE / MaxText: the router runs in float32 and picks the
+top-k experts per token. With top_k=1 the token's output is scaled by the chosen
+expert's softmax probability (Switch), which is how the router learns from the task
+loss; with k > 1 the k selected logits are renormalized by a softmax among themselves.
+With a capacity, each expert takes at most `capacity` tokens per group; later choices
+lose first (all first choices are placed before any second choice) and a dropped
+token simply contributes nothing, so it passes through the layer on the residual
+connection. Dropless routing (`model.moe_dropless`) computes every assignment.
 
-Expert parallelism: tokens arrive grouped [G, S, d] with G split over the batch mesh
-axes (data, fsdp, expert). The dispatched buffer [G, E, C, d] is re-constrained to
-G over (data, fsdp) and E over `expert`; XLA lowers that change of layout to an
+Expert parallelism with a capacity: tokens arrive grouped [G, S, d] with G split over
+the batch mesh axes (data, fsdp, expert; with context parallelism a group is one
+device's slice of a row). The dispatched buffer [G, E, C, d] is re-constrained to G
+over (data, fsdp, context) and E over `expert`; XLA lowers that change of layout to an
 all-to-all over `expert`, and the reverse one after the expert matmuls.
 """
 
@@ -29,7 +32,9 @@ def moe_info(cfg: ModelConfig) -> dict[str, ParamInfo]:
     e, d, f = cfg.n_experts, cfg.d_model, cfg.d_expert
     std_out = cfg.init_std / (2 * cfg.n_layers) ** 0.5
     return {
-        "router": ParamInfo((d, e), ("embed", "router_experts"), std=cfg.init_std),
+        "router": ParamInfo(
+            (d, e), ("embed", "router_experts"), std=cfg.router_init_std / cfg.router_logit_scale
+        ),
         "w_gate": ParamInfo((e, d, f), ("experts", "embed", "expert_mlp"), std=cfg.init_std),
         "w_up": ParamInfo((e, d, f), ("experts", "embed", "expert_mlp"), std=cfg.init_std),
         "w_down": ParamInfo((e, f, d), ("experts", "expert_mlp", "embed"), std=std_out),
@@ -59,13 +64,23 @@ def _top_k(logits: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
 
 
 def route(
-    x: jax.Array, router: jax.Array, top_k: int
+    x: jax.Array, router: jax.Array, top_k: int, logit_scale: float = 1.0
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Router in float32: bf16 logits flip near-tied top-k choices between replicas."""
+    """Router in float32: bf16 logits flip near-tied top-k choices between replicas.
+
+    Returns (experts [..., k], combine weights [..., k], probabilities [..., E], logits).
+    """
     logits = jnp.einsum("...d,de->...e", x.astype(jnp.float32), router.astype(jnp.float32))
+    logits = logits * logit_scale
+    probs = jax.nn.softmax(logits, axis=-1)
     top_logits, experts = _top_k(logits, top_k)
-    weights = jax.nn.softmax(top_logits, axis=-1)
-    return experts, weights, jax.nn.softmax(logits, axis=-1), logits
+    if top_k == 1:
+        # A softmax over one logit is 1.0 whatever the router does; the probability of the
+        # chosen expert among all of them is what carries the task gradient (Switch).
+        weights = jnp.take_along_axis(probs, experts, axis=-1)
+    else:
+        weights = jax.nn.softmax(top_logits, axis=-1)
+    return experts, weights, probs, logits
 
 
 def load_balance_loss(
@@ -142,39 +157,29 @@ def _dispatch_capacity(
         table = jnp.full((trash + 1,), s, jnp.int32).at[slots.reshape(-1)].set(tokens)
         return table[:trash]
 
-    token_of_slot = jax.vmap(fill)(slot)  # [G, E*C]
-    x_pad = jnp.concatenate([x, jnp.zeros((g, 1, d), x.dtype)], axis=1)
-    buf = jnp.take_along_axis(x_pad, token_of_slot[..., None], axis=1)
-    buf = buf.reshape(g, n_experts, capacity, d)
-    buf = rules.constrain(buf, "group", "act_experts", None, "act_embed")  # all-to-all in
-    out = _expert_ffn(params, buf, rules)
-    out = rules.constrain(out, "batch", None, None, "act_embed")  # all-to-all back
-    out = jnp.concatenate([out.reshape(g, trash, d), jnp.zeros((g, 1, d), out.dtype)], axis=1)
-    picked = jnp.take_along_axis(out, slot.reshape(g, s * k)[..., None], axis=1)
-    picked = picked.reshape(g, s, k, d)
-    combine = (weights * keep).astype(picked.dtype)
-    return jnp.einsum("gskd,gsk->gsd", picked, combine), keep
+    with jax.named_scope("moe_dispatch"):
+        token_of_slot = jax.vmap(fill)(slot)  # [G, E*C]
+        x_pad = jnp.concatenate([x, jnp.zeros((g, 1, d), x.dtype)], axis=1)
+        buf = jnp.take_along_axis(x_pad, token_of_slot[..., None], axis=1)
+        buf = buf.reshape(g, n_experts, capacity, d)
+        buf = rules.constrain(buf, "group", "act_experts", None, "act_embed")  # all-to-all in
+    with jax.named_scope("experts"):
+        out = _expert_ffn(params, buf, rules)
+    with jax.named_scope("moe_combine"):
+        out = rules.constrain(out, "moe_groups", None, None, "act_embed")  # all-to-all back
+        out = jnp.concatenate([out.reshape(g, trash, d), jnp.zeros((g, 1, d), out.dtype)], 1)
+        picked = jnp.take_along_axis(out, slot.reshape(g, s * k)[..., None], axis=1)
+        picked = picked.reshape(g, s, k, d)
+        combine = (weights * keep).astype(picked.dtype)
+        return jnp.einsum("gskd,gsk->gsd", picked, combine), keep
 
 
-def _dispatch_dropless(
-    params: dict[str, Any], x: jax.Array, experts: jax.Array, weights: jax.Array
-) -> jax.Array:
-    """Sort assignments by expert and run grouped matmuls (`ragged_dot`): nothing drops."""
-    shape = x.shape
-    d = shape[-1]
-    k = experts.shape[-1]
-    n_experts = params["w_gate"].shape[0]
-    flat_x = x.reshape(-1, d)
-    flat_e = experts.reshape(-1)
-    order = jnp.argsort(flat_e, stable=True)
-    xs = flat_x[order // k]
-    sizes = jnp.bincount(flat_e, length=n_experts).astype(jnp.int32)
-    dtype = x.dtype
-    gate = jax.lax.ragged_dot(xs, params["w_gate"].astype(dtype), sizes)
-    up = jax.lax.ragged_dot(xs, params["w_up"].astype(dtype), sizes)
-    ys = jax.lax.ragged_dot(jax.nn.silu(gate) * up, params["w_down"].astype(dtype), sizes)
-    y = jnp.zeros_like(ys).at[order].set(ys).reshape(*experts.shape, d)
-    return jnp.einsum("...kd,...k->...d", y, weights.astype(y.dtype))
+def _capacity_groups(x: jax.Array, rules: ShardingRules) -> tuple[jax.Array, int]:
+    """[B, L, d] -> [B * C, L / C, d], C = the context split: groups stay device-local."""
+    b, n, d = x.shape
+    c = rules.axis_size("context") if rules.splits("act_seq", n, "context") else 1
+    groups = x.reshape(b * c, n // c, d)
+    return rules.constrain(groups, "moe_groups", None, "act_embed"), c
 
 
 def moe(
@@ -186,21 +191,34 @@ def moe(
     *,
     train: bool = True,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """x [G, S, d] (a group is one packed row); mask [G, S] marks real tokens.
+    """x [B, L, d]; mask [B, L] marks real tokens (padding takes no expert's time).
 
     Returns the expert mixture (zero for dropped tokens) and per-layer stats: the
     auxiliary and z losses (coefficients applied), per-expert load and dropped share.
     """
-    experts, weights, probs, logits = route(x, params["router"], cfg.top_k)
-    aux, load = load_balance_loss(experts, probs, mask, cfg.aux_loss_coef)
-    stats = {"aux_loss": aux, "z_loss": router_z_loss(logits, mask, cfg.z_loss_coef)}
-    stats["expert_load"] = load
+    with jax.named_scope("router"):
+        experts, weights, probs, logits = route(
+            x, params["router"], cfg.top_k, cfg.router_logit_scale
+        )
+        aux, load = load_balance_loss(experts, probs, mask, cfg.aux_loss_coef)
+        stats = {"aux_loss": aux, "z_loss": router_z_loss(logits, mask, cfg.z_loss_coef)}
+        stats["expert_load"] = load
     if cfg.dropless:
-        out = _dispatch_dropless(params, x, experts, weights * mask[..., None])
+        from polymix.model.attention import platform_of
+        from polymix.model.moe_dropless import dropless_moe
+
+        out = dropless_moe(
+            params, x, experts, weights, mask, cfg.ragged_collectives, rules, platform_of(rules)
+        )
         stats["dropped_fraction"] = jnp.zeros((), jnp.float32)
-    else:
-        capacity = cfg.capacity(x.shape[1], train)
-        out, keep = _dispatch_capacity(params, x, experts, weights, mask, capacity, rules)
-        assigned = jnp.maximum(mask.sum() * cfg.top_k, 1).astype(jnp.float32)
-        stats["dropped_fraction"] = 1.0 - keep.sum() / assigned
-    return out, stats
+        return out, stats
+    b, n, d = x.shape
+    xg, c = _capacity_groups(x, rules)
+    regroup = lambda t: t.reshape(b * c, n // c, *t.shape[2:])  # noqa: E731
+    capacity = cfg.capacity(n // c, train)
+    out, keep = _dispatch_capacity(
+        params, xg, regroup(experts), regroup(weights), regroup(mask), capacity, rules
+    )
+    assigned = jnp.maximum(mask.sum() * cfg.top_k, 1).astype(jnp.float32)
+    stats["dropped_fraction"] = 1.0 - keep.sum() / assigned
+    return out.reshape(b, n, d), stats

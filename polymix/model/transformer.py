@@ -16,6 +16,7 @@ from polymix.model.attention import attention, attention_info
 from polymix.model.config import ModelConfig
 from polymix.model.embed import embed, embed_info
 from polymix.model.layers import mlp_info, norm_info, rms_norm, swiglu
+from polymix.model.loss import cross_entropy_sum
 from polymix.model.moe import moe, moe_info
 from polymix.model.params import ParamInfo, init_from_info, make_init, stack
 from polymix.model.sharding import NO_SHARDING, ShardingRules
@@ -75,12 +76,13 @@ def _layer(
         real = batch["segment_ids"] != 0
         y, stats = moe(params["moe"], h, real, cfg, rules, train=train)
     else:
-        y = swiglu(params["dense"], h, rules)
+        with jax.named_scope("mlp"):
+            y = swiglu(params["dense"], h, rules)
     x = rules.constrain(x + y, "batch", "act_seq", "act_embed")
     return x, stats
 
 
-def forward(
+def hidden_states(
     params: Params,
     batch: Batch,
     cfg: ModelConfig,
@@ -88,7 +90,7 @@ def forward(
     *,
     train: bool = True,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Logits [B, L, V] and the MoE stats stacked over MoE layers ([n_moe, ...])."""
+    """Final normed hidden states [B, L, d] and the MoE stats stacked over MoE layers."""
     x = rules.constrain(embed(params["embed"], batch, cfg), "batch", "act_seq", "act_embed")
 
     def unit(x: jax.Array, unit_params: tuple[Params, ...]) -> tuple[jax.Array, list[Any]]:
@@ -105,7 +107,19 @@ def forward(
     stats = {}
     if per_unit:
         stats = {name: jnp.concatenate([s[name] for s in per_unit], axis=0) for name in per_unit[0]}
-    x = rms_norm(x, params["final_norm"], cfg.norm_eps)
+    return rms_norm(x, params["final_norm"], cfg.norm_eps), stats
+
+
+def forward(
+    params: Params,
+    batch: Batch,
+    cfg: ModelConfig,
+    rules: ShardingRules = NO_SHARDING,
+    *,
+    train: bool = True,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Logits [B, L, V] (all of them: for evaluation and sampling) and the MoE stats."""
+    x, stats = hidden_states(params, batch, cfg, rules, train=train)
     logits = jnp.einsum("bld,dv->blv", x, params["head"].astype(x.dtype))
     return rules.constrain(logits, "batch", "act_seq", "act_vocab"), stats
 
@@ -120,15 +134,16 @@ def loss_fn(
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Next-token cross-entropy on text targets only, plus the MoE losses.
 
-    Auxiliary and z losses are averaged over MoE layers, so a coefficient means the
-    same thing at any depth.
+    The cross-entropy is taken `cfg.logits_chunk` positions at a time (`model.loss`),
+    so the full logits never exist. Auxiliary and z losses are averaged over MoE
+    layers, so a coefficient means the same thing at any depth.
     """
-    logits, stats = forward(params, batch, cfg, rules, train=train)
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    nll = -jnp.take_along_axis(logp, batch["targets"][..., None], axis=-1)[..., 0]
-    mask = batch["loss_mask"].astype(jnp.float32)
-    tokens = mask.sum()
-    ce = (nll * mask).sum() / jnp.maximum(tokens, 1.0)
+    x, stats = hidden_states(params, batch, cfg, rules, train=train)
+    with jax.named_scope("loss"):
+        mask = batch["loss_mask"]
+        nll = cross_entropy_sum(x, params["head"], batch["targets"], mask, cfg.logits_chunk, rules)
+        tokens = mask.astype(jnp.float32).sum()
+        ce = nll / jnp.maximum(tokens, 1.0)
     metrics = {"ce_loss": ce, "loss_tokens": tokens}
     total = ce
     if stats:

@@ -16,20 +16,23 @@ class Chip:
     name: str
     hbm_gb: float  # memory per chip, 1e9 bytes
     bf16_tflops: float  # dense peak per chip
+    link_gb_s: float = 0.0  # chip-to-chip bandwidth, all links (ICI / NVLink), 1e9 bytes/s
     note: str = ""
 
 
+# Link bandwidths: Cloud TPU's per-chip inter-chip interconnect figures (v4 2,400 Gbps,
+# v5e 1,600, v5p 4,800, v6e 3,584) and NVLink per GPU (A100 600 GB/s, H100/H200 900).
 CHIPS: dict[str, Chip] = {
     c.name: c
     for c in (
-        Chip("tpu-v4", 32, 275, "the reference's chip"),
-        Chip("tpu-v5e", 16, 197),
-        Chip("tpu-v5p", 95, 459),
-        Chip("tpu-v6e", 32, 918),
-        Chip("a100-40gb", 40, 312),
-        Chip("a100-80gb", 80, 312),
-        Chip("h100", 80, 989, "SXM"),
-        Chip("h200", 141, 989, "SXM"),
+        Chip("tpu-v4", 32, 275, 300, "the reference's chip"),
+        Chip("tpu-v5e", 16, 197, 200),
+        Chip("tpu-v5p", 95, 459, 600),
+        Chip("tpu-v6e", 32, 918, 448),
+        Chip("a100-40gb", 40, 312, 600),
+        Chip("a100-80gb", 80, 312, 600),
+        Chip("h100", 80, 989, 900, "SXM"),
+        Chip("h200", 141, 989, 900, "SXM"),
     )
 }
 

@@ -32,12 +32,16 @@ class TrainConfig:
     seq_len: int = 0  # 0: the manifest's max_seq_len
     global_batch_size: int = 8
     seed: int = 0
-    mesh: str = "auto"  # "auto" (all devices on data) or "data,model,expert[,...]"
+    # "auto" (all devices on data), "data,model,expert", "data,fsdp,model,expert" or
+    # "data,fsdp,context,model,expert"
+    mesh: str = "auto"
     grad_accum: int = 1  # microbatches per step (gradient accumulation); same update
     # Optimizer: optax clip -> adam -> schedule -> weight decay.
     peak_lr: float = 2e-4
     warmup_steps: int = 2000
-    decay_steps: int = 0  # length of warm-up + cosine; 0: `steps`
+    # Length of warm-up + cosine; 0: `steps` of the run's first start. Part of the run's
+    # identity: a resume keeps it (a longer --steps then trains on at the floor rate).
+    decay_steps: int = 0
     lr_floor_ratio: float = 0.1  # cosine ends at peak_lr * lr_floor_ratio
     b1: float = 0.9
     b2: float = 0.95
@@ -64,6 +68,9 @@ class TrainConfig:
     progress: bool = True
     plot: bool = True
     compilation_cache: str = ""  # a folder for XLA's persistent cache: resumes skip compiling
+    # "a:b": a JAX profiler trace of steps a..b (1-based) into CKPT/tensorboard (TensorBoard's
+    # profile tab); named scopes mark attention, router, MoE dispatch/combine, experts, loss.
+    profile_steps: str = ""
 
     def __post_init__(self) -> None:
         checks = {
@@ -94,6 +101,7 @@ class TrainConfig:
             hint = f" (one of {choices[key]})" if key in choices else ""
             raise ConfigError(f"{key}={getattr(self, key)!r} is out of range{hint}")
         self.mesh_shape(1)  # validates the text
+        self.profile_window()
 
     @property
     def total_decay_steps(self) -> int:
@@ -109,22 +117,43 @@ class TrainConfig:
             )
         return out
 
-    def mesh_shape(self, n_devices: int) -> tuple[int, int, int, int]:
-        """(data, fsdp, model, expert); "auto" puts every device on data."""
+    def mesh_shape(self, n_devices: int) -> tuple[int, int, int, int, int]:
+        """(data, fsdp, context, model, expert); "auto" puts every device on data."""
         if self.mesh == "auto":
-            return (n_devices, 1, 1, 1)
+            return (n_devices, 1, 1, 1, 1)
         try:
             sizes = tuple(int(s) for s in self.mesh.replace("x", ",").split(","))
         except ValueError:
             sizes = ()
-        if len(sizes) not in (3, 4) or min(sizes) < 1:
+        if len(sizes) not in (3, 4, 5) or min(sizes) < 1:
             raise ConfigError(
-                f"mesh={self.mesh!r}: want 'auto', 'data,model,expert' or "
-                "'data,fsdp,model,expert' with positive sizes"
+                f"mesh={self.mesh!r}: want 'auto', 'data,model,expert', "
+                "'data,fsdp,model,expert' or 'data,fsdp,context,model,expert' with positive sizes"
             )
         if len(sizes) == 3:
-            sizes = (sizes[0], 1, sizes[1], sizes[2])
+            sizes = (sizes[0], 1, 1, sizes[1], sizes[2])
+        elif len(sizes) == 4:
+            sizes = (sizes[0], sizes[1], 1, sizes[2], sizes[3])
         return sizes  # type: ignore[return-value]
+
+    def profile_window(self) -> tuple[int, int] | None:
+        """(first, last) step of `profile_steps` ("a:b" or "a"), or None."""
+        if not self.profile_steps:
+            return None
+        parts = self.profile_steps.split(":")
+        try:
+            first, last = int(parts[0]), int(parts[-1])
+        except ValueError:
+            first, last = 0, -1
+        if len(parts) > 2 or not 1 <= first <= last:
+            raise ConfigError(
+                f"profile_steps={self.profile_steps!r}: want 'a:b' with 1 <= a <= b (steps)"
+            )
+        return first, last
+
+    def with_schedule_fixed(self) -> TrainConfig:
+        """This config with `decay_steps` resolved, as the run's first start records it."""
+        return dataclasses.replace(self, decay_steps=self.total_decay_steps)
 
     def model_config(self) -> Any:
         """The `model.config.ModelConfig` this run trains, overrides applied."""
@@ -162,6 +191,7 @@ RESUMABLE = frozenset(
         "plot",
         "compilation_cache",
         "verify",
+        "profile_steps",
     }
 )
 

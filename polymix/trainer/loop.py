@@ -1,9 +1,11 @@
 """The training loop: manifest + model preset in, checkpoints and metrics out.
 
 Order matters for failure handling: every check that can refuse the run (manifest,
-vocabulary, mesh, resume compatibility) runs before the model is built. Signals only
-set a flag; the loop finishes the step in flight, saves, and returns, so a SIGTERM
-from a scheduler costs at most one step and never a half-written checkpoint.
+vocabulary, mesh, resume compatibility) runs before the model is built (`run.build_run`).
+Signals only set a flag; the flag rides into the next step, which all-reduces it over
+every process, so all hosts learn of a SIGTERM on any one of them at the same step,
+save that step together and return: a preemption costs at most two steps and never a
+half-written checkpoint or a host left waiting in a collective.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 
 from polymix.core.errors import UserFacingError
 from polymix.core.manifest import manifest_location, sha256_file
-from polymix.trainer.config import TrainConfig, resume_conflicts
+from polymix.trainer.config import TrainConfig
 from polymix.trainer.preflight import PreflightError, check_manifest, check_mesh
 
 BatchHook = Callable[[int, dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -80,15 +81,6 @@ def _next_batch(loader: Any) -> dict[str, np.ndarray]:
         ) from exc
 
 
-def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for key, value in metrics.items():
-        arr = np.asarray(value)
-        if arr.ndim == 0:
-            out[key] = bool(arr) if arr.dtype == bool else float(arr)
-    return out
-
-
 def use_compilation_cache(folder: str | Path, min_compile_s: float = 0.5) -> None:
     """XLA's persistent cache in `folder`: a resumed or repeated run skips compiling."""
     import jax
@@ -108,13 +100,14 @@ def train(
     batch_hook: BatchHook | None = None,
 ) -> TrainResult:
     """Train to `cfg.steps`; `batch_hook(step, batch)` may edit batches (tests only)."""
+    from polymix.trainer.distributed import ensure_distributed
+
+    ensure_distributed()
     model_cfg = cfg.model_config()
     manifest_path, _ = manifest_location(manifest_path)  # a local file or a gs:// URL
     _, seq_len = check_manifest(manifest_path, model_cfg, cfg)
 
     import jax
-
-    from polymix.model.sharding import ShardingRules, make_mesh
 
     if cfg.compilation_cache:
         use_compilation_cache(cfg.compilation_cache)
@@ -123,10 +116,14 @@ def train(
     check_mesh(shape, jax.device_count(), cfg)
 
     from polymix.trainer.checkpoint import Checkpoints
+    from polymix.trainer.distributed import barrier
+    from polymix.trainer.resume import check_resume
+    from polymix.trainer.run import build_run, warn_once
 
     ckpt_dir = Path(checkpoint_dir)
     # The top level lists every index file's sha256, so its own covers all the data.
     fingerprint = sha256_file(manifest_path)
+    barrier("checked")  # every process verified the manifest; orbax's first sync follows
     ckpts = Checkpoints(ckpt_dir, cfg.keep_checkpoints)
     try:
         latest = ckpts.latest_step()
@@ -138,181 +135,81 @@ def train(
                 "to continue that run, or use an empty --checkpoint-dir"
             )
         if latest is not None:
-            latest = ckpts.newest_intact(_warn)
-            _check_resume(ckpts.read_meta(latest), cfg, fingerprint)
-        rules = ShardingRules(make_mesh(shape))
-        return _run(
-            cfg, model_cfg, seq_len, manifest_path, ckpts, latest, fingerprint, rules, batch_hook
-        )
+            latest = ckpts.newest_intact(warn_once)
+            cfg = check_resume(ckpts.read_meta(latest), cfg, fingerprint)
+        else:
+            cfg = cfg.with_schedule_fixed()
+        run = build_run(cfg, model_cfg, seq_len, manifest_path, ckpts, latest, fingerprint, shape)
+        try:
+            result = run_loop(run, run.resumed_from, batch_hook)
+        finally:
+            run.close()
+        if cfg.plot and run.primary:
+            from polymix.trainer.metrics import plot_loss
+
+            plot_loss(ckpts.directory)
+        return result
     finally:
         ckpts.close()
 
 
-def _warn(message: str) -> None:
-    import jax
+def _announce(run: Any, latest: int | None) -> None:
+    from polymix.trainer.resume import schedule_note
 
-    if jax.process_index() == 0:  # every process sees the same files: one says it
-        print(f"polymix train: {message}", file=sys.stderr)
+    if latest is not None:
+        run.log.message(f"resumed from step {run.start} in {run.ckpts.directory}")
+    for warning in run.cfg.warnings():
+        run.log.message(f"warning: {warning}")
+    note = schedule_note(run.cfg)
+    if note:
+        run.log.message(note)
+    run.log.message(f"attention: {run.meta['attention']}; processes: {run.meta['processes']}")
 
 
-def _check_resume(meta: dict[str, Any], cfg: TrainConfig, fingerprint: str) -> None:
-    saved = TrainConfig.from_dict(meta["config"])
-    conflicts = resume_conflicts(saved, cfg)
-    if conflicts:
-        listed = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in conflicts.items())
-        raise PreflightError(f"cannot resume with changed settings ({listed})")
-    if meta.get("manifest_sha256") != fingerprint:
-        raise PreflightError(
-            "the manifest differs from the one this run started with (sha256 mismatch); "
-            "resume needs the same data"
+def _check_streak(run: Any, record: dict[str, Any]) -> None:
+    step = record["step"]
+    if not record["finite"]:
+        run.log.message(f"step {step}: non-finite loss or gradient; update skipped")
+    if record["bad_streak"] >= run.cfg.max_bad_steps:
+        last = run.ckpts.latest_step()
+        where = f"step {last} in {run.ckpts.directory}" if last is not None else "none"
+        raise TrainingDiverged(
+            f"{int(record['bad_streak'])} non-finite steps in a row (through step "
+            f"{step}); stopped. Last good checkpoint: {where}"
         )
 
 
-def _run(
-    cfg: TrainConfig,
-    model_cfg: Any,
-    seq_len: int,
-    manifest_path: str,
-    ckpts: Any,
-    latest: int | None,
-    fingerprint: str,
-    rules: Any,
-    batch_hook: BatchHook | None,
-) -> TrainResult:
+def run_loop(run: Any, latest: int | None, batch_hook: BatchHook | None) -> TrainResult:
+    """Steps until `cfg.steps` or an agreed stop; checkpoints on schedule and at the end."""
     import jax
 
-    from polymix.model.counting import flops_per_token
-    from polymix.model.params import shardings_of
-    from polymix.model.transformer import init_params, param_info
-    from polymix.trainer.checkpoint import abstract_like
-    from polymix.trainer.chips import device_peak_flops
-    from polymix.trainer.data import make_loader
-    from polymix.trainer.metrics import MetricsLog, plot_loss
-    from polymix.trainer.optimizer import decay_mask, make_optimizer, schedule
-    from polymix.trainer.step import (
-        batch_shardings,
-        init_state,
-        make_step,
-        state_shardings,
-        to_global,
-    )
-
-    loader = make_loader(
-        manifest_path,
-        seq_len=seq_len,
-        global_batch_size=cfg.global_batch_size,
-        seed=cfg.seed,
-        process_index=jax.process_index(),
-        process_count=jax.process_count(),
-        worker_count=cfg.loader_workers,
-        read_threads=cfg.loader_threads,
-        patch_dim=model_cfg.patch_dim,
-        n_mels=model_cfg.n_mels,
-        audio_stack=model_cfg.frame_stack,
-        verify_checksums=cfg.verify == "lazy",  # verify=full hashed every shard already
-    )
-    info = param_info(model_cfg)
-    optimizer = make_optimizer(cfg, decay_mask(info, cfg))
-    param_sh = shardings_of(info, rules)
-    abstract_params = jax.eval_shape(lambda k: init_params(model_cfg, k), jax.random.key(cfg.seed))
-    abstract_state = jax.eval_shape(lambda p: init_state(p, optimizer), abstract_params)
-    shardings = state_shardings(abstract_state, param_sh, rules.mesh)
-    if latest is not None:
-        state, latest = ckpts.restore_newest(
-            latest,
-            abstract_like(abstract_state, shardings),
-            loader,
-            lambda meta: _check_resume(meta, cfg, fingerprint),
-            _warn,
-        )
-    else:
-        params = init_params(model_cfg, jax.random.key(cfg.seed), rules)
-        state = jax.jit(lambda p: init_state(p, optimizer), out_shardings=shardings)(params)
-    start = int(jax.device_get(state["step"]))
-
-    primary = jax.process_index() == 0
-    log = MetricsLog(
-        ckpts.directory,
-        start_step=start,
-        total_steps=cfg.steps,
-        progress=cfg.progress and primary,
-        tensorboard=primary,
-    )
-    for warning in cfg.warnings():
-        log.message(f"warning: {warning}")
-    if latest is not None:
-        log.message(f"resumed from step {start} in {ckpts.directory}")
-        if cfg.decay_steps == 0:
-            log.message(
-                "note: decay_steps=0 follows `steps`; a changed --steps reshapes the schedule"
-            )
-    train_flops = flops_per_token(model_cfg, seq_len)["train"]
-    peak, peak_source = device_peak_flops(cfg.peak_tflops)
-    peak_total = peak * rules.mesh.size
-    meta = {"config": cfg.to_dict(), "manifest_sha256": fingerprint, "peak_source": peak_source}
-
-    result = TrainResult(start, start, int(jax.device_get(state["skipped"])), None, latest)
-    step_fn = None
-    b_shard = None
+    _announce(run, latest)
+    skipped = int(jax.device_get(run.state["skipped"]))
+    result = TrainResult(run.start, run.start, skipped, None, latest)
     stop = _StopFlag()
-    step = start
-    try:
-        with stop.installed():
-            while step < cfg.steps:
-                batch = _next_batch(loader)
-                if batch_hook is not None:
-                    batch = batch_hook(step, batch)
-                if step_fn is None:
-                    b_shard = batch_shardings(rules, batch)
-                    step_fn = make_step(
-                        model_cfg,
-                        rules,
-                        optimizer,
-                        schedule(cfg),
-                        shardings,
-                        b_shard,
-                        grad_accum=cfg.grad_accum,
-                    )
-                began = time.perf_counter()
-                state, metrics = step_fn(state, to_global(batch, b_shard))
-                record = _scalars(jax.device_get(metrics))
-                elapsed = time.perf_counter() - began
-                step += 1
-                positions = int(np.prod(batch["tokens"].shape)) * jax.process_count()
-                record.update(
-                    step=step,
-                    step_time_s=elapsed,
-                    tokens_per_s=positions / elapsed,
-                    mfu=positions * train_flops / elapsed / peak_total,
+    step = run.start
+    with stop.installed():
+        while step < run.cfg.steps:
+            batch = _next_batch(run.loader)
+            if batch_hook is not None:
+                batch = batch_hook(step, batch)
+            record = run.step(step + 1, batch, stop.signal is not None)
+            step += 1
+            run.log.write(record)
+            result.losses.append(record["loss"])
+            result.skipped = int(record["skipped"])
+            result.final_step = step
+            _check_streak(run, record)
+            stopping = bool(record["stop"])
+            if stopping or step % run.cfg.checkpoint_every == 0 or step == run.cfg.steps:
+                run.save(step)
+                result.checkpoint_step = step
+            if stopping:
+                result.stopped_by = stop.signal or "SIGTERM"
+                who = stop.signal or "a signal to another process"
+                run.log.message(
+                    f"{who}: saved step {step} in {run.ckpts.directory}; continue with --resume"
                 )
-                if primary:
-                    log.write(record)
-                result.losses.append(record["loss"])
-                result.skipped = int(record["skipped"])
-                result.final_step = step
-                if not record["finite"]:
-                    log.message(f"step {step}: non-finite loss or gradient; update skipped")
-                if record["bad_streak"] >= cfg.max_bad_steps:
-                    last = ckpts.latest_step()
-                    where = f"step {last} in {ckpts.directory}" if last is not None else "none"
-                    raise TrainingDiverged(
-                        f"{int(record['bad_streak'])} non-finite steps in a row (through step "
-                        f"{step}); stopped. Last good checkpoint: {where}"
-                    )
-                if stop.signal or step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                    ckpts.save(step, state, loader, {**meta, "step": step})
-                    result.checkpoint_step = step
-                if stop.signal:
-                    result.stopped_by = stop.signal
-                    log.message(
-                        f"{stop.signal}: saved step {step} in {ckpts.directory}; "
-                        "continue with --resume"
-                    )
-                    break
-    finally:
-        log.close()
-        loader.close()
-    if cfg.plot and primary:
-        plot_loss(ckpts.directory)
-    result.state = state
+                break
+    result.state = run.state
     return result

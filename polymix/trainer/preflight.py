@@ -9,6 +9,7 @@ its run is refused before anything is read from there.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -76,13 +77,13 @@ def _check_sizes(path: str | os.PathLike[str]) -> Manifest:
     return manifest
 
 
-def check_mesh(shape: tuple[int, int, int, int], n_devices: int, cfg: TrainConfig) -> None:
-    data, fsdp, _, expert = shape
-    need = shape[0] * shape[1] * shape[2] * shape[3]
+def check_mesh(shape: tuple[int, ...], n_devices: int, cfg: TrainConfig) -> None:
+    data, fsdp, expert = shape[0], shape[1], shape[-1]
+    need = math.prod(shape)
     if need > n_devices:
         raise PreflightError(
-            f"mesh={cfg.mesh!r} -> (data, fsdp, model, expert) {shape} needs {need} devices; "
-            f"there are {n_devices}"
+            f"mesh={cfg.mesh!r} -> (data, fsdp, context, model, expert) {shape} needs {need} "
+            f"devices; there are {n_devices}"
         )
     rows = data * fsdp * expert * cfg.grad_accum
     if cfg.global_batch_size % rows:

@@ -29,22 +29,37 @@ Batch = dict[str, Any]
 StepFn = Callable[[State, Batch], tuple[State, dict[str, jax.Array]]]
 
 
+_LOGICAL_DIMS = {"B": "batch", "L": "act_seq"}
+
+
 def batch_shardings(rules: ShardingRules, batch: Batch) -> dict[str, NamedSharding]:
-    """Rows over the batch mesh axes; every other dimension whole."""
+    """Rows over the batch mesh axes, positions over `context`; media arrays whole per row."""
     out = {}
     for name, value in batch.items():
-        logical = ("batch",) + (None,) * (np.ndim(value) - 1)
-        out[name] = rules.sharding(logical, np.shape(value))
+        shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+        dims = FIELDS[name][1] if name in FIELDS else ("B",)
+        logical = tuple(_LOGICAL_DIMS.get(d) for d in dims)
+        logical += (None,) * (len(shape) - len(logical))
+        out[name] = rules.sharding(logical[: len(shape)], shape)
     return out
 
 
-def to_global(batch: Batch, shardings: dict[str, NamedSharding]) -> dict[str, jax.Array]:
-    """This process's rows -> global arrays (one process: the whole batch)."""
-    return {
-        name: jax.make_array_from_process_local_data(shardings[name], np.asarray(batch[name]))
-        for name in FIELDS
-        if name in batch
-    }
+def to_global(
+    batch: Batch, shardings: dict[str, NamedSharding], global_rows: int | None = None
+) -> dict[str, jax.Array]:
+    """This process's rows -> global arrays of `global_rows` rows (default: one process).
+
+    Only the row count is given: the other dimensions are whole on every process, so a
+    device whose slice of them lives on this host (a context axis spanning hosts) finds
+    it in the local rows.
+    """
+    out = {}
+    for name in FIELDS:
+        if name in batch:
+            local = np.asarray(batch[name])
+            shape = (global_rows or local.shape[0], *local.shape[1:])
+            out[name] = jax.make_array_from_process_local_data(shardings[name], local, shape)
+    return out
 
 
 def _is_params_like(treedef: Any) -> Callable[[Any], bool]:
@@ -160,8 +175,15 @@ def make_step(
     batch_sharding: dict[str, NamedSharding],
     *,
     grad_accum: int = 1,
+    stop_sharding: NamedSharding | None = None,
 ) -> StepFn:
-    """The jitted step; the old state is donated, so it must not be used afterwards."""
+    """The jitted step; the old state is donated, so it must not be used afterwards.
+
+    With `stop_sharding` the step takes a third argument, every process's "stop
+    requested" flag ([devices] ints, `trainer.distributed.stop_flags`), and reports their
+    maximum as `stop`: the all-reduce that makes every host stop at the same step rides
+    along with the step's own collectives instead of adding a round trip.
+    """
 
     def step(state: State, batch: Batch) -> tuple[State, dict[str, jax.Array]]:
         params = state["params"]
@@ -201,9 +223,23 @@ def make_step(
         return new_state, metrics
 
     replicated = NamedSharding(next(iter(jax.tree.leaves(shardings))).mesh, P())
+    if stop_sharding is None:
+        return jax.jit(
+            step,
+            in_shardings=(shardings, batch_sharding),
+            out_shardings=(shardings, replicated),
+            donate_argnums=(0,),
+        )
+
+    def step_with_stop(
+        state: State, batch: Batch, stop: jax.Array
+    ) -> tuple[State, dict[str, jax.Array]]:
+        new_state, metrics = step(state, batch)
+        return new_state, {**metrics, "stop": jnp.max(stop) > 0}
+
     return jax.jit(
-        step,
-        in_shardings=(shardings, batch_sharding),
+        step_with_stop,
+        in_shardings=(shardings, batch_sharding, stop_sharding),
         out_shardings=(shardings, replicated),
         donate_argnums=(0,),
     )

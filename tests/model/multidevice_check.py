@@ -1,8 +1,10 @@
 """Sharded vs single-device equivalence on 8 fake CPU devices; prints a JSON report.
 
 Run in its own process (the device count is fixed when jax starts), by
-`tests/model/test_sharding.py` or by hand:
-    python tests/model/multidevice_check.py [--meshes 8,1,1 2,2,2] [--dropless]
+`tests/model/test_model_sharding.py` or by hand:
+    python tests/model/multidevice_check.py [CASE ...]
+A case is `mesh[:key=value,...]`, e.g. `2,2,2:dropless=true` or `1,1,4,2,1:attention=blockwise`;
+the mesh has 3 (data, model, expert), 4 (+ fsdp) or 5 (+ context) axes.
 """
 
 from __future__ import annotations
@@ -26,12 +28,31 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from polymix.model.config import get_config  # noqa: E402
-from polymix.model.params import is_info  # noqa: E402
+from polymix.model.params import is_info, shardings_of  # noqa: E402
 from polymix.model.sample import random_batch  # noqa: E402
 from polymix.model.sharding import ShardingRules, make_mesh  # noqa: E402
 from polymix.model.transformer import init_params, loss_fn, param_info  # noqa: E402
+from polymix.trainer.step import batch_shardings  # noqa: E402
 
-DEFAULT_MESHES = ["8,1,1", "2,2,2", "1,4,2", "2,1,4"]
+# The first case also checks that parameters born sharded equal the single-device ones.
+DEFAULT_CASES = [
+    "1,2,2,1,2:dropless=true,attention=blockwise",  # fsdp x context x expert, one compile
+    "2,2,2",  # capacity: all-to-all from the sharding constraints
+    "2,2,2:dropless=true",  # expert-parallel dropless: explicit ragged all-to-all
+]
+MORE_CASES = [
+    "8,1,1",
+    "1,4,2",
+    "2,1,4",
+    "1,2,4:dropless=true",
+    "2,2,2:attention=blockwise",
+    "1,1,4,2,1:dropless=true",  # context 4 x model 2
+    "2,1,2,1,2:dropless=true,attention=blockwise",
+    # Capacity groups are per-device slices of rows under context parallelism: equal to
+    # one device only where nothing is dropped.
+    "1,1,2,2,2:capacity_factor_train=8.0",
+]
+BATCH, SEQ = 8, 32
 
 
 def _grad_fn(cfg, rules):
@@ -46,19 +67,12 @@ def _rel_diff(a, b) -> float:
     return float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-12))
 
 
-def _expert_weight_gathers(hlo: str, cfg) -> int:
-    """All-gathers that rebuild a whole expert weight: expert parallelism undone."""
-    e, d, f = cfg.n_experts, cfg.d_model, cfg.d_expert
-    whole = {(e, d, f), (e, f, d)}
-    count = 0
-    for dims in re.findall(r"= \w+\[([\d,]+)\]\S* all-gather(?:-start)?\(", hlo):
-        shape = tuple(int(x) for x in dims.split(","))
-        count += shape[-3:] in whole
-    return count
+def _all_gather_shapes(hlo: str) -> list[list[int]]:
+    found = re.findall(r"= \w+\[([\d,]*)\]\S* all-gather(?:-start)?\(", hlo)
+    return [[int(x) for x in dims.split(",") if x] for dims in found]
 
 
 def _canonical(spec) -> tuple:
-    """PartitionSpec without trailing Nones, so P("x") and P("x", None) compare equal."""
     parts = list(spec)
     while parts and parts[-1] is None:
         parts.pop()
@@ -66,7 +80,7 @@ def _canonical(spec) -> tuple:
 
 
 def _sharding_report(params, info, rules: ShardingRules, cfg) -> dict:
-    """Every leaf's actual spec vs the table, plus the two facts the issue names."""
+    """Every leaf's actual spec vs the table, plus the two facts the layout promises."""
     mismatches = []
     flat_p = jax.tree_util.tree_flatten_with_path(params)[0]
     flat_i = jax.tree.leaves(info, is_leaf=is_info)
@@ -86,44 +100,92 @@ def _sharding_report(params, info, rules: ShardingRules, cfg) -> dict:
     }
 
 
+def _parse(case: str):
+    mesh_text, _, extra = case.partition(":")
+    overrides = [kv for kv in extra.split(",") if kv]
+    return tuple(int(s) for s in mesh_text.split(",")), overrides
+
+
+_REFERENCES: dict[tuple[str, ...], tuple] = {}
+
+
+def _reference(cfg, overrides: list[str], params, batch) -> tuple:
+    """Single-device loss and gradients, once per distinct model configuration."""
+    key = tuple(sorted(overrides))
+    if key not in _REFERENCES:
+        with jax.default_device(jax.devices()[0]):
+            _REFERENCES[key] = _grad_fn(cfg, ShardingRules())(params, batch)
+    return _REFERENCES[key]
+
+
+def run_case(case: str, batch: dict, ref_params, key, *, sharded_init: bool = False) -> dict:
+    shape, overrides = _parse(case)
+    cfg = get_config("tiny", overrides)
+    ref_loss, ref_grads = _reference(cfg, overrides, ref_params, batch)
+    rules = ShardingRules(make_mesh(shape))
+    if sharded_init:  # born sharded must equal born whole
+        params = init_params(cfg, key, rules)
+    else:
+        params = jax.device_put(ref_params, shardings_of(param_info(cfg), rules))
+    shardings = batch_shardings(rules, batch)
+    batch_s = {name: jax.device_put(x, shardings[name]) for name, x in batch.items()}
+    compiled = _grad_fn(cfg, rules).lower(params, batch_s).compile()
+    loss, grads = compiled(params, batch_s)
+    hlo = compiled.as_text()
+    grad_diffs = jax.tree.leaves(jax.tree.map(_rel_diff, grads, ref_grads))
+    param_diffs = jax.tree.leaves(jax.tree.map(_rel_diff, params, ref_params))
+    return {
+        "loss": float(loss),
+        "loss_diff": abs(float(loss) - float(ref_loss)),
+        "max_grad_rel_diff": max(grad_diffs),
+        "max_param_rel_diff": max(param_diffs),
+        "sharded_init": sharded_init,
+        "all_to_all": len(re.findall(r"all-to-all(?:-start)?\(", hlo)),
+        "all_gathers": _all_gather_shapes(hlo),
+        "flops": compiled.cost_analysis()["flops"],
+        **_sharding_report(params, param_info(cfg), rules, cfg),
+    }
+
+
+def lowered_for_accelerators(batch: dict, params) -> dict:
+    """The (2,2,2) dropless step as StableHLO for TPU and GPU (lowered here, not run):
+    the native exchange and grouped matmul are what the accelerators get."""
+    cfg = get_config("tiny", ["dropless=true", "ragged_collectives=native"])
+    rules = ShardingRules(make_mesh((2, 2, 2)))
+    params = jax.device_put(params, shardings_of(param_info(cfg), rules))
+    traced = _grad_fn(cfg, rules).trace(params, batch)
+    out = {}
+    for platform in ("tpu", "cuda"):
+        text = traced.lower(lowering_platforms=(platform,)).as_text()
+        out[platform] = {
+            "ragged_all_to_all": text.count("ragged_all_to_all"),
+            "ragged_dot": text.count("ragged_dot"),
+            "all_gather_shapes": re.findall(r"all_gather.*?-> tensor<([\dx]+)\w+>", text),
+        }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--meshes", nargs="*", default=DEFAULT_MESHES)
-    parser.add_argument("--dropless", action="store_true")
-    parser.add_argument("--attention", default="direct")
+    parser.add_argument("cases", nargs="*", default=DEFAULT_CASES)
     args = parser.parse_args()
-
-    cfg = get_config("tiny").replace(dropless=args.dropless, attention=args.attention)
     key = jax.random.key(0)
-    batch = random_batch(cfg, batch=8, seq_len=32, seed=1)
+    batch = random_batch(get_config("tiny"), batch=BATCH, seq_len=SEQ, seed=1)
+    cfg = get_config("tiny")
     with jax.default_device(jax.devices()[0]):
         ref_params = init_params(cfg, key)
-        ref_loss, ref_grads = _grad_fn(cfg, ShardingRules())(ref_params, batch)
-    info = param_info(cfg)
-    report = {"devices": jax.device_count(), "ref_loss": float(ref_loss), "meshes": {}}
-    for text in args.meshes:
-        shape = tuple(int(s) for s in text.split(","))
-        rules = ShardingRules(make_mesh(shape))
-        params = init_params(cfg, key, rules)
-        batch_s = {
-            name: jax.device_put(x, rules.sharding(("batch",) + (None,) * (x.ndim - 1), x.shape))
-            for name, x in batch.items()
-        }
-        step = _grad_fn(cfg, rules)
-        compiled = step.lower(params, batch_s).compile()  # compile once, read HLO, run it
-        loss, grads = compiled(params, batch_s)
-        hlo = compiled.as_text()
-        grad_diffs = jax.tree.leaves(jax.tree.map(_rel_diff, grads, ref_grads))
-        param_diffs = jax.tree.leaves(jax.tree.map(_rel_diff, params, ref_params))
-        report["meshes"][text] = {
-            "loss": float(loss),
-            "loss_diff": abs(float(loss) - float(ref_loss)),
-            "max_grad_rel_diff": max(grad_diffs),
-            "max_param_rel_diff": max(param_diffs),
-            "all_to_all": "all-to-all" in hlo,
-            "expert_weight_all_gathers": _expert_weight_gathers(hlo, cfg),
-            **_sharding_report(params, info, rules, cfg),
-        }
+    report = {
+        "devices": jax.device_count(),
+        "tokens": BATCH * SEQ,
+        "d_model": cfg.d_model,
+        "expert_shapes": [[cfg.n_experts, cfg.d_model, cfg.d_expert]],
+        "cases": {
+            case: run_case(case, batch, ref_params, key, sharded_init=i == 0)
+            for i, case in enumerate(args.cases)
+        },
+    }
+    if "2,2,2:dropless=true" in args.cases:
+        report["lowered"] = lowered_for_accelerators(batch, ref_params)
     print(json.dumps(report, indent=1))
     return 0
 

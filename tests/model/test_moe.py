@@ -1,4 +1,4 @@
-"""MoE layer: capacity and dropping, dropless == dense, auxiliary and z losses."""
+"""MoE layer: routing, capacity and dropping, dropless == dense, the ragged pieces, losses."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from polymix.model.config import ModelConfig, get_config
 from polymix.model.moe import capacity_slots, load_balance_loss, moe, moe_info, route, router_z_loss
 from polymix.model.params import init_from_info
+from polymix.model.ragged import emulated_ragged_all_to_all, tiled_grouped_matmul
 from polymix.model.sharding import NO_SHARDING
 
 G, S = 2, 16
@@ -131,12 +132,74 @@ def test_z_loss_matches_formula() -> None:
     assert float(got) == pytest.approx(want, rel=1e-5)
 
 
-def test_router_runs_in_float32_and_weights_sum_to_one() -> None:
+def test_router_weights_sum_to_one_and_pick_the_top_k() -> None:
     cfg, params, x = _setup()
     experts, weights, probs, logits = route(x.astype(jnp.bfloat16), params["router"], cfg.top_k)
     assert logits.dtype == jnp.float32 and weights.dtype == jnp.float32
     np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
-    # Selected experts are the top-k of the router probabilities.
     top = np.sort(np.asarray(probs), axis=-1)[..., -cfg.top_k :]
     chosen = np.take_along_axis(np.asarray(probs), np.asarray(experts), axis=-1)
     np.testing.assert_allclose(np.sort(chosen, -1), top, rtol=1e-6)
+
+
+def test_router_in_float32_keeps_near_ties_apart() -> None:
+    """Expert 1's logit is 32 + 2^-8, expert 0's 32: bfloat16 (8 bits of mantissa, steps of
+    0.25 at 32) rounds both to 32 and the tie goes to expert 0. Only a float32 router
+    sees that expert 1 is ahead, whatever dtype the activations and parameters are in."""
+    d = 64
+    router = jnp.full((d, 4), 0.25, jnp.bfloat16).at[:, 1].set(0.5).at[:, 0].set(0.5)
+    router = router.at[0, 1].add(2.0**-8)
+    x = jnp.ones((1, 1, d), jnp.bfloat16)
+    experts, _, _, logits = route(x, router, top_k=1)
+    assert int(experts[0, 0, 0]) == 1
+    assert float(logits[0, 0, 1] - logits[0, 0, 0]) == pytest.approx(2.0**-8)
+
+
+def test_top1_weight_is_the_chosen_probability_so_the_router_learns() -> None:
+    """Switch routing: with one expert the combine weight is its softmax probability among
+    all experts, not a softmax over one logit (always 1.0, no task gradient)."""
+    cfg, params, x = _setup(top_k=1, dropless=True)
+    params["router"] = params["router"] * 0.05  # probabilities away from 0 and 1
+    experts, weights, probs, _ = route(x, params["router"], 1)
+    np.testing.assert_allclose(weights, np.take_along_axis(probs, experts, -1), rtol=1e-6)
+    assert float(weights.max()) < 1.0
+    mask = jnp.ones((G, S), bool)
+
+    def task(router):
+        out, _ = moe({**params, "router": router}, x, mask, cfg.replace(aux_loss_coef=0.0,
+                     z_loss_coef=0.0), NO_SHARDING)  # fmt: skip
+        return (out * x).sum()  # any loss of the output; no balance or z terms
+
+    grad = jax.grad(task)(params["router"])
+    assert float(jnp.abs(grad).max()) > 1e-3
+
+
+def test_emulated_ragged_all_to_all_matches_jax_documentation() -> None:
+    """The example of `jax.lax.ragged_all_to_all`'s docstring (axis of size 2), over a
+    vmapped axis: the emulation's results are the documented ones."""
+    operand = jnp.array([[1, 2, 2], [3, 4, 0]], jnp.float32)
+    output = jnp.zeros((2, 4), jnp.float32)
+    input_offsets = jnp.array([[0, 1], [0, 1]], jnp.int32)
+    send_sizes = jnp.array([[1, 2], [1, 1]], jnp.int32)
+    output_offsets = jnp.array([[0, 0], [1, 2]], jnp.int32)
+    recv_sizes = jnp.array([[1, 1], [2, 1]], jnp.int32)
+    exchange = jax.vmap(lambda *a: emulated_ragged_all_to_all(*a, axis_name="x"), axis_name="x")
+    got = exchange(operand, output, input_offsets, send_sizes, output_offsets, recv_sizes)
+    np.testing.assert_array_equal(got, [[1, 3, 0, 0], [2, 2, 4, 0]])
+
+
+@pytest.mark.parametrize("sizes", [(37, 0, 80, 11), (128, 0, 0, 0), (0, 0, 0, 5)])
+def test_tiled_grouped_matmul_equals_ragged_dot(sizes: tuple[int, ...]) -> None:
+    x = jax.random.normal(jax.random.key(4), (160, 16))
+    w = jax.random.normal(jax.random.key(5), (4, 16, 24))
+    group_sizes = jnp.asarray(sizes, jnp.int32)
+    want = jax.lax.ragged_dot(x, w, group_sizes)
+    want = jnp.where((jnp.arange(160) < sum(sizes))[:, None], want, 0)
+    np.testing.assert_allclose(tiled_grouped_matmul(x, w, group_sizes), want, rtol=1e-5, atol=1e-5)
+    grads = jax.grad(lambda x, w: (tiled_grouped_matmul(x, w, group_sizes) ** 2).sum(), (0, 1))
+    ref = jax.grad(
+        lambda x, w: (jnp.where((jnp.arange(160) < sum(sizes))[:, None],
+                                jax.lax.ragged_dot(x, w, group_sizes), 0) ** 2).sum(), (0, 1)
+    )  # fmt: skip
+    for a, b in zip(grads(x, w), ref(x, w), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

@@ -89,21 +89,37 @@ def _stream(corpus, source, process_index=0, process_count=1):
     )
 
 
-def test_hosts_read_disjoint_records_that_cover_an_epoch(corpus):
+def test_hosts_take_turns_on_each_source_and_together_read_it_once(corpus):
+    """Host h of 4 reads keys h, h+4, ... of every source's whole shuffled stream: within
+    an epoch the hosts' records are disjoint and together they are the epoch."""
     web = corpus.manifest.sources["web"].records
-    shares = []
+    stream = _stream(corpus, "web")
+    epoch = [_uid(stream[i]) for i in range(web)]
+    assert len(set(epoch)) == web
     for host in range(4):
-        stream = _stream(corpus, "web", host, 4)
-        epoch = [_uid(stream[i]) for i in range(web // 4)]
-        assert len(set(epoch)) == web // 4, "no repeats within a host's epoch"
-        shares.append(set(epoch))
+        turn = set(epoch[host::4])
         loader = make_loader(
             corpus.manifest_path,
             **F.loader_kwargs(process_index=host, process_count=4, mixture={"web": 1.0}),
         )
-        batches = [uid for _ in range(3) for *_, uid in F.segments(next(loader), corpus)]
-        assert set(batches) <= shares[-1], "the loader reads this host's share"
-    assert sum(len(s) for s in shares) == len(set().union(*shares)) == web
+        seen = [uid for _ in range(3) for *_, uid in F.segments(next(loader), corpus)]
+        assert len(seen) >= 8 and set(seen) <= turn, "the loader reads this host's turns"
+
+
+def test_a_source_smaller_than_the_host_count_feeds_every_host(tmp_path):
+    """3 records of `rare` and 8 hosts: every host starts and packs `rare` at its share."""
+    sources = (
+        F.SourceSpec("web", "text", 200, band=1, weight=0.7, max_text=40),
+        F.SourceSpec("rare", "text", 3, band=2, weight=0.3, shards=1, max_text=40),
+    )
+    small = F.write_corpus(tmp_path, sources)
+    for host in range(8):
+        loader = make_loader(
+            small.manifest_path, **F.loader_kwargs(process_index=host, process_count=8)
+        )
+        names = [src for _ in range(4) for *_, src, _ in F.segments(next(loader), small)]
+        share = names.count("rare") / len(names)
+        assert 0.1 < share < 0.6, (host, share)
 
 
 def test_new_weights_on_resume_continue_each_source_where_it_stopped(corpus):

@@ -185,3 +185,23 @@ def test_damaged_only_checkpoint_is_one_line_naming_the_step(
     assert "checkpoint step 4" in errors[0] and f"remove {ckpt / '4'}" in errors[0]
     assert NAMED[damage] in errors[0]
     assert (ckpt / "4").is_dir()  # nothing moved when there is nothing to fall back to
+
+
+def test_extending_a_run_keeps_its_schedule(setup: dict) -> None:
+    """4 steps with decay_steps unset fix the schedule at 4; resuming to 8 continues that
+    schedule (at the floor rate after step 4), bit for bit what 8 steps straight on that
+    schedule give, and not what an 8-step schedule would."""
+    ckpt = setup["base"] / "extended"
+    first = train(tiny_config("steps=4", "decay_steps=0"), setup["manifest"], ckpt)
+    second = train(tiny_config("steps=8", "decay_steps=0"), setup["manifest"], ckpt, resume=True)
+    straight = train(tiny_config("decay_steps=4"), setup["manifest"], setup["base"] / "straight")
+    assert first.losses + second.losses == straight.losses
+    lrs = [r["lr"] for r in read_metrics(ckpt)]
+    assert lrs == [r["lr"] for r in read_metrics(setup["base"] / "straight")]
+    assert lrs[4:] == [pytest.approx(1e-2 * 0.1)] * 4  # peak_lr * lr_floor_ratio
+    assert straight.losses != setup["full"].losses  # the 8-step schedule trains otherwise
+
+
+def test_resume_refuses_another_schedule_length_naming_decay_steps(setup: dict) -> None:
+    with pytest.raises(PreflightError, match=r"decay_steps=16: .* fixed at decay_steps=8"):
+        train(tiny_config("decay_steps=16"), setup["manifest"], setup["base"] / "full", resume=True)

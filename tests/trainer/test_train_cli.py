@@ -45,6 +45,7 @@ def test_train_command_writes_metrics_events_plot(
         "lr",
         "tokens_per_s",
         "mfu",
+        "hfu",
         "expert_load_max",
         "expert_load_cv",
         "dropped_fraction",
@@ -65,3 +66,23 @@ def test_bad_override_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str
     )
     assert code == 2
     assert "unknown key 'warmup'; did you mean 'warmup_steps'?" in capsys.readouterr().err
+
+
+def test_profile_steps_write_a_trace_for_tensorboard(tmp_path: Path) -> None:
+    """profile_steps=2:3: one JAX profiler trace (xplane) under CKPT/tensorboard, whose
+    ops carry the model's named scopes."""
+    import gzip
+
+    from polymix.trainer.loop import train
+    from tests.trainer.train_corpus import tiny_config
+
+    share_compilation_cache()
+    manifest = write_text_corpus(tmp_path / "data")
+    ckpt = tmp_path / "ckpt"
+    train(tiny_config("steps=3", "profile_steps=2:3"), manifest, ckpt)
+    traces = list((ckpt / "tensorboard" / "plugins" / "profile").glob("*/*.xplane.pb"))
+    assert len(traces) == 1, traces
+    events = list((ckpt / "tensorboard" / "plugins" / "profile").glob("*/*.trace.json.gz"))
+    text = traces[0].read_bytes() + b"".join(gzip.decompress(e.read_bytes()) for e in events)
+    for scope in (b"attention", b"moe_dispatch", b"experts", b"moe_combine", b"loss"):
+        assert scope in text, scope

@@ -30,7 +30,13 @@ from polymix.trainer.data.sources import SourceStream
 
 
 class ReadBlocks(grain.MapDataset):
-    """Element `i` = (i, mixed records `[i*size, (i+1)*size)`, decoded), read in one batch."""
+    """Element `i` = (i, mixed records `[i*size, (i+1)*size)`, decoded), read in one batch.
+
+    Hosts share every source instead of splitting its records: host `h` of `n` reads
+    keys `h, h + n, h + 2n, ...` of each source's whole (per-epoch shuffled) stream, so a
+    source smaller than the number of hosts still gives every host its share of the
+    mixture, and together the hosts read each source's stream exactly once in order.
+    """
 
     def __init__(
         self,
@@ -38,6 +44,9 @@ class ReadBlocks(grain.MapDataset):
         streams: Sequence[SourceStream],
         decoders: Sequence[Callable[[list[bytes]], list[Part]]],
         size: int,
+        *,
+        host: int = 0,
+        hosts: int = 1,
     ):
         super().__init__()
         if size <= 0:
@@ -46,6 +55,7 @@ class ReadBlocks(grain.MapDataset):
         self._streams = list(streams)
         self._decoders = list(decoders)
         self._size = size
+        self._host, self._hosts = host, hosts
 
     def __len__(self) -> int:
         return sys.maxsize // self._size
@@ -58,7 +68,8 @@ class ReadBlocks(grain.MapDataset):
         out: list[Any] = [None] * self._size
         for source in np.unique(which).tolist():
             slots = np.flatnonzero(which == source)
-            parts = self._decoders[source](self._streams[source].read(keys[slots]))
+            shared = keys[slots] * self._hosts + self._host
+            parts = self._decoders[source](self._streams[source].read(shared))
             for slot, part in zip(slots.tolist(), parts, strict=True):
                 out[slot] = part
         return index, out

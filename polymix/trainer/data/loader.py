@@ -3,7 +3,7 @@
 Pipeline (grain pieces unless marked *ours*)::
 
     per source: ArrayRecord source (manifest counts, checksum on first open*)
-                -> SourceStream* (host slice, per-epoch Feistel shuffle, repeat)
+                -> SourceStream* (per-epoch Feistel shuffle, repeat; hosts take turns)
     mix by a MixtureSchedule* (grain's interleave formula, named, re-weightable)
     -> ReadBlocks* (vectorised select/shuffle, per-shard reads, decode + layout*)
     -> pack_block* (compiled first-fit into rows + model fields)
@@ -143,8 +143,8 @@ class PackedDataset(grain.IterDataset):
         self.names, per_record, self._sources = _open_sources(
             manifest,
             seed=seed,
-            process_index=process_index,
-            process_count=process_count,
+            process_index=0,  # every host reads all of a source: see `ReadBlocks`
+            process_count=1,
             verify=verify_checksums,
         )
         self.record_weights = record_weights(weights, per_record)
@@ -160,6 +160,7 @@ class PackedDataset(grain.IterDataset):
             "max_frames": max_frames,
             "sources": self.names,
         }
+        self._host, self._hosts = process_index, process_count
         self._read = grain.ReadOptions(
             num_threads=read_threads, prefetch_buffer_size=prefetch_blocks
         )
@@ -184,7 +185,9 @@ class PackedDataset(grain.IterDataset):
             frame_dim=self.layout.frame_dim,
         )
         ds = (
-            ReadBlocks(schedule, self._sources, decoders, self._block)
+            ReadBlocks(
+                schedule, self._sources, decoders, self._block, host=self._host, hosts=self._hosts
+            )
             .map(packer)
             .to_iter_dataset(self._read)
         )
