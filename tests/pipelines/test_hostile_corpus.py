@@ -26,6 +26,7 @@ import pytest
 from polymix.cli import main
 from polymix.core.manifest import load_manifest
 from tests.support.hostile import READ_LIMITS, write_hostile_corpus
+from tests.support.run_layout import data_root
 
 BASELINE_BYTES = 600 * 2**20
 PEAK_BOUND = (
@@ -34,6 +35,7 @@ PEAK_BOUND = (
 _RUN_AND_MEASURE = """
 import json, resource, sys
 from polymix.cli import main
+from tests.support.run_layout import data_root
 code = main(["run", sys.argv[1], "--output", sys.argv[2]])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -66,7 +68,8 @@ def hostile_run(tmp_path_factory):
 
 def _side_lines(output: Path) -> Counter:
     counts: Counter = Counter()
-    paths = [*output.glob("rejected/**/*.jsonl.gz"), *output.glob("duplicates/**/*.jsonl.gz")]
+    root = data_root(output)
+    paths = [*root.glob("rejected/**/*.jsonl.gz"), *root.glob("duplicates/**/*.jsonl.gz")]
     for path in sorted(paths):
         with gzip.open(path, "rb") as handle:
             for raw in handle:

@@ -19,6 +19,7 @@ from polymix.transforms.example import Example, Rejection
 from polymix.transforms.failures import failed
 from polymix.transforms.normalize import normalize_text
 from tests.pipelines.conftest import run_pipeline
+from tests.support.run_layout import data_root
 
 
 class _Inverse(IsolatedDoFn):
@@ -144,7 +145,7 @@ def test_a_stage_raising_on_one_document_rejects_it_and_the_run_completes(faulty
     )
     for stage in ("normalize", "quality", "tokenize"):
         assert totals.rejected[stage] == {"error:ValueError": 1}, stage
-        (part,) = (output / "rejected" / "web" / stage / "error:ValueError").iterdir()
+        (part,) = (data_root(output) / "rejected" / "web" / stage / "error:ValueError").iterdir()
         (row,) = [json.loads(line) for line in gzip.decompress(part.read_bytes()).splitlines()]
         assert row["detail"].startswith("Traceback") and f"{stage} cannot handle" in row["detail"]
         assert " at 0x" not in row["detail"]

@@ -17,6 +17,7 @@ from polymix.core.manifest import load_manifest
 from polymix.sample import web_text
 from polymix.sample.generate import near_copy
 from tests.pipelines.conftest import run_pipeline
+from tests.support.run_layout import data_root
 
 
 def _write_config(folder: Path, sources: list[dict], tokenizer: str = "spm.model") -> Path:
@@ -28,7 +29,8 @@ def _write_config(folder: Path, sources: list[dict], tokenizer: str = "spm.model
 
 def _side_rows(output: Path) -> list[dict]:
     rows = []
-    paths = [*output.glob("rejected/**/*.jsonl.gz"), *output.glob("duplicates/**/*.jsonl.gz")]
+    root = data_root(output)
+    paths = [*root.glob("rejected/**/*.jsonl.gz"), *root.glob("duplicates/**/*.jsonl.gz")]
     for path in sorted(paths):
         with gzip.open(path, "rb") as handle:
             rows += [json.loads(line.decode("utf-8")) for line in handle]

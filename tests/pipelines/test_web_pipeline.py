@@ -12,13 +12,14 @@ from polymix.core.manifest import load_manifest
 from polymix.sample import web_archive
 from polymix.transforms.decontaminate import words
 from polymix.transforms.record_codec import decode
+from tests.support.run_layout import data_root
 
 BOILERPLATE = ("uses cookies", "Accept all", "Related articles", "All rights reserved", "gtag")
 
 
 def _rejected(run: Path, source: str) -> list[dict]:
     rows = []
-    for path in sorted((run / "rejected" / source).rglob("*.jsonl.gz")):
+    for path in sorted((data_root(run) / "rejected" / source).rglob("*.jsonl.gz")):
         with gzip.open(path, "rt") as handle:
             rows += [json.loads(line) for line in handle]
     return rows
