@@ -119,7 +119,9 @@ class VideoConfig(Section):
         "would not fit shards.max_seq_len).",
     )
     require_audio: bool = Field(
-        True, description="Reject videos without an audio track (reason no_audio_stream)."
+        False,
+        description="Reject videos without an audio track (reason no_audio_stream). Off: a "
+        "silent video is kept as frames only (its records have no mel, has_audio false).",
     )
     max_caption_tokens: int = Field(
         256, ge=2, description="Caption tokens kept (BOS..EOS) in a video's first record."
