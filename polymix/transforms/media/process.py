@@ -19,6 +19,7 @@ from polymix.transforms.example import Example, TokenizedRecord
 from polymix.transforms.media import records as R
 from polymix.transforms.media.audio import check_audio, decode_audio
 from polymix.transforms.media.errors import MediaRejected
+from polymix.transforms.media.fingerprint import audio_signature
 from polymix.transforms.media.image import (
     check_image,
     open_image,
@@ -42,7 +43,7 @@ class MediaResult:
     example: Example  # without its media bytes
     records: tuple[TokenizedRecord, ...]
     content_key: str  # sha256 of the decoded pixels / samples
-    signature: bytes  # perceptual hashes (empty for audio)
+    signature: bytes  # perceptual hashes: one per picture, sampled frame or audio window
 
 
 class MediaProcessor:
@@ -161,7 +162,23 @@ class MediaProcessor:
             )
             positions = len(seg_tokens) + R.audio_positions(len(mel), config.stack)
             out.append(TokenizedRecord(example.source, "audio", rid, payload, positions))
-        return MediaResult(example, tuple(out), _digest([signal]), b"")
+        signature = b""
+        dedup = self.media.perceptual_dedup
+        if dedup.enabled:
+            mel = self.mel
+
+            def frames(start: int, stop: int) -> np.ndarray:  # the numbers the records hold
+                return mel.log_mel(signal, start, stop).astype(np.float16)
+
+            signature = audio_signature(
+                frames,
+                total,
+                hop_s,
+                dedup.hash_size,
+                dedup.audio_window_seconds,
+                dedup.audio_windows,
+            )
+        return MediaResult(example, tuple(out), _digest([signal]), signature)
 
     def _audio_fields(self) -> dict[str, Any]:
         assert self.mel is not None
