@@ -113,6 +113,7 @@ class MediaProcessor:
             "patch": config.patch_size,
             "width": width,
             "height": height,
+            **R.text_fields(example.attributes),
         }
         rid, payload = R.encode_record(example.source, "image", example.id, 0, 1, fields, arrays)
         positions = len(tokens) + R.image_positions(len(patches))
@@ -156,6 +157,7 @@ class MediaProcessor:
                 **self._audio_fields(),
                 "start_s": round(start * hop_s, 6),
                 "duration_s": round(len(signal) / config.sample_rate, 6),
+                **(R.text_fields(example.attributes) if k == 0 else {}),
             }
             rid, payload = R.encode_record(
                 example.source, "audio", example.id, k, chunks, fields, arrays
@@ -271,6 +273,7 @@ class MediaProcessor:
                 "height": video.height,
                 "duration_s": round(video.duration, 6),
                 **self._audio_fields(),
+                **(R.text_fields(example.attributes) if k == 0 else {}),
             }
             rid, payload = R.encode_record(
                 example.source, "video", example.id, k, chunks, fields, arrays
