@@ -84,3 +84,16 @@ def test_the_record_carries_caption_and_url_even_without_a_tokenizer():
     assert record.fields["caption"] == "A cat."
     assert record.fields["url"] == "https://example.org/a.jpg"
     assert "tokens" not in record.arrays
+
+
+def test_a_cut_clip_carries_its_caption_in_its_first_record_only():
+    from polymix.sample.media import encode_audio, tone
+    from polymix.transforms.example import Example
+
+    example = Example("talks", "t.wav", "audio", text="Hello.", attributes={"caption": "Hello."})
+    data = encode_audio(tone(300, 3.0) + tone(450, 3.0, 0.2), "WAV")
+    media = MediaConfig.model_validate({"audio": {"segment_seconds": 1.5}})
+    processor = MediaProcessor("audio", media, None, 4096)
+    records = [decode(r.payload) for r in processor.process(example.replace(media=data)).records]
+    assert len(records) == 2
+    assert [r.fields.get("caption") for r in records] == ["Hello.", None]
