@@ -29,7 +29,7 @@ from polymix.transforms.media.image import (
 )
 from polymix.transforms.media.mel import MelExtractor
 from polymix.transforms.media.phash import image_hash
-from polymix.transforms.media.video import decode_video
+from polymix.transforms.media.video import DECODE, decode_video
 from polymix.transforms.normalize import normalize_text
 from polymix.transforms.sentencepiece_tokenizer import EOS_ID, TextTokenizer
 
@@ -213,6 +213,10 @@ class MediaProcessor:
             return keep
 
         video = decode_video(data, config, audio_config, frame_fn)
+        if video.audio is not None and not len(video.audio):  # a track without samples
+            if config.require_audio:
+                raise MediaRejected("empty_audio", "the audio track has no samples", stage=DECODE)
+            video.audio = None
         if video.audio is not None:
             check_audio(video.audio, audio_config, silence=False)
         tokens = self.caption_tokens(example.text, config.max_caption_tokens)

@@ -109,3 +109,41 @@ def test_silent_video_is_kept_by_default_and_the_loader_lays_it_out(media):
     element = to_element(record, Layout(seq_len=512))
     assert element["seq"].shape[0] == kept.positions
     assert element["frames"].shape[0] == 0 and element["patches"].shape[0] == 2 * 12
+
+
+def _with_empty_audio_track(frames: list[np.ndarray]) -> bytes:
+    """A Matroska file that declares an AAC track but holds no audio packet (MP4 drops such
+    a track when muxing; screen and camera recorders write them)."""
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="matroska") as container:
+        video = container.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=SR)
+        audio.layout = "mono"
+        for pixels in frames:
+            for packet in video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                container.mux(packet)
+    return buffer.getvalue()
+
+
+def test_an_empty_audio_track_counts_as_no_audio(media):
+    data = _with_empty_audio_track(moving_frames(0, 64, 48, 20))
+    result = MediaProcessor("video", media, None, 512).process(
+        Example("s", "v.mkv", "video", media=data)
+    )
+    (kept,) = result.records
+    record = decode(kept.payload)
+    assert record.fields["has_audio"] is False and "mel" not in record.arrays
+    assert to_element(record, Layout(seq_len=512))["frames"].shape[0] == 0
+    strict = MediaConfig.model_validate({"video": {"require_audio": True}})
+    call = lambda: MediaProcessor("video", strict, None, 512).process(  # noqa: E731
+        Example("s", "v.mkv", "video", media=data)
+    )
+    assert _reason(call) == ("decode", "empty_audio")
