@@ -120,8 +120,9 @@ class VideoConfig(Section):
     )
     require_audio: bool = Field(
         False,
-        description="Reject videos without an audio track (reason no_audio_stream). Off: a "
-        "silent video is kept as frames only (its records have no mel, has_audio false).",
+        description="Reject videos without an audio track (reason no_audio_stream) or with an "
+        "empty one (empty_audio). Off: such a video is kept as frames only (its records "
+        "have no mel, has_audio false).",
     )
     max_caption_tokens: int = Field(
         256, ge=2, description="Caption tokens kept (BOS..EOS) in a video's first record."
@@ -184,8 +185,8 @@ class PerceptualDedupConfig(Section):
         8,
         ge=1,
         description="Windows of log-mel frames (evenly spread) whose hashes sign an audio clip "
-        "(transforms/media/fingerprint.py): the same clip as WAV, Ogg and MP3 sits 0-8 bits "
-        "apart, unrelated clips 20+.",
+        "(transforms/media/fingerprint.py): the same clip as WAV, Ogg and MP3 sits 0-10 bits "
+        "apart, different clips 14+ (benchmarks/real_audio.py).",
     )
     audio_window_seconds: float = Field(
         8.0, gt=0, description="Length of one audio window (a shorter clip is one window)."

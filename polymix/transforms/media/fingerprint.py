@@ -4,17 +4,22 @@ The same clip as WAV, Ogg/Vorbis and MP3 decodes to different samples (so exact 
 keeps all three) but to nearly the same spectrogram: codecs drop what the ear misses,
 not the coarse shape of energy over time and pitch. A hash is a perceptual hash of that
 shape, as `phash` is of a picture: a window of log-mel frames is averaged onto a
-32 x 32 grid (time x mel band), a 2-D DCT is taken, and each of the hash_size^2
+16 x 16 grid (time x mel band), a 2-D DCT is taken, and each of the hash_size^2
 lowest-frequency coefficients becomes one bit, set when it is above their median.
 
 Why it survives codecs: the floor (`DYNAMIC_RANGE` below the window's loudest cell)
 hides the hiss and dither codecs add to quiet passages; a gain change only moves the
 DC coefficient; an MP3's encoder delay (tens of ms) is a fraction of a grid cell
-(~250 ms for an 8 s window). A signature is several hashes, of windows spread evenly
+(~500 ms for an 8 s window, ~90 ms for a 1.4 s clip). A signature is several hashes, of windows spread evenly
 over the clip (as a video's sampled frames), so two copies of slightly different
 length compare window for window, and a long clip is not signed by its start alone.
 Stationary sounds (a pure tone) leave most coefficients near zero and their bits are
 noise: such clips are found by exact dedup only.
+
+Measured (`benchmarks/real_audio.py`: 58 real clips, the voices of alsa-utils' WAVs and
+freedesktop's Oggs of the same recordings, each also as MP3): copies sit 0-10 bits of
+64 apart (mean 1.4), different clips 14+ (median 18). A 32 x 32 grid separated them
+less (copies up to 8, but "Rear Center" and "Rear Right", one voice, only 10 apart).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.fft import dctn
 
-GRID = 32  # time cells x mel cells the window is averaged onto
+GRID = 16  # time cells x mel cells the window is averaged onto
 DYNAMIC_RANGE = 8.0  # natural-log units of power (~35 dB) kept below the loudest cell
 
 
