@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -70,3 +73,24 @@ def test_without_perceptual_dedup_audio_is_not_signed():
     media = MediaConfig.model_validate({"perceptual_dedup": {"enabled": False}})
     processor = MediaProcessor("audio", media, None, 4096)
     assert _signature(processor, encode(melody(1, 1.0), "WAV", RATE)) == b""
+
+
+REAL = Path(os.environ.get("POLYMIX_CACHE", "~/.cache/polymix")).expanduser() / "real_audio"
+
+
+@pytest.mark.skipif(
+    not (REAL / "alsa").exists(), reason="benchmarks/real_audio.py has not built its cache"
+)
+def test_debian_ships_one_recording_as_wav_and_as_ogg(processor):
+    """alsa-utils' "Front Center" WAV and freedesktop's Ogg of it, encoded by others."""
+    signature = {
+        name: _signature(processor, (REAL / name).read_bytes())
+        for name in (
+            "alsa/Front_Center.wav",
+            "freedesktop/stereo/audio-channel-front-center.oga",
+            "alsa/Front_Left.wav",
+        )
+    }
+    wav, ogg, other = signature.values()
+    assert signature_distance(wav, ogg, HASH_BYTES) <= LIMIT
+    assert signature_distance(wav, other, HASH_BYTES) > LIMIT
