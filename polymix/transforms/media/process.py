@@ -164,23 +164,27 @@ class MediaProcessor:
             )
             positions = len(seg_tokens) + R.audio_positions(len(mel), config.stack)
             out.append(TokenizedRecord(example.source, "audio", rid, payload, positions))
-        signature = b""
-        dedup = self.media.perceptual_dedup
-        if dedup.enabled:
-            mel = self.mel
-
-            def frames(start: int, stop: int) -> np.ndarray:  # the numbers the records hold
-                return mel.log_mel(signal, start, stop).astype(np.float16)
-
-            signature = audio_signature(
-                frames,
-                total,
-                hop_s,
-                dedup.hash_size,
-                dedup.audio_window_seconds,
-                dedup.audio_windows,
-            )
+        signature = self._audio_signature(signal, total)
         return MediaResult(example, tuple(out), _digest([signal]), signature)
+
+    def _audio_signature(self, signal: np.ndarray, total: int) -> bytes:
+        """The clip's fingerprint, from the very float16 frames its records hold."""
+        dedup, mel = self.media.perceptual_dedup, self.mel
+        assert mel is not None
+        if not dedup.enabled:
+            return b""
+
+        def frames(start: int, stop: int) -> np.ndarray:
+            return mel.log_mel(signal, start, stop).astype(np.float16)
+
+        return audio_signature(
+            frames,
+            total,
+            mel.hop_seconds,
+            dedup.hash_size,
+            dedup.audio_window_seconds,
+            dedup.audio_windows,
+        )
 
     def _audio_fields(self) -> dict[str, Any]:
         assert self.mel is not None
