@@ -145,10 +145,11 @@ class MediaProcessor:
             )
         chunks = math.ceil(total / per_segment)
         hop_s = self.mel.hop_seconds
-        out = []
+        out, mels = [], []
         for k in range(chunks):
             start, stop = k * per_segment, min(total, (k + 1) * per_segment)
             mel = self.mel.log_mel(signal, start, stop).astype(np.float16)
+            mels.append(mel)
             arrays = {"mel": mel}
             seg_tokens = tokens if k == 0 else tokens[:0]
             if len(seg_tokens):
@@ -164,23 +165,29 @@ class MediaProcessor:
             )
             positions = len(seg_tokens) + R.audio_positions(len(mel), config.stack)
             out.append(TokenizedRecord(example.source, "audio", rid, payload, positions))
-        signature = self._audio_signature(signal, total)
+        signature = self._audio_signature(mels, per_segment)
         return MediaResult(example, tuple(out), _digest([signal]), signature)
 
-    def _audio_signature(self, signal: np.ndarray, total: int) -> bytes:
-        """The clip's fingerprint, from the very float16 frames its records hold."""
-        dedup, mel = self.media.perceptual_dedup, self.mel
-        assert mel is not None
+    def _audio_signature(self, mels: list[np.ndarray], per_segment: int) -> bytes:
+        """The clip's fingerprint, from the very frames its records hold (`mels`, segment
+        k holding frames [k * per_segment, ...)): no second STFT."""
+        dedup = self.media.perceptual_dedup
+        assert self.mel is not None
         if not dedup.enabled:
             return b""
 
         def frames(start: int, stop: int) -> np.ndarray:
-            return mel.log_mel(signal, start, stop).astype(np.float16)
+            first, last = start // per_segment, (stop - 1) // per_segment
+            parts = [
+                mels[k][max(0, start - k * per_segment) : stop - k * per_segment]
+                for k in range(first, last + 1)
+            ]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
         return audio_signature(
             frames,
-            total,
-            mel.hop_seconds,
+            sum(len(m) for m in mels),
+            self.mel.hop_seconds,
             dedup.hash_size,
             dedup.audio_window_seconds,
             dedup.audio_windows,

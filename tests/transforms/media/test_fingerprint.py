@@ -94,3 +94,16 @@ def test_debian_ships_one_recording_as_wav_and_as_ogg(processor):
     wav, ogg, other = signature.values()
     assert signature_distance(wav, ogg, HASH_BYTES) <= LIMIT
     assert signature_distance(wav, other, HASH_BYTES) > LIMIT
+
+
+def test_the_signature_does_not_depend_on_how_the_clip_is_cut_into_records():
+    data = encode(melody(6, 20.0), "WAV", RATE)
+    signatures = []
+    for seconds in (30.0, 3.0, 0.7):
+        media = MediaConfig.model_validate({"audio": {"segment_seconds": seconds}})
+        result = MediaProcessor("audio", media, None, 4096).process(
+            Example("s", "clip", "audio", media=data)
+        )
+        signatures.append((len(result.records), result.signature))
+    assert [n for n, _ in signatures] == [1, 7, 29]
+    assert len({s for _, s in signatures}) == 1 and len(signatures[0][1]) == 8 * HASH_BYTES
