@@ -64,7 +64,7 @@ def audio_signature(
 ) -> bytes:
     """Hashes of `windows` windows of `window_seconds` spread evenly over a clip's `total`
     log-mel frames, equal ones once; empty for a clip without frames. `frames(start,
-    stop)` gives frames [start, stop) as [n, n_mels], so only one window is in memory."""
+    stop)` gives frames [start, stop) as [n, n_mels] (the records' own, no copy of the clip)."""
     if total == 0:
         return b""
     width = max(1, min(total, round(window_seconds / hop_seconds)))
