@@ -13,12 +13,18 @@ decoded result (with its records, the heavy part) meets its decision once. Bucke
 near `bucket_size` members at any corpus size (`phash.band_plan`), so comparing within
 a bucket costs ~bucket_size^2 / 2 distance checks, not members x representatives of a
 1/64th of the corpus. A node is (id, source), so the transform can run on one source
-(as `MediaSource` does) or on several flattened together; a group keeps its smallest
-(id, source). (id, source) must be unique.
+(as `MediaSource` does) or on several of one modality flattened together (an image's
+and a clip's hashes mean different things); a group keeps its smallest (id, source).
+(id, source) must be unique.
 
 Per key at 1 PB, for a hot picture copied 10^8 times: exact groups and big buckets are
 lifted combines (one accumulator per bundle) and salted meets (~24,400 members per
 key, streamed); a cluster's floor meet streams its members' 8-byte hashes the same way.
+
+A signature is one hash (image) or up to `video_frames` / `audio_windows` (8) hashes
+(a video's sampled frames, an audio clip's log-mel windows: `fingerprint`), so an
+element emits at most 8 x bands bucket keys, and a 10^8-copy hot clip costs the same
+per key as a hot picture: its buckets are the salted, streamed big buckets above.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ class MediaDuplicates(beam.PTransform):
     """`PCollection[MediaResult]` → `{"kept": MediaResult, "duplicates": Duplicate}`.
 
     `dedup` is a `PerceptualDedupConfig`; `exact` turns exact dedup on. Perceptual dedup
-    runs on results that carry a signature (images, videos).
+    runs on results that carry a signature (images, videos, audio clips).
     """
 
     def __init__(self, dedup: Any, exact: bool) -> None:

@@ -119,7 +119,10 @@ class VideoConfig(Section):
         "would not fit shards.max_seq_len).",
     )
     require_audio: bool = Field(
-        True, description="Reject videos without an audio track (reason no_audio_stream)."
+        False,
+        description="Reject videos without an audio track (reason no_audio_stream) or with an "
+        "empty one (empty_audio). Off: such a video is kept as frames only (its records "
+        "have no mel, has_audio false).",
     )
     max_caption_tokens: int = Field(
         256, ge=2, description="Caption tokens kept (BOS..EOS) in a video's first record."
@@ -139,7 +142,9 @@ class VideoConfig(Section):
 
 class PerceptualDedupConfig(Section):
     enabled: bool = Field(
-        True, description="Remove near-duplicate images and videos by perceptual hash."
+        True,
+        description="Remove near-duplicate images, videos and audio clips (the same clip in "
+        "another codec or bit rate) by perceptual hash.",
     )
     hash_size: int = Field(
         8, ge=4, le=16, description="imagehash.phash hash_size: the hash has hash_size^2 bits."
@@ -176,6 +181,16 @@ class PerceptualDedupConfig(Section):
     video_frames: int = Field(
         8, ge=1, description="Sampled frames (evenly spread) whose hashes sign a video."
     )
+    audio_windows: int = Field(
+        8,
+        ge=1,
+        description="Windows of log-mel frames (evenly spread) whose hashes sign an audio clip "
+        "(transforms/media/fingerprint.py): the same clip as WAV, Ogg and MP3 sits 0-10 bits "
+        "apart, different clips 14+ (benchmarks/real_audio.py).",
+    )
+    audio_window_seconds: float = Field(
+        8.0, gt=0, description="Length of one audio window (a shorter clip is one window)."
+    )
     max_rounds: int = Field(
         24, ge=1, le=64, description="Connected-components rounds (see near_dedup.max_rounds)."
     )
@@ -200,7 +215,7 @@ class MediaConfig(Section):
     video: VideoConfig = Field(default_factory=VideoConfig, description="Video sources.")
     perceptual_dedup: PerceptualDedupConfig = Field(
         default_factory=PerceptualDedupConfig,
-        description="Near duplicates of images and videos (within a source).",
+        description="Near duplicates of images, videos and audio (within a source).",
     )
     exact_dedup: bool = Field(
         True, description="Drop media whose decoded pixels or samples are identical (per source)."

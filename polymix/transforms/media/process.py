@@ -19,6 +19,7 @@ from polymix.transforms.example import Example, TokenizedRecord
 from polymix.transforms.media import records as R
 from polymix.transforms.media.audio import check_audio, decode_audio
 from polymix.transforms.media.errors import MediaRejected
+from polymix.transforms.media.fingerprint import audio_signature
 from polymix.transforms.media.image import (
     check_image,
     open_image,
@@ -28,7 +29,7 @@ from polymix.transforms.media.image import (
 )
 from polymix.transforms.media.mel import MelExtractor
 from polymix.transforms.media.phash import image_hash
-from polymix.transforms.media.video import decode_video
+from polymix.transforms.media.video import DECODE, decode_video
 from polymix.transforms.normalize import normalize_text
 from polymix.transforms.sentencepiece_tokenizer import EOS_ID, TextTokenizer
 
@@ -42,7 +43,7 @@ class MediaResult:
     example: Example  # without its media bytes
     records: tuple[TokenizedRecord, ...]
     content_key: str  # sha256 of the decoded pixels / samples
-    signature: bytes  # perceptual hashes (empty for audio)
+    signature: bytes  # perceptual hashes: one per picture, sampled frame or audio window
 
 
 class MediaProcessor:
@@ -112,6 +113,7 @@ class MediaProcessor:
             "patch": config.patch_size,
             "width": width,
             "height": height,
+            **R.text_fields(example.attributes),
         }
         rid, payload = R.encode_record(example.source, "image", example.id, 0, 1, fields, arrays)
         positions = len(tokens) + R.image_positions(len(patches))
@@ -143,10 +145,11 @@ class MediaProcessor:
             )
         chunks = math.ceil(total / per_segment)
         hop_s = self.mel.hop_seconds
-        out = []
+        out, mels = [], []
         for k in range(chunks):
             start, stop = k * per_segment, min(total, (k + 1) * per_segment)
             mel = self.mel.log_mel(signal, start, stop).astype(np.float16)
+            mels.append(mel)
             arrays = {"mel": mel}
             seg_tokens = tokens if k == 0 else tokens[:0]
             if len(seg_tokens):
@@ -155,13 +158,40 @@ class MediaProcessor:
                 **self._audio_fields(),
                 "start_s": round(start * hop_s, 6),
                 "duration_s": round(len(signal) / config.sample_rate, 6),
+                **(R.text_fields(example.attributes) if k == 0 else {}),
             }
             rid, payload = R.encode_record(
                 example.source, "audio", example.id, k, chunks, fields, arrays
             )
             positions = len(seg_tokens) + R.audio_positions(len(mel), config.stack)
             out.append(TokenizedRecord(example.source, "audio", rid, payload, positions))
-        return MediaResult(example, tuple(out), _digest([signal]), b"")
+        signature = self._audio_signature(mels, per_segment)
+        return MediaResult(example, tuple(out), _digest([signal]), signature)
+
+    def _audio_signature(self, mels: list[np.ndarray], per_segment: int) -> bytes:
+        """The clip's fingerprint, from the very frames its records hold (`mels`, segment
+        k holding frames [k * per_segment, ...)): no second STFT."""
+        dedup = self.media.perceptual_dedup
+        assert self.mel is not None
+        if not dedup.enabled:
+            return b""
+
+        def frames(start: int, stop: int) -> np.ndarray:
+            first, last = start // per_segment, (stop - 1) // per_segment
+            parts = [
+                mels[k][max(0, start - k * per_segment) : stop - k * per_segment]
+                for k in range(first, last + 1)
+            ]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        return audio_signature(
+            frames,
+            sum(len(m) for m in mels),
+            self.mel.hop_seconds,
+            dedup.hash_size,
+            dedup.audio_window_seconds,
+            dedup.audio_windows,
+        )
 
     def _audio_fields(self) -> dict[str, Any]:
         assert self.mel is not None
@@ -194,6 +224,10 @@ class MediaProcessor:
             return keep
 
         video = decode_video(data, config, audio_config, frame_fn)
+        if video.audio is not None and not len(video.audio):  # a track without samples
+            if config.require_audio:
+                raise MediaRejected("empty_audio", "the audio track has no samples", stage=DECODE)
+            video.audio = None
         if video.audio is not None:
             check_audio(video.audio, audio_config, silence=False)
         tokens = self.caption_tokens(example.text, config.max_caption_tokens)
@@ -254,6 +288,7 @@ class MediaProcessor:
                 "height": video.height,
                 "duration_s": round(video.duration, 6),
                 **self._audio_fields(),
+                **(R.text_fields(example.attributes) if k == 0 else {}),
             }
             rid, payload = R.encode_record(
                 example.source, "video", example.id, k, chunks, fields, arrays

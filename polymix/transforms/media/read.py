@@ -10,6 +10,12 @@ key holds at most one media blob and its sidecars in memory.
 What an example carries is safe to write anywhere: ids and names are valid UTF-8
 (`strings.safe_name`), captions have no lone surrogates, and `original["file"]` is the
 file's id, relative to the source's root, never the path it was opened by.
+
+An image-text pair keeps its text: the caption (the `caption_field` sidecar, else that
+key or `caption` in key.json, the key img2dataset writes) and the `url` of key.json
+become attributes `caption` / `url` (and `original` fields), and the records carry
+them too (`records`). The url is metadata: a key.json that does not parse, or has no
+string url, gives none rather than a rejection.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from polymix.transforms.media.strings import repair_text, safe_name
 STAGE = "read"
 MAX_MEMBERS = 64  # files per key in a shard; real samples have a handful
 MAX_SIDECAR_BYTES = 1 << 20
+CAPTION_KEY = "caption"  # key.json's caption when `caption_field` is not one of its keys
+URL_KEY = "url"
 EXTENSIONS = {
     "image": frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff"}),
     "audio": frozenset({"wav", "flac", "ogg", "oga", "mp3", "opus", "m4a"}),
@@ -67,10 +75,22 @@ def caption_from_sidecar(caption_field: str, ext: str, data: bytes) -> str | Non
     text = data.decode("utf-8")
     if ext == caption_field:
         return text
-    value = json.loads(text).get(caption_field)
+    fields = json.loads(text)
+    value = fields.get(caption_field, fields.get(CAPTION_KEY))
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{caption_field!r} is {type(value).__name__}, not a string")
     return value
+
+
+def url_from_json(data: bytes | None) -> str | None:
+    """key.json's `url` as a safe name, or None (no sidecar, not JSON, no string url)."""
+    if data is None:
+        return None
+    try:
+        value = json.loads(data.decode("utf-8")).get(URL_KEY)
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return safe_name(value) if isinstance(value, str) and value else None
 
 
 def _sidecar_caption(caption_field: str, ext: str, data: bytes | None) -> str | None:
@@ -105,7 +125,7 @@ def read_media_file(
     if data is None:
         yield _rejection(spec, file_id, original, "file_too_large", f"> {spec.max_file_bytes}")
         return
-    caption = None
+    caption = url = None
     if spec.caption_field:
         stem = path.rsplit(".", 1)[0] if "." in posixpath.basename(path) else path
         for ext in dict.fromkeys([spec.caption_field, "json"]):
@@ -119,23 +139,39 @@ def read_media_file(
             except (ValueError, UnicodeDecodeError, AttributeError) as exc:
                 yield _rejection(spec, file_id, original, "invalid_caption", f"{ext}: {exc}")
                 return
+            url = url_from_json(side) if ext == "json" else None
             break
-    yield _media_example(spec, file_id, original, data, caption)
+    yield _media_example(spec, file_id, original, data, caption, url)
 
 
 def _media_example(
-    spec: Any, example_id: str, original: dict, data: bytes, caption: str | None
+    spec: Any,
+    example_id: str,
+    original: dict,
+    data: bytes,
+    caption: str | None,
+    url: str | None = None,
 ) -> Example:
-    """The example every reader yields: media bytes, the caption as text, both noted in
-    `original`; a caption's lone surrogates are replaced (counted in `caption_repairs`)."""
+    """The example every reader yields: media bytes, the caption as text, caption and url
+    as attributes and in `original`; a caption's lone surrogates are replaced (counted in
+    `caption_repairs`)."""
+    attributes: dict[str, Any] = {}
     if caption is not None:
         caption, repairs = repair_text(caption)
-        original["caption"] = caption
+        original["caption"] = attributes["caption"] = caption
         if repairs:
             original["caption_repairs"] = repairs
+    if url is not None:
+        original["url"] = attributes["url"] = url
     original["bytes"] = len(data)
     return Example(
-        spec.name, example_id, spec.modality, text=caption, original=original, media=data
+        spec.name,
+        example_id,
+        spec.modality,
+        text=caption,
+        original=original,
+        attributes=attributes,
+        media=data,
     )
 
 
@@ -148,8 +184,8 @@ def _split_member(name: str) -> tuple[str, str]:
 
 class _Group:
     """One key's members while the shard streams past: at most one media blob (the
-    first media extension in sorted order, as `sorted` would pick at the end) and the
-    caption sidecars are held; other members are only named."""
+    first media extension in sorted order, as `sorted` would pick at the end), the
+    caption sidecar and key.json are held; other members are only named."""
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -169,7 +205,7 @@ class _Group:
             if self.media_ext is None or ext < self.media_ext:
                 self.media_ext = ext
                 self.media = read() if size <= spec.max_file_bytes else None
-        elif spec.caption_field and ext in (spec.caption_field, "json"):
+        elif ext in (spec.caption_field, "json"):
             self.sidecars[ext] = read() if size <= MAX_SIDECAR_BYTES else None
 
 
@@ -265,7 +301,8 @@ def _group_example(
                 yield _rejection(spec, example_id, original, "invalid_caption", f"{ext}: {exc}")
                 return
             break
-    yield _media_example(spec, example_id, original, group.media, caption)
+    url = url_from_json(group.sidecars.get("json"))
+    yield _media_example(spec, example_id, original, group.media, caption, url)
 
 
 def read_media_parquet(

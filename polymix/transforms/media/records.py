@@ -22,6 +22,9 @@ video (modality "video")
             start_s / end_s (the segment's window), mel_start_s, hop_s, n_mels, stack,
             has_audio, width / height, duration_s
 
+Every kind, first record only, when the input has them: fields `caption` (the pair's
+text as read, lone surrogates replaced: kept even without a tokenizer) and `url` (key.json's).
+
 Positions (what counts against `shards.max_seq_len`): text tokens, plus per image block
 2 markers + its patches (one block per image or video frame), plus per audio block
 2 markers + ceil(mel frames / stack).
@@ -45,6 +48,14 @@ def image_positions(n_patches: int) -> int:
 
 def audio_positions(mel_frames: int, stack: int) -> int:
     return MARKERS + math.ceil(mel_frames / stack) if mel_frames else 0
+
+
+TEXT_FIELDS = ("caption", "url")
+
+
+def text_fields(attributes: dict[str, Any]) -> dict[str, str]:
+    """The example's caption and url (reader attributes) for its first record's header."""
+    return {name: attributes[name] for name in TEXT_FIELDS if name in attributes}
 
 
 def record_id(doc_id: str, chunk: int, chunks: int) -> str:

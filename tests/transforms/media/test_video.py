@@ -3,6 +3,7 @@ import pytest
 
 from polymix.core.config.media import MediaConfig
 from polymix.sample.media import encode_video, moving_frames, tone
+from polymix.trainer.data.layout import Layout, to_element
 from polymix.transforms.example import Example
 from polymix.transforms.media.errors import MediaRejected
 from polymix.transforms.media.process import MediaProcessor
@@ -60,7 +61,6 @@ def test_frames_and_mel_share_one_clock():
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda: encode_video(moving_frames(0, 64, 48, 10), None), ("decode", "no_audio_stream")),
         (lambda: encode_video(None, tone(440, 1.0)), ("decode", "no_video_stream")),
         (lambda: _flash_video()[:3000], ("decode", "undecodable_video")),
         (lambda: b"\x00\x00\x00\x18ftypmp42" + bytes(500), ("decode", "undecodable_video")),
@@ -74,7 +74,7 @@ def test_frames_and_mel_share_one_clock():
             ("media_filter", "too_short"),
         ),
     ],
-    ids=["no_audio", "no_video", "truncated", "garbage", "empty", "low_res", "short"],
+    ids=["no_video", "truncated", "garbage", "empty", "low_res", "short"],
 )
 def test_bad_videos_are_rejected(media, make, expected):
     data = make()
@@ -90,12 +90,60 @@ def test_duration_limit(media):
     )
 
 
-def test_video_without_audio_is_kept_when_audio_is_optional():
-    media = MediaConfig.model_validate({"video": {"require_audio": False}})
+def test_video_without_audio_is_rejected_when_audio_is_required():
+    media = MediaConfig.model_validate({"video": {"require_audio": True}})
+    data = encode_video(moving_frames(0, 64, 48, 10), None)
+    call = lambda: decode_video(data, media.video, media.audio)  # noqa: E731
+    assert _reason(call) == ("decode", "no_audio_stream")
+
+
+def test_silent_video_is_kept_by_default_and_the_loader_lays_it_out(media):
     data = encode_video(moving_frames(0, 64, 48, 20), None)
     result = MediaProcessor("video", media, None, 512).process(
         Example("s", "v", "video", media=data)
     )
-    record = decode(result.records[0].payload)
+    (kept,) = result.records
+    record = decode(kept.payload)
     assert "mel" not in record.arrays and record.fields["has_audio"] is False
-    assert result.records[0].positions == 2 * (2 + 12)
+    assert kept.positions == 2 * (2 + 12)
+    element = to_element(record, Layout(seq_len=512))
+    assert element["seq"].shape[0] == kept.positions
+    assert element["frames"].shape[0] == 0 and element["patches"].shape[0] == 2 * 12
+
+
+def _with_empty_audio_track(frames: list[np.ndarray]) -> bytes:
+    """A Matroska file that declares an AAC track but holds no audio packet (MP4 drops such
+    a track when muxing; screen and camera recorders write them)."""
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="matroska") as container:
+        video = container.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=SR)
+        audio.layout = "mono"
+        for pixels in frames:
+            for packet in video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                container.mux(packet)
+    return buffer.getvalue()
+
+
+def test_an_empty_audio_track_counts_as_no_audio(media):
+    data = _with_empty_audio_track(moving_frames(0, 64, 48, 20))
+    result = MediaProcessor("video", media, None, 512).process(
+        Example("s", "v.mkv", "video", media=data)
+    )
+    (kept,) = result.records
+    record = decode(kept.payload)
+    assert record.fields["has_audio"] is False and "mel" not in record.arrays
+    assert to_element(record, Layout(seq_len=512))["frames"].shape[0] == 0
+    strict = MediaConfig.model_validate({"video": {"require_audio": True}})
+    call = lambda: MediaProcessor("video", strict, None, 512).process(  # noqa: E731
+        Example("s", "v.mkv", "video", media=data)
+    )
+    assert _reason(call) == ("decode", "empty_audio")
