@@ -154,6 +154,7 @@ def test_rerun_gives_byte_identical_output(demo_run, sample_corpus, tmp_path):
     _same_tree(demo_run, tmp_path / "again")
 
 
+@pytest.mark.slow  # two worker processes on two cores: ~2.5 min
 def test_two_worker_processes_give_byte_identical_output(demo_run, sample_corpus, tmp_path):
     config, _ = sample_corpus
     run_pipeline(

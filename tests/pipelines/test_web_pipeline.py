@@ -27,10 +27,10 @@ def _rejected(run: Path, source: str) -> list[dict]:
 
 def _kept_texts(run: Path, source: str) -> dict[str, str]:
     manifest = load_manifest(run / "manifest.json")
-    tokenizer = spm.SentencePieceProcessor(model_file=str(run / manifest.tokenizer.path))
+    tokenizer = spm.SentencePieceProcessor(model_file=str(data_root(run) / manifest.tokenizer.path))
     texts: dict[str, str] = {}
     for shard in manifest.shards(source):
-        reader = ArrayRecordReader(str(run / shard.path))
+        reader = ArrayRecordReader(str(data_root(run) / shard.path))
         for record in map(decode, reader.read_all()):
             page = record.fields["id"].split("#")[0]
             texts[page] = texts.get(page, "") + tokenizer.decode(record["tokens"].tolist())
@@ -101,7 +101,7 @@ def test_pages_quoting_the_eval_set_are_removed_with_the_ngram(demo_run, sample_
 
 
 def test_top_domains_reach_the_stats_and_the_report(demo_run):
-    stats = json.loads((demo_run / "stats.json").read_text())
+    stats = json.loads((data_root(demo_run) / "stats.json").read_text())
     summary = stats["domains"]["webarc"]
     top = {d["domain"]: d for d in summary["top"]}
     assert top["casino-royale-bonus.example"] == {

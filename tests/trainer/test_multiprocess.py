@@ -110,6 +110,7 @@ def test_two_processes_equal_one_bit_for_bit_through_sigterm_and_resume(
     assert len(one) == 6 and two == one  # exact: the same program, the same sums
 
 
+@pytest.mark.slow  # four JAX processes on two cores: ~1.5 min
 def test_four_processes_equal_one_and_stop_together(manifest: Path, tmp_path: Path) -> None:
     run = _launch(4, manifest, tmp_path / "four", CONFIG, "--slow")
     # Meanwhile, here: one process, one device, fed what the four feed together.
