@@ -12,11 +12,14 @@ vocabulary) and cached beside the corpus. Sides, all on the same texts:
   added, one thread), the cheapest the library gives ids;
 - `stage function`: the stage's own DoFn (`_TokenizeBatchFn`: batch encode, records
   built and isolated one document at a time) called directly, 64 documents a call;
-- `DirectRunner`: `TokenizeText` on the DirectRunner with one worker, as the marginal
-  cost over a pipeline that creates and counts the same examples.
+- `DirectRunner`: `TokenizeText` on the DirectRunner with one worker, as its marginal
+  cost per document: the run on all documents minus the run on the first few (the
+  runner's fixed cost per pipeline and transform), less the same difference for a
+  pipeline that reads and counts the examples without the stage.
 
 CPU is `time.process_time()` (all threads of this process), summed over `--rounds`
-rounds that rotate which side goes first, so a shared machine slows every side alike.
+rounds that rotate which side goes first, so a shared machine slows every side alike,
+after one untimed pass of every side on a few documents (imports, the first pipeline).
 The stage function is also split into its parts: encoding alone, building records
 from the ids (`record_codec` + chunking), and what isolation and output objects add.
 """
@@ -24,7 +27,9 @@ from the ids (`record_codec` + chunking), and what isolation and output objects 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +41,7 @@ if __name__ == "__main__":
 
 MAX_SEQ_LEN = 2048
 BATCH = 64
+SMALL = 4 * BATCH  # the few documents whose runs measure the runner's fixed cost
 
 
 def model_proto(texts: list[str], vocab: int) -> bytes:
@@ -59,20 +65,37 @@ def _batches(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _run_stage(examples, proto: bytes, with_stage: bool) -> None:
+def _example(line: str):
+    import json
+
+    from polymix.transforms.example import Example
+
+    doc = json.loads(line)
+    return Example("real", doc["id"], "text", text=doc["text"])
+
+
+def _run_stage(documents: Path, proto: bytes, with_stage: bool) -> None:
+    """Read the documents, tokenize them (or not) and count the outputs.
+
+    Read from a file rather than `Create`d: `Create` pickles and compresses its values
+    into the graph, seconds of noise around the stage's own cost.
+    """
     import apache_beam as beam
 
     from polymix.pipelines.tokenize import TokenizeText
 
     with beam.Pipeline(runner="DirectRunner") as pipeline:
-        created = pipeline | beam.Create(examples, reshuffle=False)
+        examples = pipeline | beam.io.ReadFromText(str(documents)) | beam.Map(_example)
+        outputs = {"examples": examples}
         if with_stage:
-            out = created | TokenizeText(proto, MAX_SEQ_LEN)
-            created = tuple(out.values()) | beam.Flatten()
-        _ = created | beam.combiners.Count.Globally()
+            outputs = examples | TokenizeText(proto, MAX_SEQ_LEN)
+        for name, pcoll in outputs.items():  # no Flatten: it would encode every output
+            _ = pcoll | f"Count {name}" >> beam.combiners.Count.Globally()
 
 
-def sides(docs: list[dict], proto: bytes) -> dict[str, Callable[[], object]]:
+def sides(docs: list[dict], proto: bytes, folder: Path) -> dict[str, Callable[[], object]]:
+    import json
+
     import sentencepiece as spm
 
     from polymix.pipelines.tokenize import _TokenizeBatchFn
@@ -84,64 +107,82 @@ def sides(docs: list[dict], proto: bytes) -> dict[str, Callable[[], object]]:
     processor = spm.SentencePieceProcessor(model_proto=proto)
     fn = _TokenizeBatchFn(proto, MAX_SEQ_LEN)
     fn.setup()
+    files = {}
+    for name, chosen in (("all", docs), ("few", docs[:SMALL])):
+        files[name] = folder / f"{name}.jsonl"
+        files[name].write_text(
+            "".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n" for d in chosen)
+        )
     return {
         "raw": lambda: processor.encode(texts),
         "raw numpy": lambda: processor.encode(
             texts, out_type="numpy", add_bos=True, add_eos=True, num_threads=1
         ),
         "stage function": lambda: [list(fn.process(batch)) for batch in batches],
-        "DirectRunner": lambda: _run_stage(examples, proto, True),
-        "DirectRunner without the stage": lambda: _run_stage(examples, proto, False),
+        "DirectRunner": lambda: _run_stage(files["all"], proto, True),
+        "DirectRunner, few": lambda: _run_stage(files["few"], proto, True),
+        "no stage": lambda: _run_stage(files["all"], proto, False),
+        "no stage, few": lambda: _run_stage(files["few"], proto, False),
     }
 
 
-def parts(docs: list[dict], proto: bytes) -> dict[str, float]:
-    """CPU of the stage function's parts, once each: encode, records from ids, the rest."""
+def parts(docs: list[dict], proto: bytes, rounds: int) -> dict[str, float]:
+    """CPU of the stage function's parts per pass: encode, records from ids (the rest is
+    isolation and output objects)."""
     from polymix.transforms.sentencepiece_tokenizer import TextTokenizer
 
     tokenizer = TextTokenizer(proto, MAX_SEQ_LEN)
     text_batches = _batches([d["text"] for d in docs], BATCH)
-    ids: list = []
-    encode = _cpu(lambda: [ids.extend(tokenizer.token_ids_batch(b)) for b in text_batches])
-    build = _cpu(
-        lambda: [
-            list(tokenizer.records("real", "text", d["id"], d["text"], ids=i))
-            for d, i in zip(docs, ids, strict=True)
-        ]
-    )
-    return {"encode": encode, "records": build, "tokens": float(sum(map(len, ids)))}
+    encode = build = 0.0
+    for _ in range(rounds):
+        ids: list = []
+        encode += _cpu(lambda: [ids.extend(tokenizer.token_ids_batch(b)) for b in text_batches])
+        build += _cpu(
+            lambda: [
+                list(tokenizer.records("real", "text", d["id"], d["text"], ids=i))
+                for d, i in zip(docs, ids, strict=True)
+            ]
+        )
+    tokens = float(sum(map(len, ids)))
+    return {"encode": encode / rounds, "records": build / rounds, "tokens": tokens}
 
 
 def measure(docs: list[dict], proto: bytes, rounds: int) -> dict[str, float]:
-    work = sides(docs, proto)
+    folder = Path(tempfile.mkdtemp(prefix="polymix-tokenize-"))
+    for warm_up in sides(docs[:BATCH], proto, folder).values():  # imports, first pipeline
+        warm_up()
+    work = sides(docs, proto, folder)
     names = list(work)
     totals = dict.fromkeys(names, 0.0)
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             totals[name] += _cpu(work[name])
+    shutil.rmtree(folder)
     return totals
 
 
 def report(docs: list[dict], totals: dict[str, float], split: dict[str, float]) -> None:
-    raw, raw_numpy = totals["raw"], totals["raw numpy"]
-    stage = totals["DirectRunner"] - totals["DirectRunner without the stage"]
-    rows = {
-        "raw": raw,
-        "raw numpy": raw_numpy,
-        "stage function": totals["stage function"],
-        "DirectRunner (marginal)": stage,
-        "DirectRunner (whole run)": totals["DirectRunner"],
-    }
-    rounds = totals["_rounds"]
+    rounds = totals.pop("_rounds")
+    per_doc = {name: seconds / (rounds * len(docs)) for name, seconds in totals.items()}
+    runner = totals["DirectRunner"] - totals["DirectRunner, few"]
+    reading = totals["no stage"] - totals["no stage, few"]
+    per_doc["DirectRunner, marginal"] = (runner - reading) / (rounds * (len(docs) - SMALL))
+    per_doc["DirectRunner, whole run"] = per_doc.pop("DirectRunner")
     print(f"{len(docs)} documents, {sum(len(d['text']) for d in docs):,} characters")
-    print(f"{split['tokens']:,.0f} tokens, {rounds:.0f} rounds, CPU-seconds summed")
-    for name, seconds in rows.items():
-        rate = len(docs) * rounds / seconds
+    print(f"{split['tokens']:,.0f} tokens, {rounds:.0f} rounds")
+    for name in ("raw", "raw numpy", "stage function", "DirectRunner, marginal"):
+        seconds = per_doc[name]
         print(
-            f"  {name:26s} {seconds:7.2f} s  {rate:7.0f} docs/CPU-s"
-            f"  {raw / seconds:5.2f}x raw  {raw_numpy / seconds:5.2f}x raw numpy"
+            f"  {name:24s} {1 / seconds:7.0f} docs/CPU-s  {per_doc['raw'] / seconds:5.2f}x raw"
+            f"  {per_doc['raw numpy'] / seconds:5.2f}x raw numpy"
         )
+    whole, reads = per_doc["DirectRunner, whole run"], per_doc["no stage"]
+    print(
+        f"  DirectRunner whole run {1 / whole:.0f} docs/CPU-s (reading the file alone:"
+        f" {1 / reads:.0f}/CPU-s); marginal = (all - first {SMALL}) of the run with the stage"
+        " minus the same of the run without it"
+    )
     rest = totals["stage function"] / rounds - split["encode"] - split["records"]
     print(
         f"  stage function, one pass: encode {split['encode']:.2f} s, records from ids "
@@ -163,8 +204,8 @@ def main() -> None:
     if args.docs:
         docs = docs[: args.docs]
     totals = measure(docs, proto, args.rounds)
-    totals["_rounds"] = args.rounds
-    report(docs, totals, parts(docs, proto))
+    totals["_rounds"] = float(args.rounds)
+    report(docs, totals, parts(docs, proto, args.rounds))
 
 
 if __name__ == "__main__":
