@@ -136,9 +136,11 @@ def parts(docs: list[dict], proto: bytes, rounds: int) -> dict[str, float]:
     encode = build = 0.0
     for _ in range(rounds):
         ids: list = []
-        encode += _cpu(lambda: [ids.extend(tokenizer.token_ids_batch(b)) for b in text_batches])
+        encode += _cpu(
+            lambda ids=ids: [ids.extend(tokenizer.token_ids_batch(b)) for b in text_batches]
+        )
         build += _cpu(
-            lambda: [
+            lambda ids=ids: [
                 list(tokenizer.records("real", "text", d["id"], d["text"], ids=i))
                 for d, i in zip(docs, ids, strict=True)
             ]
