@@ -89,14 +89,33 @@ class TextTokenizer:
         return {marker: self.processor.piece_to_id(marker) for marker in MEDIA_MARKERS}
 
     def token_ids(self, text: str) -> np.ndarray:
-        ids = self.processor.encode(text, out_type=int)
-        return np.asarray([BOS_ID, *ids, EOS_ID], dtype=np.int32)
+        """BOS .. EOS ids as int32, straight from SentencePiece's buffer: no Python ints."""
+        return self.processor.encode(text, out_type="numpy", add_bos=True, add_eos=True)
+
+    def token_ids_batch(self, texts: list[str]) -> list[np.ndarray]:
+        """`token_ids` of each text in one call; any text that fails fails the whole call.
+
+        One thread: a runner already gives every core its own worker, so SentencePiece's
+        pool would only contend with them.
+        """
+        return self.processor.encode(
+            texts, out_type="numpy", add_bos=True, add_eos=True, num_threads=1
+        )
 
     def records(
-        self, source: str, modality: str, doc_id: str, text: str
+        self,
+        source: str,
+        modality: str,
+        doc_id: str,
+        text: str,
+        ids: np.ndarray | None = None,
     ) -> Iterator[tuple[str, bytes, int]]:
-        """(record id, encoded record, positions) per chunk; chunk ids add `#k` when cut."""
-        ids = self.token_ids(text)
+        """(record id, encoded record, positions) per chunk; chunk ids add `#k` when cut.
+
+        `ids` are `token_ids(text)` when a batch already encoded them.
+        """
+        if ids is None:
+            ids = self.token_ids(text)
         chunks = max(1, -(-len(ids) // self.max_seq_len))
         for k in range(chunks):
             piece = ids[k * self.max_seq_len : (k + 1) * self.max_seq_len]
