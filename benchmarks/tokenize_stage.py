@@ -1,6 +1,6 @@
 """The tokenize stage per CPU-second vs SentencePiece alone, on real documents.
 
-    .venv/bin/python benchmarks/tokenize.py [--docs N] [--rounds 5] [--vocab 8000]
+    .venv/bin/python benchmarks/tokenize_stage.py [--docs N] [--rounds 5] [--vocab 8000]
 
 The corpus is `benchmarks/real_corpus.py` (6,151 documents nobody here wrote, 43 M
 characters). The tokenizer is trained on every sixth document with the code
@@ -34,10 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-if __name__ == "__main__":
-    # Run as a script, this file's folder comes first on the path, where this file would
-    # stand in for the standard library's `tokenize`: the repository root takes its place.
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 MAX_SEQ_LEN = 2048
 BATCH = 64
