@@ -24,7 +24,20 @@ from typing import Any
 
 from polymix.core.errors import UserFacingError
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.zst", ".arc.gz")
+TEXT_FORMATS = ("jsonl", "csv", "text", "parquet", "hf_arrow", "warc")
+# By a file's last suffix once Beam's compression suffix is taken off; anything else is JSONL.
+FORMAT_BY_SUFFIX = {
+    ".parquet": "parquet",
+    ".arrow": "hf_arrow",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "text",
+    ".md": "text",
+    ".rst": "text",
+    ".warc": "warc",
+    ".wet": "warc",
+    ".arc": "warc",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,13 +45,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "tag", help="score documents with the quality filters and explain each decision"
     )
     parser.add_argument(
-        "input", nargs="+", help="JSONL (.jsonl, .gz, .zst), Parquet, or WARC/WET (.warc[.gz])"
+        "input",
+        nargs="+",
+        help="JSONL, CSV (.csv, .tsv), text (.txt, .md, .rst), Parquet, Arrow or WARC/WET, "
+        "plain or compressed (.gz, .bz2, .xz, .zst, ...)",
     )
     parser.add_argument("--config", help="polymix YAML; its `filters` and `url_filter` are used")
     parser.add_argument(
         "--source", help="read as this config source is read (format, fields, web settings)"
     )
-    parser.add_argument("--format", choices=["jsonl", "parquet", "warc"], help="default: suffix")
+    parser.add_argument("--format", choices=TEXT_FORMATS, help="default: by suffix")
     parser.add_argument(
         "--stages", help="comma-separated stages to run, in order (default: the config's list)"
     )
@@ -180,19 +196,30 @@ def _parse_stages(text: str | None) -> list[str] | None:
 
 
 def format_of(path: str) -> str:
-    if path.endswith(".parquet"):
-        return "parquet"
-    return "warc" if path.endswith(WARC_SUFFIXES) else "jsonl"
+    from polymix.transforms.decompress import SUFFIXES
+
+    name = Path(path).name.lower()
+    for compression in SUFFIXES:
+        name = name.removesuffix(compression)
+    return FORMAT_BY_SUFFIX.get(Path(name).suffix, "jsonl")
 
 
 def _spec(path: str, fmt: str | None, source: Any, modality: str, text_field: str, id_field: str):
     from polymix.transforms.read_text import TextSourceSpec
 
     if source is not None:
-        web = source.web if source.format == "warc" else None
-        fields = (source.text_field, source.id_field)
-        return TextSourceSpec("tag", source.modality, fmt or source.format, *fields, web)
-    return TextSourceSpec("tag", modality, fmt or format_of(path), text_field, id_field)
+        return TextSourceSpec(
+            "tag",
+            source.modality,
+            fmt or source.format,
+            source.text_field,
+            source.id_field,
+            delimiter=source.delimiter,
+            web=source.web if source.format == "warc" else None,
+        )
+    fmt = fmt or format_of(path)
+    delimiter = "\t" if fmt == "csv" and ".tsv" in Path(path).name.lower() else ","
+    return TextSourceSpec("tag", modality, fmt, text_field, id_field, delimiter=delimiter)
 
 
 def _read(path: str, spec: Any) -> Iterator[Any]:
