@@ -140,6 +140,7 @@ def _step_temp_bytes(cfg, params, batch) -> int:
     return step.lower(params, batch).compile().memory_analysis().temp_size_in_bytes
 
 
+@pytest.mark.slow  # two compilations of the demo model: ~50 s
 def test_remat_changes_memory_not_gradients() -> None:
     """Recomputing each unit in the backward pass keeps only its input: XLA's scratch
     memory for the step falls by more than a third, the gradients stay the same."""

@@ -148,6 +148,7 @@ def _same_tree(a: Path, b: Path) -> None:
     assert mismatch == []
 
 
+@pytest.mark.slow  # a second whole run: ~1 min
 def test_rerun_gives_byte_identical_output(demo_run, sample_corpus, tmp_path):
     config, _ = sample_corpus
     run_pipeline(config, tmp_path / "again")

@@ -64,6 +64,7 @@ def test_writing_to_gcs_gives_the_same_bytes(demo_run, sample_corpus, gcs):
         assert written[relative] == data, relative
 
 
+@pytest.mark.slow  # translating the whole graph for Dataflow: ~1 min
 def test_dry_run_builds_every_stage_for_dataflow_with_gs_paths(sample_corpus, tmp_path, capsys):
     config_path, _ = sample_corpus
     root = tmp_path / "corpus"

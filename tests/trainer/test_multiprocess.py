@@ -88,6 +88,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 CONFIG = [*TINY, "steps=6", "checkpoint_every=100"]
 
 
+@pytest.mark.slow  # two JAX processes through SIGTERM and resume: ~1.5 min
 def test_two_processes_equal_one_bit_for_bit_through_sigterm_and_resume(
     manifest: Path, tmp_path: Path
 ) -> None:
