@@ -51,7 +51,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run(argv: list[str]) -> int:
+def run_command_line(argv: list[str]) -> int:
     """Parse and run one command line; errors travel up to the caller's handling."""
     args = parse(argv)
     return int(args.handler(args) or 0)

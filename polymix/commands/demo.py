@@ -21,7 +21,7 @@ def handle(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from polymix.commands import run as polymix
+    from polymix.commands import run_command_line as polymix
     from polymix.commands._beam_flags import check_beam_flags
 
     check_beam_flags(args.extra)
