@@ -68,6 +68,7 @@ def test_a_gs_model_is_read_by_workers_through_beam(gcs, tmp_path):
         stage_model("filters.language.model_path", f"gs://{BUCKET}/models/none.ftz", DATAFLOW)
 
 
+@pytest.mark.slow  # Dataflow dry runs: ~30 s
 def test_dry_run_fails_in_one_line_when_workers_would_not_find_a_model(
     sample_corpus, tmp_path, capsys, gcs
 ):

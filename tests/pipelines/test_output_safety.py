@@ -54,6 +54,7 @@ def test_overwrite_refuses_a_folder_holding_files_polymix_did_not_write(
     assert (out / "report" / "thesis.docx").read_bytes() == b"three years of work"
 
 
+@pytest.mark.slow  # two whole runs into one folder: ~40 s
 def test_overwrite_publishes_the_other_slot_and_deletes_only_the_old_one(
     demo_run, sample_corpus, tmp_path, capsys
 ):
@@ -80,6 +81,7 @@ def test_overwrite_publishes_the_other_slot_and_deletes_only_the_old_one(
     assert main(["verify", str(out)]) == 0
 
 
+@pytest.mark.slow  # two whole runs, one on a full disk: ~35 s
 def test_a_run_that_fills_the_disk_keeps_the_previous_run_and_leaves_nothing(
     demo_run, sample_corpus, tmp_path, capsys
 ):

@@ -169,6 +169,7 @@ def test_every_problem_is_listed_in_one_run_with_a_count(run, capsys):
     assert f"{len(problems)} problem(s)" in printed.splitlines()[-1]
 
 
+@pytest.mark.slow  # a run copied to the GCS emulator: ~25 s
 def test_a_remote_run_is_verified_through_beam_filesystems(run, capsys, gcs):
     from apache_beam.io.filesystems import FileSystems
 
