@@ -24,35 +24,12 @@ from collections.abc import Callable, Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from polymix.pipelines.salted_join import Meet, WithSalts, hub_copies, member_copy
+from polymix.pipelines.salted_join import Fold, Meet, WithSalts, hub_copies, member_copy
 from polymix.transforms import cluster_floor as cf
 from polymix.transforms.star_cc import rank
 
 _SKETCH, _LABEL, _KEEPER = 0, 1, 2
 _MEMBERS, _RESIDUE, _NOTES, _OFFERS, _NEXT = "members", "residue", "notes", "offers", "next"
-
-
-class _Fold(beam.CombineFn):
-    """A pure fold (add, merge) as a CombineFn over `(member, contribution)` elements."""
-
-    def __init__(self, add: Callable, merge: Callable) -> None:
-        self.add = add
-        self.merge = merge
-
-    def create_accumulator(self):
-        return None
-
-    def add_input(self, accumulator, element):
-        return self.add(accumulator, element[1])
-
-    def merge_accumulators(self, accumulators):
-        merged = None
-        for accumulator in accumulators:
-            merged = self.merge(merged, accumulator)
-        return merged
-
-    def extract_output(self, accumulator):
-        return accumulator
 
 
 def _keep_smaller(accumulator, node):
@@ -80,7 +57,7 @@ class ClusterFloor(beam.PTransform):
         kept = (
             labels
             | "ByCluster" >> beam.MapTuple(lambda node, cluster: (cluster, (node, node)))
-            | "KeptOfCluster" >> beam.CombinePerKey(WithSalts(_Fold(_keep_smaller, cf.smaller)))
+            | "KeptOfCluster" >> beam.CombinePerKey(WithSalts(Fold(_keep_smaller, cf.smaller)))
             | "TellKept" >> beam.MapTuple(lambda cluster, k: (k[0], (_KEEPER, cluster, k[1])))
         )
         by_node = (
@@ -172,8 +149,8 @@ class _PivotRounds(beam.PTransform):
         return removed | "Removed" >> beam.Flatten()
 
 
-def _neighbourhood() -> _Fold:
-    return _Fold(cf.neighbourhood_add, cf.neighbourhood_merge)
+def _neighbourhood() -> Fold:
+    return Fold(cf.neighbourhood_add, cf.neighbourhood_merge)
 
 
 def _half_edges(edge: tuple, floor: float) -> Iterator:
@@ -217,7 +194,7 @@ class _PivotRound(beam.PTransform):
         resolved = (
             (offered.main, decided[_NOTES])
             | "OffersIn" >> beam.Flatten()
-            | "Offers" >> beam.CombinePerKey(_Fold(cf.offers_add, cf.offers_merge))
+            | "Offers" >> beam.CombinePerKey(Fold(cf.offers_add, cf.offers_merge))
             | "Resolve" >> beam.FlatMapTuple(_resolve).with_outputs(_NOTES, "hubs", main="removed")
         )
         passed = (resolved.hubs, offered[_MEMBERS]) | "PassOn" >> Meet(

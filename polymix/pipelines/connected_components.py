@@ -32,35 +32,12 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from polymix.pipelines.salted_join import Meet, WithSalts, hub_copies, member_copy
+from polymix.pipelines.salted_join import Fold, Meet, WithSalts, hub_copies, member_copy
 from polymix.transforms import star_cc as cc
 
 NAMESPACE = "connected_components"
 _UNFINISHED = Metrics.counter(NAMESPACE, "unfinished_nodes")
 _FINAL = "final"
-
-
-class _Fold(beam.CombineFn):
-    """A star_cc fold as a CombineFn over `(member, contribution)` elements."""
-
-    def __init__(self, add, merge) -> None:
-        self.add = add
-        self.merge = merge
-
-    def create_accumulator(self):
-        return None
-
-    def add_input(self, accumulator, element):
-        return self.add(accumulator, element[1])
-
-    def merge_accumulators(self, accumulators):
-        merged = None
-        for accumulator in accumulators:
-            merged = self.merge(merged, accumulator)
-        return merged
-
-    def extract_output(self, accumulator):
-        return accumulator
 
 
 class ConnectedComponents(beam.PTransform):
@@ -134,7 +111,7 @@ class _Round(beam.PTransform):
         large = (
             contributions
             | "LargeSummary"
-            >> beam.CombinePerKey(WithSalts(_Fold(cc.large_star_add, cc.large_star_merge)))
+            >> beam.CombinePerKey(WithSalts(Fold(cc.large_star_add, cc.large_star_merge)))
             | "LargeStep" >> beam.ParDo(_large_step).with_outputs(_HUBS, _NOTES, main=_ROOTS)
         )
         hung = (large[_HUBS], members) | "LargeMeet" >> Meet(
@@ -144,7 +121,7 @@ class _Round(beam.PTransform):
             (hung.main, large[_NOTES])
             | "SmallIn" >> beam.Flatten()
             | "SmallSummary"
-            >> beam.CombinePerKey(WithSalts(_Fold(cc.small_star_add, cc.small_star_merge)))
+            >> beam.CombinePerKey(WithSalts(Fold(cc.small_star_add, cc.small_star_merge)))
             | "SmallStep"
             >> beam.ParDo(_SmallStep(self.index)).with_outputs(_CONTRIBUTIONS, _MEMBERS, main=_HUBS)
         )

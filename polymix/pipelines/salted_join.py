@@ -39,6 +39,31 @@ from typing import Any
 import apache_beam as beam
 import xxhash
 
+
+class Fold(beam.CombineFn):
+    """A pure fold (add, merge) as a CombineFn over `(member, contribution)` elements, so
+    the per-node rules stay plain functions testable without Beam."""
+
+    def __init__(self, add: Callable, merge: Callable) -> None:
+        self.add = add
+        self.merge = merge
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, accumulator, element):
+        return self.add(accumulator, element[1])
+
+    def merge_accumulators(self, accumulators):
+        merged = None
+        for accumulator in accumulators:
+            merged = self.merge(merged, accumulator)
+        return merged
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
 SALTS = 4096
 _SMALL = 32  # occupied salts kept as a set up to this many, then as a bitmap
 _SALT_SEED = 0x5A17
