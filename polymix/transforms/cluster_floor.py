@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from polymix.transforms.star_cc import rank
+from polymix.transforms.star_cc import min_present, rank
 
 Similarity = Callable[[Any, Any], float]
 
@@ -68,11 +68,7 @@ def neighbourhood_add(summary: Neighbourhood | None, contribution: tuple) -> Nei
 def neighbourhood_merge(a: Neighbourhood | None, b: Neighbourhood | None) -> Neighbourhood | None:
     if a is None or b is None:
         return a if b is None else b
-    if a.lowest is None or b.lowest is None:
-        lowest = b.lowest if a.lowest is None else a.lowest
-    else:
-        lowest = min(a.lowest, b.lowest)
-    return Neighbourhood(lowest, a.active or b.active)
+    return Neighbourhood(min_present(a.lowest, b.lowest), a.active or b.active)
 
 
 def is_pivot(node: str, summary: Neighbourhood) -> bool:
@@ -100,12 +96,8 @@ def offers_add(summary: Offers | None, contribution: tuple) -> Offers:
 def offers_merge(a: Offers | None, b: Offers | None) -> Offers | None:
     if a is None or b is None:
         return a if b is None else b
-    if a.best is None or b.best is None:
-        best = b.best if a.best is None else a.best
-    else:
-        best = min(a.best, b.best)
     keys = a.keys if a.keys is not None else b.keys
-    return Offers(best, a.pivot or b.pivot, a.active or b.active, keys)
+    return Offers(min_present(a.best, b.best), a.pivot or b.pivot, a.active or b.active, keys)
 
 
 def outcome(summary: Offers) -> tuple:

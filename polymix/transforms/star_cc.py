@@ -120,6 +120,13 @@ class SmallStar(NamedTuple):
 PARENT_NOTE = (None, True)
 
 
+def min_present(a: Any, b: Any) -> Any:
+    """The smaller of two values where None means "nothing heard yet"."""
+    if a is None or b is None:
+        return b if a is None else a
+    return min(a, b)
+
+
 def small_star_contribution(parent: Any) -> tuple:
     return parent, False
 
@@ -132,11 +139,7 @@ def small_star_add(summary: SmallStar | None, contribution: tuple) -> SmallStar:
 def small_star_merge(a: SmallStar | None, b: SmallStar | None) -> SmallStar | None:
     if a is None or b is None:
         return a if b is None else b
-    if a.smallest is None or b.smallest is None:
-        smallest = b.smallest if a.smallest is None else a.smallest
-    else:
-        smallest = min(a.smallest, b.smallest)
-    return SmallStar(smallest, a.is_parent or b.is_parent)
+    return SmallStar(min_present(a.smallest, b.smallest), a.is_parent or b.is_parent)
 
 
 class SmallStarStep(NamedTuple):
