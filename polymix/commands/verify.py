@@ -36,7 +36,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"{problems} problem(s) in {file} (paths under {manifest.root})")
         return 1
     records = sum(t.records for t in manifest.sources.values())
-    side = sum(f.entries for f in manifest.index if f.kind != "shards")
+    side = sum(f.entries for f in manifest.index if f.kind not in ("shards", "eval"))
     print(
         f"ok: {manifest.shard_count} shards, {records} records, {side} side files re-counted, "
         f"accounting balances for {len(manifest.sources)} source(s)"

@@ -62,12 +62,12 @@ def _checked_bytes(root: str, info: IndexFileInfo) -> bytes:
 
 
 def _entry(info: IndexFileInfo, number: int, line: bytes) -> Entry:
-    model = ShardInfo if info.kind == "shards" else SideFileInfo
+    model = ShardInfo if info.kind in ("shards", "eval") else SideFileInfo
     try:
         entry = model.model_validate_json(line)
     except ValidationError as exc:
         raise ManifestRefused(f"index {info.path} line {number}: {one_line(exc)}") from None
-    kind = getattr(entry, "kind", "shards")
+    kind = entry.kind
     if entry.source != info.source or kind != info.kind:
         raise ManifestRefused(
             f"index {info.path} line {number}: a {kind} entry of source {entry.source!r} in "
@@ -101,7 +101,7 @@ def _gzip(lines: Iterable[bytes]) -> bytes:
 def _groups(entries: Iterable[Entry]) -> dict[tuple[str, str], list[Entry]]:
     groups: dict[tuple[str, str], list[Entry]] = {}
     for entry in entries:
-        groups.setdefault((getattr(entry, "kind", "shards"), entry.source), []).append(entry)
+        groups.setdefault((entry.kind, entry.source), []).append(entry)
     return groups
 
 

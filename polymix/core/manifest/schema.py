@@ -14,7 +14,8 @@ from polymix.core.manifest.paths import RelativePath
 # 2: shards and side files moved from the top level into a checksummed index.
 # 3: `data` names the folder the run's files are in (a run's slot), relative to the manifest.
 SCHEMA_VERSION = 3
-IndexKind = Literal["shards", "rejected", "duplicates"]
+IndexKind = Literal["shards", "eval", "rejected", "duplicates"]
+Split = Literal["train", "eval"]
 SideKind = Literal["rejected", "duplicates"]
 Count = Annotated[int, Field(ge=0)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -45,6 +46,14 @@ class ShardInfo(_Strict):
     positions: dict[str, int] = Field(
         default_factory=dict, description="`tokens` split by kind: text, image, audio"
     )
+    split: Split = Field(
+        "train", description="eval: held-out records, listed apart so training never reads them"
+    )
+
+    @property
+    def kind(self) -> IndexKind:
+        """The index this entry belongs in: held-out shards have their own."""
+        return "eval" if self.split == "eval" else "shards"
 
 
 class SideFileInfo(_Strict):
@@ -106,6 +115,8 @@ class SourceTotals(_Strict):
     positions: dict[str, int] = Field(
         default_factory=dict, description="kept sequence positions by kind: text, image, audio"
     )
+    eval_records: Count = Field(0, description="records of kept examples held out for eval")
+    eval_tokens: Count = Field(0, description="positions of the held-out records")
 
     @property
     def duplicates_total(self) -> int:
@@ -185,6 +196,13 @@ class Manifest(_Strict):
         for info in self.index_files("shards", source):
             yield from read_index_file(self.root, info)  # type: ignore[misc]
 
+    def eval_shards(self, source: str | None = None) -> Iterator[ShardInfo]:
+        """The held-out shards (of one source): never part of `shards`, so never trained on."""
+        from polymix.core.manifest.index import read_index_file
+
+        for info in self.index_files("eval", source):
+            yield from read_index_file(self.root, info)  # type: ignore[misc]
+
     def side_files(
         self, source: str | None = None, kind: SideKind | None = None
     ) -> Iterator[SideFileInfo]:
@@ -192,7 +210,7 @@ class Manifest(_Strict):
 
         for info in self.index:
             if (
-                info.kind != "shards"
+                info.kind not in ("shards", "eval")
                 and kind in (None, info.kind)
                 and source in (None, info.source)
             ):
