@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= out/demo
+# One test worker per core; tests sharing a whole-run fixture stay on one worker.
+PARALLEL ?= -n auto --dist loadgroup
 
 .PHONY: demo test test-slow lint format clean chromium
 
@@ -24,7 +26,7 @@ CHROMIUM := $(shell command -v chromium 2>/dev/null)
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 # The report test renders the HTML in headless Chromium (Debian's package).
 chromium:
@@ -34,7 +36,7 @@ ifeq ($(CHROMIUM),)
 endif
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow $(PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

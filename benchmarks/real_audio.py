@@ -26,6 +26,7 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.cache_lock import building  # noqa: E402
 from polymix.core.config.media import MediaConfig  # noqa: E402
 from polymix.transforms.example import Example  # noqa: E402
 from polymix.transforms.media.errors import MediaRejected  # noqa: E402
@@ -53,8 +54,13 @@ SAME["freedesktop/stereo/camera-shutter.oga"] = "freedesktop/stereo/screen-captu
 
 
 def build_cache() -> Path:
-    if CACHE.exists() and any(CACHE.rglob("*.wav")):
-        return CACHE
+    with building(CACHE):
+        if not any(CACHE.rglob("*.wav")):
+            _build(CACHE)
+    return CACHE
+
+
+def _build(cache: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["apt-get", "download", *PACKAGES], cwd=tmp, check=True)
         for deb in Path(tmp).glob("*.deb"):
@@ -62,10 +68,9 @@ def build_cache() -> Path:
         sounds = Path(tmp) / "x" / "usr" / "share" / "sounds"
         for path in sounds.rglob("*"):
             if path.suffix in (".wav", ".oga"):
-                target = CACHE / path.relative_to(sounds)
+                target = cache / path.relative_to(sounds)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(path.read_bytes())  # a link becomes a copy
-    return CACHE
 
 
 def as_mp3(data: bytes) -> bytes | None:

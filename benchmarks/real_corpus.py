@@ -32,10 +32,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.cache_lock import building  # noqa: E402
 
 PACKAGES = (
     "manpages",
@@ -297,7 +301,13 @@ def build(force: bool = False) -> Path:
     documents = target / "documents.jsonl"
     if documents.is_file() and not force:
         return documents
-    target.mkdir(parents=True, exist_ok=True)
+    with building(target):
+        if documents.is_file() and not force:
+            return documents  # built by another process while this one waited
+        return _build(target, documents)
+
+
+def _build(target: Path, documents: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=target) as scratch:
         versions = download(PACKAGES, Path(scratch))
         root = Path(scratch) / "root"

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.cache_lock import building  # noqa: E402
 from benchmarks.real_corpus import download  # noqa: E402
 from polymix.sample.warc import Response, html_headers, warc_file  # noqa: E402
 
@@ -124,7 +125,13 @@ def build(force: bool = False) -> Path:
     archive = target / "debian-html.warc.gz"
     if archive.is_file() and not force:
         return archive
-    target.mkdir(parents=True, exist_ok=True)
+    with building(target):
+        if archive.is_file() and not force:
+            return archive  # built by another process while this one waited
+        return _build(target, archive)
+
+
+def _build(target: Path, archive: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=target) as scratch:
         versions = download(PACKAGES, Path(scratch))
         responses, rows = [], []

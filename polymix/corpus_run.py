@@ -167,6 +167,7 @@ def prepare(config: Config, output: str, *, overwrite: bool, dry_run: bool = Fal
         minhash=manifest_scheme(config.near_dedup) if config.near_dedup.enabled else None,
         warnings=tuple(w for w in warnings if "dry run" not in w),
         mixture=config.mixture,
+        media=config.media.layout(s.modality for s in config.sources),
     )
     return Prepared(CorpusJob(config, patterns, facts, proto), root, warnings, overwrite)
 

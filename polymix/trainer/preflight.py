@@ -50,6 +50,7 @@ def check_manifest(
         )
     if manifest.shard_count == 0:
         raise PreflightError(f"{path}: the manifest lists no shards")
+    check_media_layout(manifest, model_cfg, cfg)
     seq_len = cfg.seq_len or manifest.max_seq_len
     if seq_len < manifest.max_seq_len:
         raise PreflightError(
@@ -57,6 +58,25 @@ def check_manifest(
             f"{manifest.max_seq_len}; records are never split by the loader"
         )
     return manifest, seq_len
+
+
+# The manifest's media layout keys, each the model config field that must equal it.
+MEDIA_LAYOUT_KEYS = ("patch_size", "image_channels", "n_mels", "frame_stack")
+
+
+def check_media_layout(manifest: Manifest, model_cfg: Any, cfg: TrainConfig) -> None:
+    """Records cut with other patch or frame sizes than the model embeds would fail only
+    at the first batch holding one (or, for a source drawn rarely, hours in)."""
+    layout = manifest.media or {}
+    wrong = [
+        f"model.{key}={layout[key]} (the model has {getattr(model_cfg, key)})"
+        for key in MEDIA_LAYOUT_KEYS
+        if key in layout and layout[key] != getattr(model_cfg, key)
+    ]
+    if wrong:
+        raise PreflightError(
+            f"the manifest's media records do not fit model {cfg.model!r}: set " + ", ".join(wrong)
+        )
 
 
 def _check_sizes(path: str | os.PathLike[str]) -> Manifest:

@@ -8,6 +8,7 @@ import pytest
 from array_record.python.array_record_module import ArrayRecordReader
 
 from polymix.cli import main
+from polymix.core.config import load_config
 from polymix.core.manifest import ManifestError, load_manifest, verify_manifest
 from polymix.transforms.media.records import record_positions
 from polymix.transforms.record_codec import decode
@@ -58,6 +59,17 @@ def test_manifest_records_the_minhash_scheme(demo_run):
     scheme = load_manifest(demo_run / "manifest.json").minhash
     assert scheme["bands"] * scheme["rows"] <= scheme["num_perm"]
     assert {"hash_function", "seed", "library", "threshold"} <= set(scheme)
+
+
+def test_manifest_records_the_media_layout_records_were_cut_with(demo_run, sample_corpus):
+    config = load_config(sample_corpus[0])
+    audio, image = config.media.audio, config.media.image
+    assert load_manifest(demo_run / "manifest.json").media == {
+        "patch_size": image.patch_size,
+        "image_channels": 3,
+        "n_mels": audio.n_mels,
+        "frame_stack": audio.stack,
+    }
 
 
 def test_text_modifications_are_counted_not_rejected(demo_run):

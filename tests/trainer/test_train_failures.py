@@ -16,7 +16,7 @@ from polymix.trainer.config import ConfigError, TrainConfig, apply_overrides
 from polymix.trainer.loop import TrainingDiverged, train
 from polymix.trainer.metrics import read_metrics
 from polymix.trainer.preflight import PreflightError
-from tests.support.manifest_edit import edit_shard_entries
+from tests.support.manifest_edit import edit_shard_entries, edit_top_level
 from tests.trainer.train_corpus import (
     TINY,
     share_compilation_cache,
@@ -154,3 +154,21 @@ def test_train_names_a_checksum_matching_shard_that_is_not_array_record(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert f"{victim[0]}: not a readable ArrayRecord file" in err
+
+
+def test_a_media_layout_the_model_cannot_embed_is_refused_before_anything_is_built(
+    manifest: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(manifest.parent, copy)
+    tiny = tiny_config().model_config()
+    layout = {"patch_size": tiny.patch_size + 1, "image_channels": tiny.image_channels}
+    layout |= {"n_mels": tiny.n_mels, "frame_stack": tiny.frame_stack * 2}
+    edit_top_level(copy, lambda top: top | {"media": layout})
+    with pytest.raises(PreflightError) as refused:
+        train(tiny_config(), copy / "manifest.json", tmp_path / "ckpt")
+    message = str(refused.value)
+    assert f"model.patch_size={tiny.patch_size + 1}" in message
+    assert f"model.frame_stack={tiny.frame_stack * 2}" in message
+    assert "n_mels" not in message and "\n" not in message
+    assert not (tmp_path / "ckpt").exists()

@@ -9,11 +9,14 @@ on an idle worker and on a loaded one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from polymix.core.config.base import Section
+
+IMAGE_CHANNELS = 3  # every image and video frame is decoded to 8-bit RGB
 
 
 class ImageConfig(Section):
@@ -220,6 +223,18 @@ class MediaConfig(Section):
     exact_dedup: bool = Field(
         True, description="Drop media whose decoded pixels or samples are identical (per source)."
     )
+
+    def layout(self, modalities: Iterable[str]) -> dict[str, int] | None:
+        """The sizes records are cut with that the model's embedders must match, for the
+        modalities a run has (video frames use the image patches and the audio frames),
+        so the trainer refuses a mismatch before it builds anything; None for text only."""
+        present = set(modalities)
+        layout: dict[str, int] = {}
+        if present & {"image", "video"}:
+            layout |= {"patch_size": self.image.patch_size, "image_channels": IMAGE_CHANNELS}
+        if present & {"audio", "video"}:
+            layout |= {"n_mels": self.audio.n_mels, "frame_stack": self.audio.stack}
+        return layout or None
 
     @model_validator(mode="before")
     @classmethod
