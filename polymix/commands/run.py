@@ -1,4 +1,4 @@
-"""`polymix run CONFIG --output OUT [beam flags...]`."""
+"""`polymix run CONFIG --output OUT [--set key=value ...] [beam flags...]`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="take over the output's lock from a run on another machine that is no longer running",
     )
     parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key before validation (repeatable), e.g. near_dedup.threshold=0.7",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="build the whole graph for the runner and print its stages; run nothing",
@@ -38,7 +46,7 @@ def handle(args: argparse.Namespace) -> int:
     from polymix.pipelines.file_io import StorageFull, read_bytes
 
     check_beam_flags(args.extra)
-    config = load_config(args.config, read_bytes)
+    config = load_config(args.config, read_bytes, args.overrides)
     prepared = prepare(config, args.output, overwrite=args.overwrite, dry_run=args.dry_run)
     for warning in prepared.warnings:
         print(f"warning: {warning}")

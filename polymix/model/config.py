@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from polymix.core.overrides import parse_value, split_override
+
 ATTENTION_IMPLEMENTATIONS = ("auto", "xla", "cudnn", "splash", "blockwise")
 
 
@@ -200,21 +202,6 @@ PRESETS: dict[str, ModelConfig] = {
 }
 
 
-def parse_value(text: str, current: Any) -> Any:
-    """Parse an override's text into the type of the field it replaces."""
-    if isinstance(current, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"not a boolean: {text!r}")
-    if isinstance(current, int):
-        return int(text.replace("_", ""))
-    if isinstance(current, float):
-        return float(text)
-    return text
-
-
 def get_config(name: str, overrides: list[str] | dict[str, Any] | None = None) -> ModelConfig:
     """A preset with MaxText-style `key=value` overrides (strings) or a dict of values."""
     if name not in PRESETS:
@@ -224,13 +211,8 @@ def get_config(name: str, overrides: list[str] | dict[str, Any] | None = None) -
         return cfg
     fields = {f.name for f in dataclasses.fields(cfg)}
     changes: dict[str, Any] = {}
-    items = (
-        overrides.items() if isinstance(overrides, dict) else (o.split("=", 1) for o in overrides)
-    )
-    for item in items:
-        if len(item) != 2:
-            raise ValueError(f"override must be key=value, got {item[0]!r}")
-        key, value = item
+    items = overrides.items() if isinstance(overrides, dict) else map(split_override, overrides)
+    for key, value in items:
         if key not in fields:
             raise KeyError(f"unknown model field {key!r}")
         current = getattr(cfg, key)

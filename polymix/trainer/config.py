@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polymix.core.errors import UserFacingError
+from polymix.core.overrides import parse_value, split_override
 
 WEIGHT_DECAY_MODES = ("decoupled", "coupled")
 
@@ -196,31 +197,13 @@ RESUMABLE = frozenset(
 )
 
 
-def _parse(key: str, text: str, current: Any) -> Any:
-    if isinstance(current, bool):
-        low = text.lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"not a boolean: {text!r}")
-    if isinstance(current, int):
-        return int(float(text)) if "e" in text.lower() else int(text.replace("_", ""))
-    if isinstance(current, float):
-        return float(text)
-    return text
-
-
 def apply_overrides(base: TrainConfig, overrides: list[str]) -> TrainConfig:
     """`key=value` strings onto a config; an unknown key is an error that names it."""
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     changes: dict[str, Any] = {}
     model_overrides = list(base.model_overrides)
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not key=value")
-        key, text = item.split("=", 1)
-        key = key.strip()
+        key, text = split_override(item)
         if key.startswith("model."):
             model_overrides.append(f"{key[len('model.') :]}={text}")
             continue
@@ -229,7 +212,7 @@ def apply_overrides(base: TrainConfig, overrides: list[str]) -> TrainConfig:
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise ConfigError(f"unknown key {key!r}{hint} (model fields take a 'model.' prefix)")
         try:
-            changes[key] = _parse(key, text, getattr(base, key))
+            changes[key] = parse_value(text, getattr(base, key))
         except ValueError as exc:
             raise ConfigError(f"{key}={text!r}: {exc}") from exc
     changes["model_overrides"] = tuple(model_overrides)

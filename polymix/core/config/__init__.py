@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from polymix.core.config.text import ExactDedupConfig, NormalizeConfig
 from polymix.core.config.tokenizer import TokenizerConfig
 from polymix.core.config.web import UrlFilterConfig
 from polymix.core.errors import UserFacingError
+from polymix.core.overrides import apply_to_mapping
 
 
 class Config(Section):
@@ -144,9 +145,12 @@ def parse_config(raw: Any, *, base_dir: str = ".", origin: str = "config") -> Co
 
 
 def load_config(
-    path: str | os.PathLike[str], read_remote: Callable[[str], bytes] | None = None
+    path: str | os.PathLike[str],
+    read_remote: Callable[[str], bytes] | None = None,
+    overrides: Sequence[str] = (),
 ) -> Config:
-    """The config at `path`; a `scheme://` path is read with `read_remote` (Beam's
+    """The config at `path`, with `dotted.key=value` overrides set before validation (so
+    the config hash covers them); a `scheme://` path is read with `read_remote` (Beam's
     FileSystems in the CLI, which this package does not import)."""
     if isinstance(path, str) and "://" in path:
         if read_remote is None:
@@ -155,20 +159,24 @@ def load_config(
             text = read_remote(path).decode("utf-8")
         except Exception as exc:  # noqa: BLE001  (any filesystem's "not found" or denial)
             raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-        return _parse_text(text, base_dir=path.rsplit("/", 1)[0], origin=path)
+        return _parse_text(text, base_dir=path.rsplit("/", 1)[0], origin=path, overrides=overrides)
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
-    return _parse_text(text, base_dir=str(path.resolve().parent), origin=str(path))
+    base_dir = str(path.resolve().parent)
+    return _parse_text(text, base_dir=base_dir, origin=str(path), overrides=overrides)
 
 
-def _parse_text(text: str, *, base_dir: str, origin: str) -> Config:
+def _parse_text(text: str, *, base_dir: str, origin: str, overrides: Sequence[str]) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin} is not valid YAML: {exc}") from None
+    if overrides and isinstance(raw, dict):
+        raw = apply_to_mapping(raw, overrides)
+        origin = f"{origin} with {' '.join(overrides)}"
     return parse_config(raw, base_dir=base_dir, origin=origin)
 
 
