@@ -43,8 +43,8 @@ def eval_rows(cfg: TrainConfig) -> int:
 
 
 def held_out_sources(manifest: Manifest) -> list[str]:
-    """Sources the manifest lists eval index files for, sorted."""
-    return sorted({f.source for f in manifest.index_files("eval")})
+    """Sources of the manifest it lists eval index files for, sorted."""
+    return sorted({f.source for f in manifest.index_files("eval")} & set(manifest.sources))
 
 
 def check_eval(manifest: Manifest, cfg: TrainConfig) -> None:
@@ -183,6 +183,7 @@ def build_evaluator(
         (rows, dataset.layout.seq_len),
     )
     per = rows // count
+    any_held_out = bool(held_out_sources(manifest))
     batches: dict[str, list[dict[str, np.ndarray]]] = {}
     for name in sorted(manifest.sources):
         found = heldout_batches(
@@ -196,7 +197,7 @@ def build_evaluator(
             verify=True,
         )
         if not found:
-            if held_out_sources(manifest):
+            if any_held_out:
                 say(f"warning: eval: source {name} has no held-out records; not evaluated")
             continue
         batches[name] = [

@@ -16,7 +16,7 @@ from polymix.trainer.data.heldout import heldout_batches
 from polymix.trainer.loop import train
 from polymix.trainer.metrics import plot_loss, read_metrics
 from polymix.trainer.preflight import PreflightError
-from tests.trainer.eval_corpus import write_eval_corpus
+from tests.trainer.eval_corpus import EvalCorpus, write_eval_corpus
 from tests.trainer.train_corpus import share_compilation_cache, tiny_config, write_text_corpus
 
 EVAL = ("eval_batches=2",)
@@ -24,15 +24,20 @@ WEB_DIGEST = "c28428f930d431d3"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> EvalCorpus:
+    return write_eval_corpus(tmp_path_factory.mktemp("eval-corpus"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, corpus: EvalCorpus) -> dict:
     base = tmp_path_factory.mktemp("evaluation")
     share_compilation_cache()
-    corpus = write_eval_corpus(base / "data")
     path = corpus.manifest_path
     every = train(tiny_config("eval_every=1", *EVAL), path, base / "every")
     off = train(tiny_config("eval_batches=0"), path, base / "off")
-    train(tiny_config("steps=4", "eval_every=4", *EVAL), path, base / "halves")
-    train(tiny_config("eval_every=4", *EVAL), path, base / "halves", resume=True)
+    # eval_every=0: only at the end (step 4); the resume may change it: 6, then the end.
+    train(tiny_config("steps=4", "eval_every=0", *EVAL), path, base / "halves")
+    train(tiny_config("eval_every=3", *EVAL), path, base / "halves", resume=True)
     return {"base": base, "corpus": corpus, "every": every, "off": off}
 
 
@@ -83,7 +88,7 @@ def test_resume_keeps_training_and_eval_losses(runs: dict) -> None:
     assert [r["step"] for r in halves] == list(range(1, 9))
     assert [_train_part(r) for r in halves] == [_train_part(r) for r in every]
     evaluated = [r["step"] for r in halves if _evals(r)]
-    assert evaluated == [4, 8]
+    assert evaluated == [4, 6, 8]
     for step in evaluated:
         assert _evals(halves[step - 1]) == _evals(every[step - 1])  # exact
 
@@ -115,6 +120,25 @@ def test_evaluation_is_repeatable_and_matches_the_logged_line(runs: dict) -> Non
     assert first == _evals(_metrics(runs, "every")[-1])  # a fresh build reads the same set
 
 
+def test_source_loss_is_the_token_weighted_cross_entropy_without_moe_losses(
+    runs: dict, corpus: EvalCorpus
+) -> None:
+    from polymix.model.transformer import loss_fn
+
+    model_cfg = tiny_config().model_config()
+    forward = jax.jit(lambda p, b: loss_fn(p, b, model_cfg, train=False)[1])
+    params = jax.device_get(runs["every"].state["params"])
+    total = tokens = 0.0
+    for batch in _batches(corpus, "web"):
+        aux = forward(params, batch)
+        assert float(aux["aux_loss"]) > 0  # there is an MoE loss to leave out
+        total += float(aux["ce_loss"]) * float(aux["loss_tokens"])
+        tokens += float(aux["loss_tokens"])
+    last = _metrics(runs, "every")[-1]
+    assert last["eval/web/tokens"] == tokens
+    assert last["eval/web/loss"] == pytest.approx(total / tokens, rel=1e-5)
+
+
 def _segments(batch: dict) -> list[tuple[int, int, list[int]]]:
     """(row, segment, tokens) of every packed document."""
     out = []
@@ -127,21 +151,21 @@ def _segments(batch: dict) -> list[tuple[int, int, list[int]]]:
     return out
 
 
-def _batches(runs: dict, name: str) -> list[dict]:
+def _batches(corpus: EvalCorpus, name: str) -> list[dict]:
     from polymix.trainer.data.layout import Layout
 
-    manifest = load_manifest(runs["corpus"].manifest_path)
+    manifest = load_manifest(corpus.manifest_path)
     layout = Layout(seq_len=32, patch_dim=48, n_mels=8, audio_stack=2)
     return heldout_batches(
         manifest, name, layout=layout, rows=8, batches=2, max_patches=1, max_frames=1
     )
 
 
-def test_eval_batches_are_a_fixed_prefix_of_the_held_out_records(runs: dict) -> None:
-    held_out = runs["corpus"].held_out
-    web = _batches(runs, "web")
+def test_eval_batches_are_fixed_and_pinned(corpus: EvalCorpus) -> None:
+    held_out = corpus.held_out
+    web = _batches(corpus, "web")
     assert len(web) == 2 and all(len(b["tokens"]) == 8 for b in web)
-    again = _batches(runs, "web")
+    again = _batches(corpus, "web")
     for a, b in zip(web, again, strict=True):
         assert a.keys() == b.keys()
         for key in a:
@@ -157,7 +181,7 @@ def test_eval_batches_are_a_fixed_prefix_of_the_held_out_records(runs: dict) -> 
         for key in ("tokens", "segment_ids", "targets", "loss_mask"):
             digest.update(np.ascontiguousarray(batch[key]).tobytes())
     assert digest.hexdigest()[:16] == WEB_DIGEST  # the eval set itself, pinned
-    code = _batches(runs, "code")  # 5 records: one batch, the rest padding rows
+    code = _batches(corpus, "code")  # 5 records: one batch, the rest padding rows
     assert len(code) == 1 and len(code[0]["tokens"]) == 8
     assert sorted(t for _, _, t in _segments(code[0])) == sorted(
         d.tolist() for d in held_out["code"]
@@ -165,7 +189,7 @@ def test_eval_batches_are_a_fixed_prefix_of_the_held_out_records(runs: dict) -> 
     used = {row for row, _, _ in _segments(code[0])}
     padding = [r for r in range(8) if r not in used]
     assert padding and not code[0]["loss_mask"][padding].any()
-    assert _batches(runs, "books") == []
+    assert _batches(corpus, "books") == []
 
 
 def test_tensorboard_and_plot_carry_the_eval_losses(runs: dict) -> None:
@@ -200,16 +224,16 @@ def _drawn(manifest: Path, mixture: str) -> set[str]:
     return {name for name, (lo, hi) in bands.items() if ((tokens >= lo) & (tokens < hi)).any()}
 
 
-def test_mixture_changes_which_records_are_drawn(runs: dict) -> None:
-    manifest = runs["corpus"].manifest_path
+def test_mixture_changes_which_records_are_drawn(corpus: EvalCorpus) -> None:
+    manifest = corpus.manifest_path
     assert _drawn(manifest, "") == {"web", "code", "books"}
     assert _drawn(manifest, "web=1") == {"web"}
     assert _drawn(manifest, "code=3,books=1") == {"code", "books"}
 
 
-def test_a_mixture_naming_an_unknown_source_is_one_line(runs: dict, tmp_path: Path) -> None:
+def test_a_mixture_naming_an_unknown_source_is_one_line(corpus: EvalCorpus, tmp_path: Path) -> None:
     with pytest.raises(PreflightError, match=r"names unknown source\(s\) \['nope'\]") as err:
-        train(tiny_config("mixture=web=1,nope=2"), runs["corpus"].manifest_path, tmp_path)
+        train(tiny_config("mixture=web=1,nope=2"), corpus.manifest_path, tmp_path)
     assert "\n" not in str(err.value) and "'books', 'code', 'web'" in str(err.value)
 
 
@@ -245,3 +269,54 @@ def test_eval_every_without_held_out_shards_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="eval_every=2 needs eval_batches > 0"):
         apply_overrides(tiny_config(), ["eval_every=2", "eval_batches=0"])
+
+
+MESH_SCRIPT = """
+import json, sys
+import jax
+from polymix.trainer.config import TrainConfig, apply_overrides
+from polymix.trainer.loop import train
+from polymix.trainer.metrics import read_metrics
+
+assert jax.device_count() == 8, jax.devices()
+overrides, base = json.loads(sys.argv[2]), sys.argv[3]
+out = {}
+for mesh in ("1,1,1", "2,2,2"):
+    cfg = apply_overrides(TrainConfig(), [*overrides, f"mesh={mesh}"])
+    train(cfg, sys.argv[1], f"{base}/{mesh}")
+    out[mesh] = [{k: v for k, v in r.items() if k.startswith("eval/")} for r in read_metrics(f"{base}/{mesh}")]
+print("EVALS " + json.dumps(out))
+"""
+
+
+@pytest.mark.slow  # a fresh 8-device process, two runs: ~1 min
+def test_a_sharded_mesh_evaluates_like_one_device(corpus: EvalCorpus, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.trainer.train_corpus import TINY
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    # grad_accum=2: eval batches of 4 rows, split over data x expert = 4 devices.
+    overrides = [*TINY, "steps=2", "checkpoint_every=100", "grad_accum=2", "eval_every=1"]
+    proc = subprocess.run(
+        [sys.executable, "-c", MESH_SCRIPT, str(corpus.manifest_path), json.dumps(overrides)]
+        + [str(tmp_path)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("EVALS "))
+    evals = json.loads(line[len("EVALS ") :])
+    one, mesh = evals["1,1,1"], evals["2,2,2"]
+    assert len(one) == 2 and set(one[0]) == set(mesh[0]) and "eval/web/loss" in one[0]
+    for a, b in zip(one, mesh, strict=True):
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=2e-5), key
