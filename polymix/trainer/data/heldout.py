@@ -5,7 +5,9 @@ of the manifest and the run's shapes: each source's eval shards in path order, t
 records in file order (no shuffle, no seed, nothing shared with the training loader's
 state), packed with the training packer (`pack_block`, the same first-fit into rows) and
 cut into batches of `rows` rows. The same batches come back at every evaluation and on
-every resume. Only as many records are read as fill `batches` batches; a source whose
+every resume. Records are read a block (`read_block`) at a time, and reading stops at
+the block that fills `batches` batches, so the rows are the first ones first-fit makes
+of those blocks: the same rule the training packer applies to its blocks. A source whose
 held-out records fill fewer rows gets its last batch topped up with padding rows, which
 hold no loss tokens and so leave a token-weighted loss unchanged.
 
