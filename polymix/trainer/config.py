@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,17 @@ class TrainConfig:
     verify: str = "full"
     loader_workers: int = 0
     loader_threads: int = 4
+    # "name=weight,name=weight": position shares per source instead of the manifest's
+    # plan; weights are normalised to shares (`mixture_weights`) and sources left out are
+    # not drawn. Stored sorted by name, each weight as Python writes the float. Part of the run's identity: a resume must name the same mixture, so
+    # the checkpoints and metrics of one folder always belong to one mixture.
+    mixture: str = ""
+    # Held-out evaluation: every `eval_every` steps (0: only at the end) on `eval_batches`
+    # fixed batches of each source's eval shards (`trainer.evaluation`); eval_batches=0
+    # turns it off. `eval_batches` fixes the eval set, so it is part of the run's
+    # identity; `eval_every` is not (it never changes what is trained).
+    eval_every: int = 0
+    eval_batches: int = 4
     # Reporting.
     peak_tflops: float = 0.0  # per device; 0: from the chip table, else measured matmul
     progress: bool = True
@@ -94,6 +106,8 @@ class TrainConfig:
             "keep_checkpoints": self.keep_checkpoints > 0,
             "loader_workers": self.loader_workers >= 0,
             "peak_tflops": self.peak_tflops >= 0,
+            "eval_every": self.eval_every >= 0,
+            "eval_batches": self.eval_batches >= 0,
         }
         bad = [key for key, ok in checks.items() if not ok]
         if bad:
@@ -101,8 +115,11 @@ class TrainConfig:
             choices = {"weight_decay_mode": WEIGHT_DECAY_MODES, "verify": ("full", "lazy")}
             hint = f" (one of {choices[key]})" if key in choices else ""
             raise ConfigError(f"{key}={getattr(self, key)!r} is out of range{hint}")
+        if self.eval_every and not self.eval_batches:
+            raise ConfigError(f"eval_every={self.eval_every} needs eval_batches > 0 (0: no eval)")
         self.mesh_shape(1)  # validates the text
         self.profile_window()
+        object.__setattr__(self, "mixture", canonical_mixture(self.mixture))
 
     @property
     def total_decay_steps(self) -> int:
@@ -136,6 +153,14 @@ class TrainConfig:
         elif len(sizes) == 4:
             sizes = (sizes[0], sizes[1], 1, sizes[2], sizes[3])
         return sizes  # type: ignore[return-value]
+
+    def mixture_weights(self) -> dict[str, float] | None:
+        """The `mixture` override as {source: share} (shares sum to 1), or None."""
+        if not self.mixture:
+            return None
+        pairs = [pair.split("=") for pair in self.mixture.split(",")]
+        total = sum(float(w) for _, w in pairs)
+        return {name: float(w) / total for name, w in pairs}
 
     def profile_window(self) -> tuple[int, int] | None:
         """(first, last) step of `profile_steps` ("a:b" or "a"), or None."""
@@ -178,6 +203,37 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def _mixture_error(text: str, why: str) -> ConfigError:
+    return ConfigError(f"mixture={text!r}: {why} (want 'name=weight,name=weight')")
+
+
+def canonical_mixture(text: str) -> str:
+    """`mixture` text -> sorted `name=weight` pairs, or a one-line error ("" stays "").
+
+    Weights stay as given (not divided by their sum), so the text is a fixed point:
+    reading a saved config back gives the same string the run was started with.
+    """
+    if not text.strip():
+        return ""
+    weights: dict[str, float] = {}
+    for pair in text.split(","):
+        name, sep, value = (piece.strip() for piece in pair.partition("="))
+        if not sep or not name:
+            raise _mixture_error(text, f"{pair.strip()!r} is not name=weight")
+        if name in weights:
+            raise _mixture_error(text, f"source {name!r} is named twice")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise _mixture_error(text, f"weight {value!r} of {name!r} is not a number") from None
+        if not math.isfinite(weights[name]) or weights[name] < 0:
+            raise _mixture_error(text, f"weight {value!r} of {name!r} must be finite and >= 0")
+    total = sum(weights.values())
+    if total <= 0:
+        raise _mixture_error(text, "no weight is positive")
+    return ",".join(f"{name}={weights[name]!r}" for name in sorted(weights))
+
+
 # Keys a resumed run may change without breaking bit-exact continuation.
 RESUMABLE = frozenset(
     {
@@ -193,6 +249,7 @@ RESUMABLE = frozenset(
         "compilation_cache",
         "verify",
         "profile_steps",
+        "eval_every",
     }
 )
 
@@ -232,5 +289,6 @@ __all__ = [
     "ConfigError",
     "TrainConfig",
     "apply_overrides",
+    "canonical_mixture",
     "resume_conflicts",
 ]

@@ -23,6 +23,7 @@ import numpy as np
 from polymix.core.errors import UserFacingError
 from polymix.core.manifest import manifest_location, sha256_file
 from polymix.trainer.config import TrainConfig
+from polymix.trainer.evaluation import check_eval, check_mixture
 from polymix.trainer.preflight import PreflightError, check_manifest, check_mesh
 
 BatchHook = Callable[[int, dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -105,7 +106,9 @@ def train(
     ensure_distributed()
     model_cfg = cfg.model_config()
     manifest_path, _ = manifest_location(manifest_path)  # a local file or a gs:// URL
-    _, seq_len = check_manifest(manifest_path, model_cfg, cfg)
+    manifest, seq_len = check_manifest(manifest_path, model_cfg, cfg)
+    check_mixture(manifest, cfg)
+    check_eval(manifest, cfg)
 
     import jax
 
@@ -195,6 +198,8 @@ def run_loop(run: Any, latest: int | None, batch_hook: BatchHook | None) -> Trai
                 batch = batch_hook(step, batch)
             record = run.step(step + 1, batch, stop.signal is not None)
             step += 1
+            if step == run.cfg.steps or (run.cfg.eval_every and step % run.cfg.eval_every == 0):
+                record.update(run.evaluate())  # on this step's line, before it is written
             run.log.write(record)
             result.losses.append(record["loss"])
             result.skipped = int(record["skipped"])

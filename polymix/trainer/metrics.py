@@ -1,7 +1,9 @@
 """Where per-step numbers go: `metrics.jsonl`, TensorBoard events, a progress bar, a PNG.
 
 `metrics.jsonl` is the record of the run: one JSON object per step, appended across
-resumes. Lines for steps after the checkpoint a run resumes from are dropped first
+resumes. A step after which the run evaluated carries the held-out numbers on its own
+line (`eval/<source>/loss`, `eval/<modality>/loss`: `trainer.evaluation`), so the last
+line holding `eval/...` keys is the run's final evaluation. Lines for steps after the checkpoint a run resumes from are dropped first
 (they were trained again), so the file always reads as one history without repeats.
 """
 
@@ -17,6 +19,7 @@ METRICS_NAME = "metrics.jsonl"
 PLOT_NAME = "loss.png"
 # Keys drawn on the progress bar, in order.
 _BAR_KEYS = ("loss", "lr", "grad_norm", "tokens_per_s", "mfu")
+EVAL_PREFIX = "eval/"
 
 
 def _clean(value: Any) -> Any:
@@ -31,6 +34,17 @@ def read_metrics(directory: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _tag(key: str) -> str:
+    """TensorBoard's name for a metric: held-out numbers keep theirs (`eval/web/loss`)."""
+    return key if key.startswith(EVAL_PREFIX) else f"train/{key}"
+
+
+def eval_loss_keys(records: list[dict[str, Any]]) -> list[str]:
+    """Every `eval/<name>/loss` key in `records`, sorted."""
+    keys = {k for r in records for k in r if k.startswith(EVAL_PREFIX) and k.endswith("/loss")}
+    return sorted(keys)
 
 
 class MetricsLog:
@@ -78,7 +92,7 @@ class MetricsLog:
         if self._tb is not None:
             for key, value in record.items():
                 if key != "step" and isinstance(value, int | float) and not isinstance(value, bool):
-                    self._tb.add_scalar(f"train/{key}", value, step)
+                    self._tb.add_scalar(_tag(key), value, step)
         if self._bar is not None:
             shown = {k: record[k] for k in _BAR_KEYS if k in record}
             self._bar.set_postfix(
@@ -103,7 +117,8 @@ class MetricsLog:
 
 
 def plot_loss(directory: str | Path) -> Path | None:
-    """`loss.png` from the whole `metrics.jsonl` (every resume included)."""
+    """`loss.png` from the whole `metrics.jsonl` (every resume included): the training
+    loss and, marked at the steps evaluated, every held-out loss beside it."""
     records = [r for r in read_metrics(directory) if isinstance(r.get("loss"), int | float)]
     if not records:
         return None
@@ -117,6 +132,9 @@ def plot_loss(directory: str | Path) -> Path | None:
     ax.plot(steps, [r["loss"] for r in records], label="loss", lw=1)
     if all("ce_loss" in r for r in records):
         ax.plot(steps, [r["ce_loss"] for r in records], label="text cross-entropy", lw=1)
+    for key in eval_loss_keys(records):
+        points = [(r["step"], r[key]) for r in records if isinstance(r.get(key), int | float)]
+        ax.plot(*zip(*points, strict=True), marker="o", ms=3, lw=1, ls="--", label=key)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)

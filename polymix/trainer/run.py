@@ -59,6 +59,7 @@ class Run:
     profile: ProfileWindow
     start: int = 0
     resumed_from: int | None = None  # the step restored (an older one if the newest was damaged)
+    evaluator: Any = None  # `evaluation.Evaluator`, None when nothing is held out
     _compiled: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -126,6 +127,10 @@ class Run:
         )
         return record
 
+    def evaluate(self) -> dict[str, float]:
+        """Held-out losses of the current params (`trainer.evaluation`); {} without a set."""
+        return self.evaluator.evaluate(self.state["params"]) if self.evaluator else {}
+
     def save(self, step: int) -> None:
         self.ckpts.save(step, self.state, self.loader, {**self.meta, "step": step})
 
@@ -172,6 +177,7 @@ def loader_for(
         n_mels=model_cfg.n_mels,
         audio_stack=model_cfg.frame_stack,
         verify_checksums=cfg.verify == "lazy",  # verify=full hashed every shard already
+        mixture=cfg.mixture_weights(),
     )
 
 
@@ -230,6 +236,7 @@ def build_run(
     from polymix.model.counting import flops_per_token, hardware_flops_per_token
     from polymix.model.sharding import ShardingRules, make_mesh
     from polymix.trainer.chips import device_peak_flops
+    from polymix.trainer.evaluation import build_evaluator
     from polymix.trainer.metrics import MetricsLog
 
     rules = ShardingRules(make_mesh(mesh_shape))
@@ -256,7 +263,10 @@ def build_run(
         "hardware": hardware_flops_per_token(model_cfg, seq_len)["train"],
     }
     profile = ProfileWindow(cfg.profile_window(), Path(ckpts.directory) / "tensorboard")
+    evaluator = build_evaluator(
+        cfg, model_cfg, loader.dataset.manifest, loader, rules, shardings["params"], log.message
+    )
     return Run(
         cfg, model_cfg, seq_len, rules, loader, ckpts, state, log, meta, optimizer, shardings,
-        flops, peak * rules.mesh.size, profile, start, latest,
+        flops, peak * rules.mesh.size, profile, start, latest, evaluator,
     )  # fmt: skip

@@ -168,6 +168,14 @@ class PackedDataset(grain.IterDataset):
         self._max_patches, self._max_frames = max_patches, max_frames
         self._block = read_block
 
+    @property
+    def max_patches(self) -> int:
+        return self._max_patches
+
+    @property
+    def max_frames(self) -> int:
+        return self._max_frames
+
     def initial_schedule(self) -> MixtureSchedule:
         return MixtureSchedule.start(self.names, self.record_weights)
 
@@ -250,6 +258,11 @@ class Loader(grain.DatasetIterator):
 
     def __next__(self) -> dict[str, np.ndarray]:
         return next(self._parent)
+
+    @property
+    def dataset(self) -> PackedDataset:
+        """What the batches are made of: held-out batches take their shapes from it."""
+        return self._dataset
 
     @property
     def schedule(self) -> MixtureSchedule:
