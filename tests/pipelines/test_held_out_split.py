@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 import yaml
-from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
 from array_record.python.array_record_module import ArrayRecordReader
 
@@ -236,7 +235,7 @@ def _whole_examples(low: int, high: int):
 
 
 def _check_split(fraction: float, train: tuple[int, int], held: tuple[int, int]) -> None:
-    with TestPipeline() as pipeline:
+    with beam.Pipeline() as pipeline:
         sides = pipeline | beam.Create(RECORDS) | SplitHeldOut(EvalConfig(fraction=fraction))
         for name, bounds in (("train", train), ("eval", held)):
             ids = sides[name] | f"Ids[{name}]" >> beam.Map(lambda r: r.id)
