@@ -3,9 +3,7 @@
     text:  read ─► url filter ─► normalize ─► exact + near dedup ─► quality filters
              ─► decontaminate ─► tokenize ──────────────────────────────────────────────┐
     media: read ─► decode ─► filter ─► exact + perceptual dedup ─► patches / log-mel ───────┴► split
-                                                                        shards ◄─ train ─┤
-                                                                   eval shards ◄─ eval ──┘
-             │         │          │            │                     │
+             │         │          │            │                     │          by id ─► shards, eval shards
              └─────────┴──────────┴─ rejected/<source>/<stage>/<reason>, duplicates/<source>/<stage>
                       counts + statistics ─► manifest.json, stats.json
 
