@@ -2,8 +2,8 @@
 
     text:  read ─► url filter ─► normalize ─► exact + near dedup ─► quality filters
              ─► decontaminate ─► tokenize ──────────────────────────────────────────────┐
-    media: read ─► decode ─► filter ─► exact + perceptual dedup ─► patches / log-mel ───────┴► shards
-             │         │          │            │                     │
+    media: read ─► decode ─► filter ─► exact + perceptual dedup ─► patches / log-mel ───────┴► split
+             │         │          │            │                     │          by id ─► shards, eval shards
              └─────────┴──────────┴─ rejected/<source>/<stage>/<reason>, duplicates/<source>/<stage>
                       counts + statistics ─► manifest.json, stats.json
 
@@ -22,6 +22,7 @@ from polymix.pipelines import accounting
 from polymix.pipelines.decontaminate import Decontaminate
 from polymix.pipelines.domains import TopDomains
 from polymix.pipelines.grouped_write import Item, WriteGroupedFiles, part_name, shard_name
+from polymix.pipelines.held_out import SplitHeldOut, eval_shard_name
 from polymix.pipelines.manifest_writer import RunFacts, WriteManifest
 from polymix.pipelines.media import MediaSource
 from polymix.pipelines.normalize import NormalizeText
@@ -146,15 +147,23 @@ def _media_sources(pipeline, job: CorpusJob) -> list[dict]:
     ]
 
 
+def _write_shards(outcomes: dict, job: CorpusJob) -> dict:
+    """Training and eval shards, each split written like the other: {"train", "eval"}."""
+    output, target = job.facts.output, job.config.shards.target_bytes
+    splits = outcomes["records"] | "HeldOut" >> SplitHeldOut(job.config.eval)
+    names = {"train": ("", shard_name), "eval": ("Eval", eval_shard_name)}
+    return {
+        split: splits[split]
+        | f"{label}ShardItems" >> beam.Map(_shard_item)
+        | f"Write{label}Shards" >> WriteGroupedFiles(output, "array_record", target, naming)
+        for split, (label, naming) in names.items()
+    }
+
+
 def _write_outputs(outcomes: dict, job: CorpusJob) -> tuple:
-    """Shards, rejected and duplicates files: the index entries of each written file."""
+    """Shards, eval shards, rejected and duplicates files: the index entries of each file."""
     output, shards_config = job.facts.output, job.config.shards
-    shards = (
-        outcomes["records"]
-        | "ShardItems" >> beam.Map(_shard_item)
-        | "WriteShards"
-        >> WriteGroupedFiles(output, "array_record", shards_config.target_bytes, shard_name)
-    )
+    shards = _write_shards(outcomes, job)
     side_target = shards_config.side_output_target_bytes
     rejected_files = (
         outcomes["rejected"]
@@ -219,5 +228,10 @@ def build_corpus_pipeline(pipeline: beam.Pipeline, job: CorpusJob):
     shards, rejected_files, duplicate_files = _write_outputs(outcomes, job)
     _statistics(outcomes, job)
     return pipeline | "Manifest" >> WriteManifest(
-        job.facts, shards, rejected_files, duplicate_files, _counts(outcomes)
+        job.facts,
+        shards["train"],
+        rejected_files,
+        duplicate_files,
+        _counts(outcomes),
+        eval_shards=shards["eval"],
     )

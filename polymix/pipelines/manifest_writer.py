@@ -1,8 +1,9 @@
 """Write the manifest: an index in parallel, then a small top level from small figures.
 
-    shards, rejected, duplicates (WrittenFile) ─► index entries ─► WriteGroupedFiles ─► index/
+    shards, eval shards, rejected, duplicates (WrittenFile) ─► index entries ─► WriteGroupedFiles
          │                                                              │ (one IndexFileInfo each)
          ├─► per source: records, positions by kind ──────┐             │
+         ├─► per source: eval records, eval positions ────┤             │
          └─► per (source, kind, stage, reason): lines ────┼─► manifest.json (+ tokenizer.model)
     counts in flight: per (source, bucket, stage, reason) ┘
 
@@ -15,6 +16,8 @@ side files; `benchmarks/manifest_scale.py`):
   (AsDict) is one byte total per (kind, source): a few hundred integers.
 - SumPerSource, SumLines (CombinePerKey(sum), lifted): one key per (source, figure,
   kind) or per (source, kind, stage, reason); a worker holds one running sum per key.
+  Eval shards add two figures per source (`eval_records`, `eval_tokens`) to the same
+  combine and their entries to their own `eval` index files (~0.5% of the shards).
 - the top level: its side inputs are the index-file list (AsList, ~460 entries of
   ~300 bytes), the per-source sums, the written line counts and the in-flight counts
   (one integer per source, stage and reason). Nothing per shard or per document is
@@ -72,7 +75,7 @@ class RunFacts:
     media: dict | None = None  # patch size, mel bins, frame stack, when a source has media
 
 
-def shard_entry(shard: WrittenFile, modalities: dict[str, str]) -> Item:
+def shard_entry(shard: WrittenFile, modalities: dict[str, str], split: str = "train") -> Item:
     (source,) = shard.group
     info = ShardInfo(
         path=shard.path,
@@ -83,8 +86,9 @@ def shard_entry(shard: WrittenFile, modalities: dict[str, str]) -> Item:
         bytes=shard.bytes,
         sha256=shard.sha256,
         positions=dict(shard.kinds),
+        split=split,  # type: ignore[arg-type]
     )
-    return Item(("shards", source), shard.path, encode_entry(info))
+    return Item((info.kind, source), shard.path, encode_entry(info))
 
 
 def side_entry(part: WrittenFile, kind: str) -> Item:
@@ -109,6 +113,13 @@ def shard_sums(shard: WrittenFile, modalities: dict[str, str]):
     yield (source, "tokens", ""), shard.positions
     for kind, n in shard.kinds or ((position_kind(modalities[source]), shard.positions),):
         yield (source, "positions", kind), n
+
+
+def eval_shard_sums(shard: WrittenFile):
+    """The held-out figures: records and positions, kept apart from the training ones."""
+    (source,) = shard.group
+    yield (source, "eval_records", ""), shard.records
+    yield (source, "eval_tokens", ""), shard.positions
 
 
 def written_lines(part: WrittenFile, kind: str) -> Count:
@@ -235,17 +246,26 @@ class WriteManifest(beam.PTransform):
         duplicates,
         counts,
         *,
+        eval_shards=None,
         index_target_bytes=INDEX_TARGET_BYTES,
     ):
         super().__init__()
         self.facts, self.counts = facts, counts
         self.shards, self.rejected, self.duplicates = shards, rejected, duplicates
+        self.eval_shards = eval_shards
         self.index_target_bytes = index_target_bytes
+
+    def _eval_shards(self, pbegin):
+        if self.eval_shards is not None:
+            return self.eval_shards
+        return pbegin | "NoEvalShards" >> beam.Create([])
 
     def expand(self, pbegin):
         modalities = {name: m for name, (m, _) in self.facts.sources.items()}
+        eval_shards = self._eval_shards(pbegin)
         entries = (
             self.shards | "ShardEntries" >> beam.Map(shard_entry, modalities),
+            eval_shards | "EvalShardEntries" >> beam.Map(shard_entry, modalities, "eval"),
             self.rejected | "RejectedEntries" >> beam.Map(side_entry, "rejected"),
             self.duplicates | "DuplicateEntries" >> beam.Map(side_entry, "duplicates"),
         ) | "AllEntries" >> beam.Flatten()
@@ -253,8 +273,11 @@ class WriteManifest(beam.PTransform):
             self.facts.output, "jsonl.gz", self.index_target_bytes, _index_name
         )
         sums = (
-            self.shards
-            | "ShardSums" >> beam.FlatMap(shard_sums, modalities)
+            (
+                self.shards | "ShardSums" >> beam.FlatMap(shard_sums, modalities),
+                eval_shards | "EvalShardSums" >> beam.FlatMap(eval_shard_sums),
+            )
+            | "AllSums" >> beam.Flatten()
             | "SumPerSource" >> beam.CombinePerKey(sum)
         )
         lines = (

@@ -70,7 +70,9 @@ class _TokenizeBatchFn(IsolatedDoFn):
             example.source, example.modality, example.id, example.text or "", ids=ids
         ):
             tokens += positions
-            yield TokenizedRecord(example.source, example.modality, record_id, payload, positions)
+            yield TokenizedRecord(
+                example.source, example.modality, record_id, payload, positions, example.id
+            )
         self.tokens.inc(tokens)
         yield beam.pvalue.TaggedOutput(KEPT, example)
 

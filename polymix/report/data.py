@@ -50,6 +50,8 @@ class SourceRow:
     epochs: float | None
     duplicates_by_stage: dict[str, int]
     rejected_by_stage: dict[str, dict[str, int]]
+    eval_records: int = 0  # held out: in eval shards, not in `records`/`tokens`
+    eval_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,8 @@ def source_rows(manifest: Manifest, plan: Mapping[str, Any] | None) -> list[Sour
                 rejected_by_stage={
                     s: dict(sorted(r.items())) for s, r in sorted(t.rejected.items())
                 },
+                eval_records=t.eval_records,
+                eval_tokens=t.eval_tokens,
             )
         )
     return rows

@@ -16,13 +16,14 @@ def _epochs(value: float | None) -> str:
 def render_table(data: ReportData) -> str:
     header = (
         f"{'source':<14}{'input':>9}{'kept':>9}{'dupes':>8}{'rejected':>10}{'tokens':>13}"
-        f"{'target':>8}{'planned':>9}{'epochs':>8}"
+        f"{'held-out':>10}{'target':>8}{'planned':>9}{'epochs':>8}"
     )
     lines = [header, "-" * len(header)]
     for row in data.rows:
         lines.append(
             f"{row.name:<14}{row.input:>9,}{row.kept:>9,}{row.duplicates:>8,}{row.rejected:>10,}"
-            f"{row.tokens:>13,}{_share(row.target_weight):>8}{_share(row.planned_weight):>9}"
+            f"{row.tokens:>13,}{row.eval_tokens:>10,}"
+            f"{_share(row.target_weight):>8}{_share(row.planned_weight):>9}"
             f"{_epochs(row.epochs):>8}"
         )
         for stage, n in row.duplicates_by_stage.items():
@@ -32,11 +33,12 @@ def render_table(data: ReportData) -> str:
             lines.append(f"{'':<14}rejected at {stage}: {detail}")
     total = [
         sum(getattr(r, f) for r in data.rows)
-        for f in ("input", "kept", "duplicates", "rejected", "tokens")
+        for f in ("input", "kept", "duplicates", "rejected", "tokens", "eval_tokens")
     ]
     lines.append("-" * len(header))
     lines.append(
         f"{'total':<14}{total[0]:>9,}{total[1]:>9,}{total[2]:>8,}{total[3]:>10,}{total[4]:>13,}"
+        f"{total[5]:>10,}"
     )
     if data.plan is not None:
         source = (

@@ -88,10 +88,15 @@ class Duplicate:
 
 @dataclass(frozen=True)
 class TokenizedRecord:
-    """One encoded shard record (a document may give several when cut to `max_seq_len`)."""
+    """One encoded shard record (a document may give several when cut to `max_seq_len`).
+
+    `example_id` is the id of the example it came from: what the held-out split
+    decides by, so every record of one example lands on the same side.
+    """
 
     source: str
     modality: str
     id: str
     payload: bytes
     positions: int
+    example_id: str

@@ -31,9 +31,10 @@ def _rejected_ids(output: Path, source: str) -> dict[str, str]:
 
 
 def _kept_ids(output: Path, source: str) -> set[str]:
-    """The examples the shards hold records of."""
+    """The examples the shards (training and held-out) hold records of."""
     ids = set()
-    for path in sorted((data_root(output) / "shards" / source).rglob("*.array_record")):
+    folders = [data_root(output) / split / source for split in ("shards", "eval")]
+    for path in sorted(p for folder in folders for p in folder.rglob("*.array_record")):
         reader = ArrayRecordReader(str(path))
         for payload in reader.read_all():
             ids.add(decode(payload).fields["doc_id"])

@@ -10,6 +10,7 @@ from array_record.python.array_record_module import ArrayRecordReader
 from polymix.cli import main
 from polymix.core.config import load_config
 from polymix.core.manifest import ManifestError, load_manifest, verify_manifest
+from polymix.transforms.held_out import is_held_out
 from polymix.transforms.media.records import record_positions
 from polymix.transforms.record_codec import decode
 from tests.pipelines.conftest import run_pipeline
@@ -41,7 +42,8 @@ def test_accounting_matches_what_the_generator_built(demo_run, sample_corpus):
         else:  # every media rejection is planted by the generator
             assert rejected == expected["rejected"].get(name, {}), name
             assert totals.kept == expected["media_kept"][name], name
-            assert totals.records == expected["media_records"][name], name
+            held_out = totals.eval_records
+            assert totals.records + held_out == expected["media_records"][name], name
 
 
 def test_non_english_pages_are_detected_and_counted(demo_run, sample_corpus):
@@ -108,7 +110,7 @@ def test_shards_hold_decodable_records_within_the_sequence_length(demo_run):
     assert (
         manifest.tokenizer is not None and (data_root(demo_run) / manifest.tokenizer.path).is_file()
     )
-    shards = list(manifest.shards())
+    shards = [*manifest.shards(), *manifest.eval_shards()]
     assert {s.source for s in shards} == set(manifest.sources)
     for shard in shards:
         reader = ArrayRecordReader(str(data_root(demo_run) / shard.path))
@@ -122,10 +124,26 @@ def test_shards_hold_decodable_records_within_the_sequence_length(demo_run):
         assert sum(positions) == shard.tokens == sum(shard.positions.values())
         assert all(0 < n <= manifest.max_seq_len for n in positions)
         assert all(r.fields["source"] == shard.source for r in records)
-    long_docs = list(manifest.shards("books"))
+    long_docs = [*manifest.shards("books"), *manifest.eval_shards("books")]
     assert sum(s.records for s in long_docs) > manifest.sources["books"].kept  # books were cut
     assert manifest.sources["images"].positions["image"] > 0
     assert manifest.sources["audio"].positions["audio"] > 0
+
+
+def test_every_demo_source_holds_out_some_examples_by_id(demo_run, sample_corpus):
+    _, expected = sample_corpus
+    manifest = load_manifest(demo_run / "manifest.json")
+    split = expected["eval"]
+    for name, totals in manifest.sources.items():
+        assert totals.eval_records > 0 and totals.eval_tokens > 0, name
+        held = list(manifest.eval_shards(name))
+        assert sum(s.records for s in held) == totals.eval_records, name
+        assert all(s.path.startswith(f"eval/{name}/") for s in held), name
+        for shard in held:
+            reader = ArrayRecordReader(str(data_root(demo_run) / shard.path))
+            ids = {decode(r).fields["doc_id"] for r in reader.read_all()}
+            reader.close()
+            assert all(is_held_out(name, i, split["fraction"], split["salt"]) for i in ids)
 
 
 def test_verify_passes_and_then_names_a_truncated_or_altered_shard(demo_run, tmp_path):

@@ -35,6 +35,9 @@ def test_the_index_lists_every_written_file_exactly_once(demo_run):
     sides = [f.path for f in manifest.side_files()]
     assert len(shards) == len(set(shards)) and len(sides) == len(set(sides))
     assert set(shards) == _files_under(data_root(demo_run), "shards")
+    held = [s.path for s in manifest.eval_shards()]
+    assert held and len(held) == len(set(held))
+    assert set(held) == _files_under(data_root(demo_run), "eval")
     assert set(sides) == _files_under(data_root(demo_run), "rejected", "duplicates")
     assert {f.path for f in manifest.index} == _files_under(data_root(demo_run), "index")
 
@@ -127,6 +130,32 @@ def test_a_large_index_is_split_by_size_and_read_back_whole(tmp_path):
     assert manifest.sources["b"].positions == {"image": 6000}
     assert manifest.warnings == [] and manifest.shard_count == 2000
     assert "array_record" not in (tmp_path / "manifest.json").read_text()
+
+
+def test_eval_shards_get_their_own_index_and_totals(tmp_path):
+    shards = [_written(("a",), "shards/a/a-00000-of-00001.array_record", 8, (("text", 24),))]
+    held = [_written(("a",), "eval/a/a-00000-of-00001.array_record", 2, (("text", 6),))]
+    counts = [(("a", "input", "", ""), 5), (("a", "kept", "", ""), 5)]
+    with beam.Pipeline() as pipeline:
+        made = {
+            k: pipeline | f"Create{k}" >> beam.Create(v)
+            for k, v in {"shards": shards, "eval": held, "counts": counts, "none": []}.items()
+        }
+        _ = pipeline | WriteManifest(
+            _facts(tmp_path),
+            made["shards"],
+            made["none"],
+            made["none"],
+            made["counts"],
+            eval_shards=made["eval"],
+        )
+    manifest = load_manifest(tmp_path)
+    assert [s.path for s in manifest.shards()] == [shards[0].path]
+    assert [(s.path, s.split) for s in manifest.eval_shards("a")] == [(held[0].path, "eval")]
+    totals = manifest.sources["a"]
+    assert (totals.records, totals.tokens, totals.positions) == (8, 24, {"text": 24})
+    assert (totals.eval_records, totals.eval_tokens, totals.kept) == (2, 6, 5)
+    assert manifest.shard_count == 1 and totals.balances()
 
 
 def test_written_lines_that_differ_from_the_counts_are_a_warning_naming_the_folder(tmp_path):

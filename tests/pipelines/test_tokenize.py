@@ -46,7 +46,7 @@ def _examples(documents: list[dict]) -> list[Example]:
 
 def _one_by_one(tokenizer: TextTokenizer, examples: list[Example]) -> list[TokenizedRecord]:
     return [
-        TokenizedRecord(e.source, e.modality, record_id, payload, positions)
+        TokenizedRecord(e.source, e.modality, record_id, payload, positions, e.id)
         for e in examples
         for record_id, payload, positions in tokenizer.records(e.source, e.modality, e.id, e.text)
     ]

@@ -11,7 +11,7 @@ import pytest
 
 from polymix.cli import main
 from polymix.core.manifest import load_manifest
-from tests.support.manifest_edit import edit_shard_entries
+from tests.support.manifest_edit import edit_entries, edit_shard_entries, edit_top_level
 from tests.support.run_layout import data_root
 
 
@@ -135,10 +135,64 @@ def test_a_shard_dropped_from_manifest_and_disk_is_caught_by_the_source_totals(r
 
 def test_an_empty_shard_list_is_refused_when_sources_kept_something(run, capsys):
     edit_shard_entries(run, lambda entries: [])
+    edit_entries(run, "eval", lambda entries: [])
     code, printed = verify(run / "manifest.json", capsys)
     assert code == 1
     assert "source web: kept" in printed and "but no shard" in printed
     assert not printed.startswith("ok")
+
+
+def eval_shard(run: Path, source: str = "web") -> Path:
+    return sorted((data_root(run) / "eval" / source).glob("*.array_record"))[0]
+
+
+def test_a_deleted_eval_shard_is_named(run, capsys):
+    victim = eval_shard(run)
+    victim.unlink()
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    assert f"{victim.relative_to(data_root(run))}: missing" in printed
+
+
+def test_an_altered_eval_shard_is_named(run, capsys):
+    victim = eval_shard(run)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    assert f"{victim.relative_to(data_root(run))}: sha256" in printed
+
+
+def test_an_eval_shard_dropped_from_index_and_disk_is_caught_by_eval_records(run, capsys):
+    dropped: dict = {}
+
+    def drop_a_web_eval_shard(entries):
+        victim = next(e for e in entries if e["source"] == "web")
+        dropped.update(victim)
+        (data_root(run) / victim["path"]).unlink()
+        return [e for e in entries if e is not victim]
+
+    edit_entries(run, "eval", drop_a_web_eval_shard)
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    totals = load_manifest(run / "manifest.json").sources["web"]
+    left = totals.eval_records - dropped["records"]
+    assert f"source web: eval shards hold {left} records, manifest says {totals.eval_records}" in (
+        printed
+    )
+
+
+def test_eval_totals_that_disagree_with_the_eval_shards_are_named(run, capsys):
+    def inflate(raw: dict) -> dict:
+        raw["sources"]["web"]["eval_tokens"] += 7
+        return raw
+
+    edit_top_level(run, inflate)
+    code, printed = verify(run / "manifest.json", capsys)
+    assert code == 1
+    held = load_manifest(run / "manifest.json").sources["web"].eval_tokens
+    assert f"source web: eval shards hold {held - 7} positions, manifest says {held}" in printed
 
 
 def test_a_corrupted_tokenizer_copy_is_named(run, capsys):

@@ -29,6 +29,8 @@ SOURCES = {
         kept=700,
         records=800,
         tokens=400_000,
+        eval_records=4,
+        eval_tokens=2_048,
         duplicates={"exact_dedup": 100, "near_dedup": 50},
         rejected={"read": {"invalid_json": 3}, "language": {"other_language": 147}},
     ),
@@ -99,6 +101,7 @@ def test_report_numbers_equal_the_manifest(run_dir):
         )
         assert row.duplicates == totals.duplicates_total
         assert row.rejected_by_stage == totals.rejected
+        assert (row.eval_records, row.eval_tokens) == (totals.eval_records, totals.eval_tokens)
     assert rendered.data.funnel[-1].remaining == sum(t.kept for t in SOURCES.values())
     assert [s.stage for s in rendered.data.funnel] == [
         "read",
@@ -114,8 +117,19 @@ def test_report_numbers_equal_the_manifest(run_dir):
     assert plan["sources"]["books"]["available"] == 30_000
     assert plan["position_kinds"]["image"]["available"] == pytest.approx(12_800 / plan["budget"])
     line = next(x for x in rendered.table.splitlines() if x.startswith("web"))
-    assert line.split()[:6] == ["web", "1,000", "700", "150", "150", "400,000"]
+    assert line.split()[:7] == ["web", "1,000", "700", "150", "150", "400,000", "2,048"]
     assert "rejected at language: other_language 147" in rendered.table
+
+
+def test_the_source_table_shows_the_training_and_held_out_split(run_dir):
+    page = render_report(run_dir).html.read_text()
+    sources = page[page.index('<section id="sources">') :]
+    for column in ("train records", "train positions", "held-out records", "held-out positions"):
+        assert f"<th>{column}</th>" in sources, column
+    assert (
+        "<td class=n>800</td><td class=n>400,000</td><td class=n>4</td><td class=n>2,048</td>"
+        in (sources)
+    )
 
 
 def test_html_holds_every_section_with_inline_images_only(run_dir):

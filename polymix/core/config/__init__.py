@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from polymix.core.config.base import Section
+from polymix.core.config.eval import EvalConfig
 from polymix.core.config.filters import FiltersConfig
 from polymix.core.config.media import MediaConfig
 from polymix.core.config.mixture import MixtureConfig
@@ -63,6 +64,10 @@ class Config(Section):
         description="Quality filters: heuristic rules and fastText classifiers.",
     )
     media: MediaConfig = Field(default_factory=MediaConfig, description="Images, audio and video.")
+    eval: EvalConfig = Field(
+        default_factory=EvalConfig,
+        description="Held-out split: kept examples written to eval shards, never trained on.",
+    )
     mixture: MixtureConfig = Field(
         default_factory=MixtureConfig,
         description="Mixture planning: budget, epoch caps, modality weights.",

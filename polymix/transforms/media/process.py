@@ -117,7 +117,7 @@ class MediaProcessor:
         }
         rid, payload = R.encode_record(example.source, "image", example.id, 0, 1, fields, arrays)
         positions = len(tokens) + R.image_positions(len(patches))
-        record = TokenizedRecord(example.source, "image", rid, payload, positions)
+        record = TokenizedRecord(example.source, "image", rid, payload, positions, example.id)
         signature = b""
         if self.media.perceptual_dedup.enabled:
             signature = image_hash(image, self.media.perceptual_dedup.hash_size)
@@ -164,7 +164,9 @@ class MediaProcessor:
                 example.source, "audio", example.id, k, chunks, fields, arrays
             )
             positions = len(seg_tokens) + R.audio_positions(len(mel), config.stack)
-            out.append(TokenizedRecord(example.source, "audio", rid, payload, positions))
+            out.append(
+                TokenizedRecord(example.source, "audio", rid, payload, positions, example.id)
+            )
         signature = self._audio_signature(mels, per_segment)
         return MediaResult(example, tuple(out), _digest([signal]), signature)
 
@@ -296,7 +298,7 @@ class MediaProcessor:
             count = len(seg_tokens) + (hi - lo) * per_frame
             if "mel" in arrays:
                 count += R.audio_positions(len(arrays["mel"]), audio_config.stack)
-            out.append(TokenizedRecord(example.source, "video", rid, payload, count))
+            out.append(TokenizedRecord(example.source, "video", rid, payload, count, example.id))
         signature = b""
         if dedup.enabled:
             picks = np.unique(np.linspace(0, n - 1, min(n, dedup.video_frames)).round().astype(int))
