@@ -130,16 +130,12 @@ def read_result(folder: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-ProxyTrainer = Callable[[Path, list[str], Path, list[str]], "dict[str, float] | None"]
-
-
 def run_proxies(
     manifest: Path,
     output: Path,
     settings: AblationSettings,
     mixtures: list[dict[str, float]],
     sources: list[str],
-    trainer: ProxyTrainer = train_proxy,
     say: Callable[[str], None] = print,
 ) -> list[dict[str, Any]] | None:
     """Every proxy's {index, mixture, losses}; None if a signal stopped the sweep."""
@@ -150,7 +146,7 @@ def run_proxies(
         if done is None:
             say(f"proxy {index + 1}/{len(mixtures)}: {mixture_text(weights)}")
             overrides = proxy_overrides(settings, weights, output / "xla-cache")
-            losses = trainer(manifest, overrides, folder, sources)
+            losses = train_proxy(manifest, overrides, folder, sources)
             if losses is None:
                 return None
             done = {"index": index, "mixture": weights, "losses": losses}

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from polymix.ablation.fits import Fit
-from polymix.ablation.sampling import as_vector, dirichlet_center, within_caps
+from polymix.ablation.sampling import MIN_SHARE, as_vector, dirichlet_center, within_caps
+from polymix.ablation.settings import AblationError
 
 TOP_K = 16
 ROUNDS = 3
@@ -85,8 +86,17 @@ def search(
         pool = np.vstack([pool, fresh])
         values = np.concatenate([values, _score(fit, fresh, obj)])
     top = pool[np.argsort(values, kind="stable")[:TOP_K]].mean(axis=0)
-    chosen = within_caps(dict(zip(names, top.tolist(), strict=True)), caps)
-    return describe(fit, chosen, obj)
+    return describe(fit, without_crumbs(dict(zip(names, top.tolist(), strict=True)), caps), obj)
+
+
+def without_crumbs(weights: Mapping[str, float], caps: Mapping[str, float]) -> dict[str, float]:
+    """Shares below `MIN_SHARE` dropped (the trainer mixes by integer proportions, so 1e-14
+    would be a 10^18:1 ratio), unless the others then cannot fill the budget within caps."""
+    trimmed = {n: (w if w >= MIN_SHARE else 0.0) for n, w in weights.items()}
+    try:
+        return within_caps(trimmed, caps)
+    except AblationError:
+        return within_caps(weights, caps)
 
 
 def describe(fit: Fit, weights: Mapping[str, float], objective: np.ndarray) -> dict[str, Any]:

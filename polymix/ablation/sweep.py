@@ -17,10 +17,8 @@ from polymix.ablation import plots
 from polymix.ablation.fits import KINDS, better, fit
 from polymix.ablation.result import RESULT_NAME, AblationResult
 from polymix.ablation.runner import (
-    ProxyTrainer,
     check_sweep,
     run_proxies,
-    train_proxy,
     write_atomically,
 )
 from polymix.ablation.sampling import (
@@ -124,7 +122,6 @@ def run_ablation(
     output: str | Path,
     settings: AblationSettings,
     *,
-    trainer: ProxyTrainer = train_proxy,
     say: Callable[[str], None] = print,
 ) -> AblationResult | None:
     """The whole sweep; None when a signal stopped it (run again to continue)."""
@@ -141,7 +138,7 @@ def run_ablation(
     ]
     output = Path(output)
     check_sweep(output, settings.identity() | {"manifest_sha256": sha})
-    proxies = run_proxies(Path(file), output, settings, mixtures, sources, trainer, say)
+    proxies = run_proxies(Path(file), output, settings, mixtures, sources, say)
     if proxies is None:
         return None
     result = analyse(proxies, sources, planned, caps, settings, sha)

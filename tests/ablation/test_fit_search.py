@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from polymix.ablation.fits import fit
-from polymix.ablation.sampling import sample_mixture
+from polymix.ablation.sampling import MIN_SHARE, sample_mixture
 from polymix.ablation.settings import AblationSettings
 from polymix.ablation.sweep import analyse
 
@@ -80,3 +80,10 @@ def test_the_same_proxies_give_the_same_bytes(one_source) -> None:
     settings, result = one_source
     again = analyse(proxies(settings), SOURCES, PLANNED, CAPS, settings, "0" * 64)
     assert again.to_json() == result.to_json()
+
+
+def test_the_chosen_mixture_has_no_crumbs_the_trainer_would_mix_in(one_source) -> None:
+    """A share of 1e-14 is 'none' to a reader but a 10^18:1 proportion to the mixer."""
+    _, result = one_source
+    assert all(w == 0 or w >= MIN_SHARE for w in result.chosen.weights.values())
+    assert result.chosen.weights["c"] == 0
