@@ -34,14 +34,18 @@ PAGE = "ablation.html"
 
 
 def replan_config(manifest: Manifest, override: MixtureConfig | None) -> MixtureConfig:
-    """The run's budget and per-source caps (from its stored plan), or `override`'s."""
+    """The run's budget and per-source caps (from its stored plan), or `override`'s.
+
+    The budget is the run's number, even where the run planned for "all it kept": that
+    rule counts only sources with a positive weight, and a choice that drops one must
+    not shrink the run.
+    """
     if override is not None:
         return override
     plan = manifest.plan or {}
     sources = plan.get("sources", {})
     caps = {name: float(p["max_epochs"]) for name, p in sorted(sources.items())}
-    budget = plan.get("budget") if plan.get("budget_from") == "config" else None
-    return MixtureConfig(budget_tokens=budget, max_epochs_per_source=caps)
+    return MixtureConfig(budget_tokens=plan.get("budget"), max_epochs_per_source=caps)
 
 
 def replan(
@@ -140,5 +144,10 @@ def render_mixture_report(
     _write_folder(folder, files)
     pngs_written = [folder / name for name in sorted(files) if name.endswith(".png")]
     return Rendered(
-        folder, folder / "index.html", folder / "mixture.json", pngs_written, render_table(data), data
+        folder,
+        folder / "index.html",
+        folder / "mixture.json",
+        pngs_written,
+        render_table(data),
+        data,
     )

@@ -31,6 +31,9 @@ def ablation_json(folder: Path) -> Path:
         losses = {"counting": 4.0 - 2.5 * mixture["counting"], "noise": 4.0}
         proxies.append({"index": i, "mixture": mixture, "losses": losses})
     result = analyse(proxies, SOURCES, PLANNED, caps, settings, "0" * 64)
+    # Beyond the run's cap on counting, some noise kept: what a sweep given no caps can return.
+    chosen = {"counting": 0.9, "noise": 0.1}
+    result.chosen.weights = chosen
     write_atomically(folder / "ablation.json", result.to_json())
     return folder / "ablation.json"
 
@@ -62,6 +65,8 @@ def test_the_chosen_mixture_is_replanned_under_the_runs_caps(
     assert counting["target_weight"] == pytest.approx(chosen["counting"])
     assert counting["planned_weight"] == pytest.approx(cap)
     assert counting["capped"] is True
+    noise = plan["plan"]["sources"]["noise"]
+    assert noise["planned_weight"] == pytest.approx(1 - cap)  # the rest goes to the others
     assert "ablation.html" in (report / "index.html").read_text()
     page = (report / "ablation.html").read_text()
     assert "Mixture by ablation" in page and "re-planned (caps)" in page
