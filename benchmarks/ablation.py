@@ -38,7 +38,7 @@ PLANNED = {"counting": 0.3, "noise": 0.7}
 CAPS = dict.fromkeys(PLANNED, 1.0)
 
 
-def plain_run(manifest: Path, folder: Path, settings: AblationSettings) -> float:
+def plain_run(manifest: Path, folder: Path, name: str, settings: AblationSettings) -> float:
     """The proxy's recipe with what only a proxy has (mixture, evaluation) left out."""
     keys = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = [
@@ -47,7 +47,7 @@ def plain_run(manifest: Path, folder: Path, settings: AblationSettings) -> float
         if o.split("=", 1)[0] in keys and not o.startswith(("mixture=", "eval_"))
     ]
     began = time.perf_counter()
-    train(apply_overrides(TrainConfig(), overrides), manifest, folder / "plain", resume=True)
+    train(apply_overrides(TrainConfig(), overrides), manifest, folder / name, resume=True)
     return time.perf_counter() - began
 
 
@@ -85,8 +85,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         manifest = write_sources(folder / "corpus", PLANNED, records=2000, eval_records=64)
-        plain_first = plain_run(manifest, folder / "a", settings)  # compiles
-        plain = plain_run(manifest, folder / "b", settings)  # from the XLA cache
+        plain_first = plain_run(manifest, folder, "plain-a", settings)  # compiles
+        plain = plain_run(manifest, folder, "plain-b", settings)  # from the same XLA cache
         print(f"plain run of {args.steps} steps: {plain:.1f} s warm ({plain_first:.1f} s cold)")
         evaluates = {"mixture", "eval_every"} <= {f.name for f in dataclasses.fields(TrainConfig)}
         if evaluates:
