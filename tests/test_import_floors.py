@@ -21,6 +21,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("polymix.transforms", "polymix.model"),
     ("polymix.pipelines", "polymix.trainer", "polymix.sample"),
     (
+        "polymix.ablation",
         "polymix.report",
         "polymix.corpus_run",
         "polymix.run_output",

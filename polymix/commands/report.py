@@ -24,6 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-epochs", type=positive_float, help="re-plan with this epoch cap for every source"
     )
+    parser.add_argument(
+        "--mixture",
+        metavar="ABLATION_JSON",
+        help="re-plan from the weights `polymix ablate` chose; writes the report beside that file",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -39,10 +44,17 @@ def handle(args: argparse.Namespace) -> int:
             settings["max_epochs"] = args.max_epochs
         replan = MixtureConfig(**settings)
     try:
-        rendered = render_report(args.output, replan)
+        if args.mixture is not None:
+            from polymix.report.ablation import render_mixture_report
+
+            rendered = render_mixture_report(args.output, args.mixture, replan)
+        else:
+            rendered = render_report(args.output, replan)
     except StorageFull as exc:  # the report could not be written, the request was fine
         print(f"polymix report: error: {exc}", file=sys.stderr)
         return 1
     print(rendered.table)
     print(f"report: {rendered.html}")
+    if args.mixture is not None:
+        print(f"ablation page: {rendered.folder}/ablation.html")
     return 0 if rendered.data.plan is not None else 1
