@@ -26,7 +26,7 @@ class NearDedupConfig(Section):
         le=1024,
         description=(
             "MinHash permutations (signature length, 4 bytes each). At threshold 0.8 and "
-            "`min_recall` 0.95, 189-269 of them give 21 bands x 9 rows; 270 or more give "
+            "`min_recall` 0.95, 189-269 of them give 21 bands x 9 rows; 270 give "
             "27 x 10 (fewer false candidates, 6 more band keys a document)."
         ),
     )
