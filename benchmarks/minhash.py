@@ -5,6 +5,11 @@
     .venv/bin/python benchmarks/minhash.py stage --docs 20000 80000
     .venv/bin/python benchmarks/minhash.py dedup --docs 20000
     .venv/bin/python benchmarks/minhash.py hot --members 1000000 --run-members 20000
+    .venv/bin/python benchmarks/minhash.py curve
+
+`curve`: the LSH S-curve P(candidate | J) of the default config beside the previous
+default (128 permutations, 9 x 13), with the recall at and above the threshold; pure
+arithmetic (`polymix.core.lsh_curve`), no documents.
 
 `signatures`: the same documents through `MinHasher.signatures` and through
 `datasketch.MinHash.update_batch` (fed `MinHasher.shingles`, with the same hash function),
@@ -521,12 +526,34 @@ def bench_hot(members: int, run_members: int) -> None:
     )
 
 
+def print_curve() -> None:
+    from polymix.core.config.near_dedup import NearDedupConfig
+    from polymix.core.lsh_curve import candidate_probability, recall_above
+
+    config = NearDedupConfig()
+    curves = {
+        f"{config.num_perm} perms, {'x'.join(map(str, config.lsh_params()))}": config.lsh_params(),
+        "128 perms, 9x13 (previous)": (9, 13),
+    }
+    print(f"threshold {config.threshold}, min_recall {config.min_recall}")
+    print(f"{'J':>5s} " + " ".join(f"{name:>28s}" for name in curves))
+    for j in (0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
+        print(
+            f"{j:5.2f} "
+            + " ".join(f"{candidate_probability(j, *c):28.4f}" for c in curves.values())
+        )
+    print(
+        "mean over [0.8, 1] "
+        + " ".join(f"{recall_above(config.threshold, *c):28.4f}" for c in curves.values())
+    )
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "_stage_child":
         print(json.dumps(_stage_child(int(sys.argv[2]))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    choices = ["signatures", "stage", "dedup", "hot", "all"]
+    choices = ["signatures", "stage", "dedup", "hot", "curve", "all"]
     parser.add_argument("what", nargs="?", choices=choices, default="all")
     parser.add_argument("--docs", type=int, nargs="*", help="signatures: one size; stage: sizes")
     parser.add_argument("--repeat", type=int, default=5)
@@ -543,6 +570,8 @@ def main() -> None:
         bench_dedup(args.docs[0] if args.docs else 20000)
     if args.what == "hot":
         bench_hot(args.members, args.run_members)
+    if args.what == "curve":
+        print_curve()
 
 
 if __name__ == "__main__":

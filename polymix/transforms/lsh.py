@@ -1,7 +1,8 @@
 """LSH banding and candidate pairs: the per-document and per-bucket steps of near dedup.
 
 Two documents become candidates when all `rows` signature values of at least one of
-`bands` bands agree; for Jaccard s that happens with probability 1 - (1 - s**rows)**bands.
+`bands` bands agree; for Jaccard s that happens with probability 1 - (1 - s**rows)**bands
+(`polymix.core.lsh_curve.candidate_probability`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import xxhash
+
+from polymix.core.lsh_curve import candidate_probability
 
 NODE_SEPARATOR = "\x1f"
 # Buckets up to this size give every pair (so a pair verification drops can still be
@@ -21,7 +24,7 @@ ALL_PAIRS_MAX_BUCKET = 16
 
 def collision_probability(similarity: float, bands: int, rows: int) -> float:
     """Chance that two documents of this Jaccard share at least one band (the S-curve)."""
-    return 1.0 - (1.0 - similarity**rows) ** bands
+    return float(candidate_probability(similarity, bands, rows))
 
 
 def node_key(source: str, example_id: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from polymix.core.config.near_dedup import optimal_bands
+from polymix.core.config.near_dedup import NearDedupConfig
 from polymix.transforms.lsh import band_keys, collision_probability, small_bucket_pairs
 from polymix.transforms.minhash import MinHasher, exact_jaccard, normalize
 
@@ -42,17 +42,16 @@ def test_signatures_equal_datasketch(hash_function: str, num_perm: int, seed: in
 
 
 def test_signatures_load_as_leanminhash_and_query_lsh():
-    hasher = MinHasher()
+    config = NearDedupConfig()
+    hasher = MinHasher(num_perm=config.num_perm)
     docs = _corpus(40, seed=3)
     docs.append(docs[5] + " one more sentence at the end")
     signatures = hasher.signatures(docs)
-    bands, rows = optimal_bands(0.8, 128)
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
-    assert (lsh.b, lsh.r) == (bands, rows)
+    lsh = MinHashLSH(num_perm=config.num_perm, params=config.lsh_params())
     for i, row in enumerate(signatures[:-1]):
         if hasher.shingles(docs[i]):
             lsh.insert(str(i), LeanMinHash(seed=1, hashvalues=row, scheme="affine32"))
-    query = MinHash(seed=1, hashfunc=hasher.hashfunc)
+    query = MinHash(num_perm=config.num_perm, seed=1, hashfunc=hasher.hashfunc)
     query.update_batch(hasher.shingles(docs[-1]))
     assert "5" in lsh.query(query)
 
@@ -104,7 +103,6 @@ def test_empty_text_gives_empty_sketch():
 
 
 def test_banding_and_small_bucket_pairs():
-    assert optimal_bands(0.8, 128) == (9, 13)
     assert collision_probability(0.9, 9, 13) == pytest.approx(0.928, abs=1e-3)
     signature = MinHasher().signatures(["some words here and there again"])[0]
     keys = band_keys(signature, 9, 13)

@@ -1,0 +1,233 @@
+"""polymix near dedup against DataTrove's MinHash dedup on real text with planted copies.
+
+    .venv/bin/python benchmarks/near_dedup_peers.py                 # all, 2 rounds
+    .venv/bin/python benchmarks/near_dedup_peers.py --docs 2000 --copies 400 --rounds 1
+
+The corpus is the cached Debian documentation of `benchmarks/real_corpus.py` (man pages,
+help pages, fortunes, dictionary entries, licences: text nobody here wrote), plus
+`--copies` edited copies of random documents of 100+ words: each replaces a share of
+its words (0.3-4%) with words of another document, so its Jaccard to its original,
+measured on polymix's shingle sets (5-word shingles of normalized text), spans ~0.65-0.98.
+
+Each contender deduplicates the whole corpus and gives its accepted pairs:
+    polymix core   MinHasher + band_keys buckets + exact Jaccard (transforms/near_pairs.py)
+    polymix Beam   NearDuplicates on DirectRunner in this process (removed -> kept pairs)
+    DataTrove      MinhashDedupSignature / Buckets / Cluster / Filter, default MinhashConfig
+                   (14 x 8 hashes; it accepts every bucket collision, no verification)
+Recall: share of planted copies at J >= 0.8 that end in their original's cluster (the
+components of the accepted pairs). Precision: share of accepted pairs whose exact J is
+>= 0.8. CPU: `time.process_time` of this process (all its threads), per document.
+Contenders take turns, the order reversed every round; the best CPU of each is printed,
+with its ratio to polymix core and to polymix Beam.
+
+text-dedup is not run: its 0.4.1 needs Python 3.12, and 0.4.0 would bring pyspark,
+onnxruntime and Sphinx and downgrade urllib3 in the shared environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import xxhash  # noqa: E402
+
+from benchmarks import real_corpus  # noqa: E402
+from polymix.core.config.near_dedup import NearDedupConfig  # noqa: E402
+from polymix.transforms.minhash import MinHasher, exact_jaccard  # noqa: E402
+from polymix.transforms.near_pairs import near_duplicate_pairs  # noqa: E402
+
+THRESHOLD = 0.8
+EDIT_RATES = (0.003, 0.006, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04)
+Pairs = set[tuple[int, int]]
+
+
+def planted_corpus(n_docs: int | None, copies: int, seed: int = 0) -> tuple[list[str], dict]:
+    """Real texts, then `copies` edited copies; {copy index: original index}."""
+    texts = [d["text"] for d in real_corpus.documents()][:n_docs]
+    rng = np.random.default_rng(seed)
+    long_enough = [i for i, t in enumerate(texts) if len(t.split()) >= 100]
+    originals: dict[int, int] = {}
+    for original in rng.choice(long_enough, copies, replace=False).tolist():
+        words = texts[original].split()
+        donor = texts[int(rng.integers(len(texts)))].split()
+        rate = EDIT_RATES[int(rng.integers(len(EDIT_RATES)))]
+        for position in rng.choice(len(words), max(1, round(rate * len(words))), replace=False):
+            words[position] = donor[int(rng.integers(len(donor)))]
+        originals[len(texts)] = original
+        texts.append(" ".join(words))
+    return texts, originals
+
+
+class Truth:
+    """Exact Jaccard of any pair, on polymix's shingle sets (computed once per document)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        hashes, offsets = MinHasher().shingle_hashes(texts)
+        self.sets = [np.unique(hashes[offsets[i] : offsets[i + 1]]) for i in range(len(texts))]
+
+    def __call__(self, a: int, b: int) -> float:
+        return exact_jaccard(self.sets[a], self.sets[b])
+
+
+def components(pairs: Pairs, n: int) -> np.ndarray:
+    """Root of each document under the accepted pairs (union-find)."""
+    parent = np.arange(n)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([root(i) for i in range(n)])
+
+
+def polymix_core(texts: list[str], config: NearDedupConfig) -> Pairs:
+    return set(near_duplicate_pairs(texts, config))
+
+
+def polymix_beam(texts: list[str], config: NearDedupConfig) -> Pairs:
+    import apache_beam as beam
+
+    from polymix.pipelines.near_dedup import NearDuplicates
+    from polymix.transforms.example import Example
+
+    examples = [
+        Example(source="docs", id=f"{i:07d}", modality="text", text=t) for i, t in enumerate(texts)
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        target = Path(scratch) / "pairs.txt"
+        with beam.Pipeline() as pipeline:
+            out = pipeline | beam.Create(examples, reshuffle=False) | NearDuplicates(config)
+            _ = (
+                out["duplicates"]
+                | "Pairs" >> beam.Map(lambda d: f"{d.example.id} {d.kept_id}")
+                | beam.combiners.ToList()
+                | beam.Map(lambda lines: target.write_text("\n".join(lines)))
+            )
+        lines = target.read_text().split("\n") if target.stat().st_size else []
+    return {tuple(sorted(int(x) for x in line.split())) for line in lines}
+
+
+def datatrove(texts: list[str]) -> Pairs:
+    from datatrove.data import Document
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+
+    config = MinhashConfig()
+    docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+    with tempfile.TemporaryDirectory() as scratch:
+        sigs, dups, removed = (f"{scratch}/{name}" for name in ("sigs", "dups", "remove"))
+        signature = MinhashDedupSignature(output_folder=sigs, config=config)
+        signature._hash_func = _xxh64_of_text  # xxhash 4 no longer takes str
+        signature.run(iter(docs), 0, 1)
+        for bucket in range(config.num_buckets):
+            MinhashDedupBuckets(input_folder=sigs, output_folder=dups, config=config).run(
+                None, bucket, config.num_buckets
+            )
+        MinhashDedupCluster(input_folder=dups, output_folder=removed, config=config).run(None, 0, 1)
+        kept = sum(1 for _ in MinhashDedupFilter(input_folder=removed).run(iter(docs), 0, 1))
+        pairs: Pairs = set()
+        for path in Path(dups).glob("*.dups"):
+            data = path.read_bytes()
+            for _f1, d1, _f2, d2 in struct.iter_unpack("<4I", data):
+                pairs.add((min(d1, d2), max(d1, d2)))
+    assert kept <= len(texts)
+    return pairs
+
+
+def _xxh64_of_text(text: str) -> int:
+    """What DataTrove's `xxhash64` returned for a str under xxhash 3 (UTF-8, seed 0)."""
+    return xxhash.xxh64_intdigest(text.encode("utf-8"))
+
+
+def scores(pairs: Pairs, originals: dict, truth: Truth, n: int) -> tuple[float, float, int]:
+    """(recall of planted copies at J >= 0.8, pair precision, planted copies < 0.8 joined)."""
+    root = components(pairs, n)
+    similar = [(c, o) for c, o in originals.items() if truth(c, o) >= THRESHOLD]
+    recall = sum(root[c] == root[o] for c, o in similar) / max(1, len(similar))
+    precision = sum(truth(a, b) >= THRESHOLD for a, b in pairs) / max(1, len(pairs))
+    joined_below = sum(root[c] == root[o] for c, o in originals.items() if truth(c, o) < THRESHOLD)
+    return recall, precision, joined_below
+
+
+def _timed(run: Callable[[], Pairs]) -> tuple[Pairs, float]:
+    start = time.process_time()
+    pairs = run()
+    return pairs, time.process_time() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=None, help="real documents (all if unset)")
+    parser.add_argument("--copies", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-beam", action="store_true", help="skip the DirectRunner run")
+    args = parser.parse_args()
+    texts, originals = planted_corpus(args.docs, args.copies)
+    truth = Truth(texts)
+    planted = [truth(c, o) for c, o in originals.items()]
+    print(
+        f"{len(texts)} documents ({len(originals)} planted copies, "
+        f"{sum(j >= THRESHOLD for j in planted)} at J >= {THRESHOLD}), "
+        f"{sum(map(len, texts)) / len(texts):.0f} characters each"
+    )
+    new, old = NearDedupConfig(), NearDedupConfig(num_perm=128, bands=9, rows=13)
+    contenders: dict[str, Callable[[], Pairs]] = {
+        f"polymix core {new.num_perm}p {'x'.join(map(str, new.lsh_params()))}": (
+            lambda: polymix_core(texts, new)
+        ),
+        "polymix core 128p 9x13 (old)": lambda: polymix_core(texts, old),
+        "datatrove 112p 14x8": lambda: datatrove(texts),
+    }
+    if not args.no_beam:
+        contenders["polymix Beam DirectRunner"] = lambda: polymix_beam(texts, new)
+    MinHasher(num_perm=new.num_perm).signatures(["warm up the compiled kernels"])
+    best: dict[str, float] = {}
+    results: dict[str, tuple[float, float, int]] = {}
+    names = list(contenders)
+    for round_ in range(args.rounds):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            pairs, seconds = _timed(contenders[name])
+            best[name] = min(best.get(name, float("inf")), seconds)
+            results[name] = scores(pairs, originals, truth, len(texts))
+            print(f"  round {round_} {name}: {seconds:.1f} CPU-s", flush=True)
+    core = best[names[0]]
+    beam_s = best.get("polymix Beam DirectRunner")
+    print(
+        f"{'contender':32s} {'CPU-ms/doc':>10s} {'/core':>7s} {'/Beam':>7s} {'recall':>7s}"
+        f" {'precision':>9s} {'<0.8 joined':>11s}"
+    )
+    for name in names:
+        ms = best[name] / len(texts) * 1000
+        recall, precision, below = results[name]
+        vs_beam = f"{best[name] / beam_s:7.2f}" if beam_s else f"{'-':>7s}"
+        print(
+            f"{name:32s} {ms:10.3f} {best[name] / core:7.2f} {vs_beam} {recall:7.3f}"
+            f" {precision:9.3f} {below:11d}"
+        )
+
+
+if __name__ == "__main__":
+    main()
