@@ -11,11 +11,12 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from polymix.report.data import ReportData
+from polymix.report.data import POSITION_KINDS, ReportData
 
 SECTIONS = {
     "sources": "Sources",
     "funnel": "Funnel: what each stage removed",
+    "examples": "Examples of what was removed",
     "attributes": "Quality attributes and their cuts",
     "languages": "Languages",
     "mixture": "Mixture: planned vs target",
@@ -28,6 +29,8 @@ h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.2em .6em;border-bottom:1px solid #eee}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:1em}.grid figure{margin:0}.grid img{width:100%}figcaption{font-size:12px;color:#555}
+.doc{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.35 ui-monospace,monospace;background:#f7f7f7;padding:.3em .5em;margin:.1em 0 .5em}
+ol.docs{padding-left:1.5em}summary{cursor:pointer;margin:.2em 0}
 .row{display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start}.warn{color:#a33}.muted{color:#777}img{max-width:100%}
 """
 
@@ -50,6 +53,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _kind(positions: Mapping[str, int], kind: str) -> int | str:
+    """Positions of one kind; "-" where the manifest does not split them (an older run)."""
+    return positions.get(kind, 0) if positions else "-"
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -65,6 +73,7 @@ def sources_section(data: ReportData) -> str:
             r.rejected,
             r.records,
             r.tokens,
+            *(_kind(r.positions, kind) for kind in POSITION_KINDS),
             _fmt(r.target_weight),
             _fmt(r.planned_weight),
             _fmt(r.epochs, 2),
@@ -80,7 +89,8 @@ def sources_section(data: ReportData) -> str:
             "duplicates",
             "rejected",
             "records",
-            "tokens",
+            "positions (all kinds)",
+            *POSITION_KINDS.values(),
             "target weight",
             "planned weight",
             "epochs",

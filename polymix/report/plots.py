@@ -18,6 +18,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from polymix.report.data import FunnelStep  # noqa: E402
 
 KEPT, REMOVED, TARGET, PLANNED, CUT = "#3b75af", "#d1495b", "#9aa5b1", "#3b75af", "#222222"
+# Fixed margins instead of constrained layout, which measured every label of every small
+# multiple again and cost half the report's CPU; room for a 6-digit y label and a title.
+SMALL_MULTIPLE_MARGINS = {"left": 0.17, "right": 0.97, "bottom": 0.12, "top": 0.89}
 
 
 def _png(fig: Figure, tight: bool = True) -> bytes:
@@ -120,7 +123,8 @@ def attribute_png(name: str, hist: Mapping[str, Any]) -> bytes:
     """
     edges = hist["edges"]
     passed, rejected = hist["passed"], hist["rejected"]
-    fig = Figure(figsize=(4.2, 2.6), layout="constrained")
+    fig = Figure(figsize=(4.2, 2.6))
+    fig.subplots_adjust(**SMALL_MULTIPLE_MARGINS)
     ax = fig.subplots()
     total = [p + r for p, r in zip(passed, rejected, strict=True)]
     ax.stairs(total, edges, fill=True, color=REMOVED, label="rejected by its stage")

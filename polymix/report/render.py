@@ -20,6 +20,8 @@ from pathlib import Path
 from polymix.core.config.mixture import MixtureConfig
 from polymix.report import html, plots
 from polymix.report.data import ReportData, load_report_data, mixture_json
+from polymix.report.examples import run_samples
+from polymix.report.examples_html import examples_section
 from polymix.report.table import render_table
 
 REPORT_DIR = "report"
@@ -62,6 +64,7 @@ def report_files(data: ReportData) -> dict[str, bytes]:
     bodies = {
         "sources": html.sources_section(data),
         "funnel": html.funnel_section(data, pngs["funnel.png"]),
+        "examples": examples_section(run_samples(data.manifest)),
         "attributes": html.attributes_section(stats, attribute_pngs),
         "languages": html.languages_section(stats, pngs.get("languages.png")),
         "mixture": html.mixture_section(
