@@ -19,6 +19,7 @@ SECTIONS = {
     "examples": "Examples of what was removed",
     "attributes": "Quality attributes and their cuts",
     "languages": "Languages",
+    "lengths": "Record lengths per source",
     "mixture": "Mixture: planned vs target",
     "clusters": "Duplicate clusters",
     "domains": "Top domains",

@@ -233,3 +233,35 @@ def domains_png(domains: Mapping[str, Mapping[str, Any]], top: int = 15) -> byte
     ax.set_xlabel("pages")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def _shares(counts: Sequence[int]) -> list[float]:
+    total = sum(counts) or 1
+    return [n / total for n in counts]
+
+
+def overlaid_png(
+    title: str, series: Mapping[str, Mapping[str, Any]], key: str, xlabel: str
+) -> bytes:
+    """Share of the count in each bin, one outline per series: sizes differ, shapes compare."""
+    fig = Figure(figsize=(6, 2.8))
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.17, top=0.9)
+    ax = fig.subplots()
+    low = min(h["edges"][0] for h in series.values())
+    for label, hist in series.items():
+        ax.stairs(_shares(hist[key]), hist["edges"], linewidth=1.6, label=label)
+    if low > 0:
+        ax.set_xscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("share", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7)
+    return _png(fig, tight=False)
+
+
+def record_lengths_png(lengths: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """Positions per shard record, one outline per source (a long document gives several)."""
+    return overlaid_png(
+        "positions per record, by source", lengths, "records", "positions (log scale)"
+    )

@@ -16,7 +16,7 @@ import pytest
 from polymix.cli import main
 from polymix.core.config.mixture import MixtureConfig
 from polymix.core.manifest import Manifest, SourceTotals
-from polymix.pipelines.statistics import _RunStatsFn, assemble_stats
+from polymix.pipelines.statistics import _RecordLengthsFn, _RunStatsFn, assemble_stats
 from polymix.progress import BUNDLE_LOGGER, Progress, run_with_progress
 from polymix.report import render_report
 from polymix.report.html import SECTIONS
@@ -68,7 +68,16 @@ def _stats() -> dict:
         ],
     }
     clusters = {"exact_dedup": {2: 80, 3: 10}, "near_dedup": {2: 40, 4: 3}}
-    return assemble_stats(acc, clusters, cuts, ["read", "exact_dedup", "near_dedup", "language"])
+    stages = ["read", "exact_dedup", "near_dedup", "language"]
+    lengths = _RecordLengthsFn()
+    records = lengths.create_accumulator()
+    for i in range(800):
+        lengths.add_input(records, ("web", 512 if i % 4 == 0 else 20 + i % 300))
+    for _ in range(50):
+        lengths.add_input(records, ("photos", 256))
+    return assemble_stats(acc, clusters, cuts, stages) | {
+        "record_positions": lengths.extract_output(records)
+    }
 
 
 @pytest.fixture()
@@ -130,6 +139,12 @@ def test_html_holds_every_section_with_inline_images_only(run_dir):
         "<td>duplicate 100, near_dedup</td>" not in page and "<td>other_language 147</td>" in page
     )
     assert "filters.language.min_score = 0.65 (keep above)" in page
+    lengths = re.search(r'<section id="lengths">(.*?)</section>', page).group(1)
+    assert "<td>web</td><td class=n>800</td><td class=n>21</td>" in lengths
+    assert "<td>25.0% (501 to 512)</td>" in lengths and "<td>photos</td>" in lengths
+    header = re.search(r"<table><tr>(.*?)</tr>", page).group(1)
+    assert "<th>positions (all kinds)</th><th>text tokens</th><th>image patches</th>" in header
+    assert "<th>tokens</th>" not in page
     images = re.findall(r'<img alt="([^"]*)" src="([^"]*)"', page)
     assert {alt for alt, _ in images} >= {
         "funnel",
@@ -139,6 +154,7 @@ def test_html_holds_every_section_with_inline_images_only(run_dir):
         "duplicate clusters",
         "language.score",
         "gopher_quality.n_words",
+        "record lengths",
     }
     for _, src in images:
         assert src.startswith("data:image/png;base64,")
