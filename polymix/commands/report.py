@@ -1,4 +1,8 @@
-"""`polymix report OUT/`: render the run's report (HTML, mixture.json, charts, terminal table)."""
+"""`polymix report OUT/`: render the run's report (HTML, mixture.json, charts, terminal table).
+
+Re-planning (`--budget`, `--max-epochs`) and `--compare` write a page of their own beside
+the run's report (or at `--output`), so the run's own report always shows the run.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +23,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--budget",
         type=positive_float,
-        help="re-plan the mixture for this many training positions (e.g. 2e9) instead of the run's",
+        help="re-plan the mixture for this many training positions (e.g. 2e9) instead of the run's;"
+        " writes OUT/report-budget-<n>.html",
     )
     parser.add_argument(
         "--max-epochs", type=positive_float, help="re-plan with this epoch cap for every source"
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="OTHER",
+        help="another run's output: write OUT/compare-<OTHER's name>.html, the two side by side",
+    )
+    parser.add_argument(
+        "--output",
+        dest="page",
+        metavar="PATH",
+        help="write the re-planned or compared page here (one HTML file) instead",
     )
     parser.set_defaults(handler=handle)
 
@@ -30,7 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from polymix.core.config.mixture import MixtureConfig
     from polymix.pipelines.file_io import StorageFull
-    from polymix.report import render_report
 
     replan = None
     if args.budget is not None or args.max_epochs is not None:
@@ -39,10 +54,35 @@ def handle(args: argparse.Namespace) -> int:
             settings["max_epochs"] = args.max_epochs
         replan = MixtureConfig(**settings)
     try:
-        rendered = render_report(args.output, replan)
+        if args.compare is not None:
+            return _compare(args, replan)
+        return _report(args, replan)
     except StorageFull as exc:  # the report could not be written, the request was fine
         print(f"polymix report: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _report(args: argparse.Namespace, replan) -> int:
+    from polymix.report import render_report
+    from polymix.report.pages import beside, render_replanned, replanned_name
+
+    if replan is None and args.page is None:
+        rendered = render_report(args.output)
+    else:
+        name = replanned_name(args.budget, args.max_epochs)
+        rendered = render_replanned(args.output, replan, args.page or beside(args.output, name))
     print(rendered.table)
     print(f"report: {rendered.html}")
     return 0 if rendered.data.plan is not None else 1
+
+
+def _compare(args: argparse.Namespace, replan) -> int:
+    from polymix.report.pages import beside, compare_name, render_comparison
+
+    if replan is not None:
+        print("polymix report: error: --compare takes no --budget or --max-epochs", file=sys.stderr)
+        return 2
+    target = args.page or beside(args.output, compare_name(args.compare))
+    render_comparison(args.output, args.compare, target)
+    print(f"comparison: {target}")
+    return 0

@@ -280,10 +280,15 @@ def render_html(data: ReportData, bodies: Mapping[str, str]) -> str:
         f'<section id="{key}"><h2>{escape(title)}</h2>{bodies[key]}</section>'
         for key, title in SECTIONS.items()
     )
+    body = f"<p class=muted>{facts}</p>{warnings}<p>{nav}</p>{sections}"
+    return page(f"polymix report: {data.output.name}", "polymix run report", body)
+
+
+def page(title: str, heading: str, body: str) -> str:
+    """The self-contained page around `body` (already HTML): no script, nothing fetched."""
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>polymix report: {escape(str(data.output.name))}</title><style>{_CSS}</style></head>"
-        f"<body><h1>polymix run report</h1><p class=muted>{facts}</p>{warnings}<p>{nav}</p>"
-        f"{sections}</body></html>\n"
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body><h1>{escape(heading)}</h1>{body}</body></html>\n"
     )

@@ -174,7 +174,24 @@ def test_replanning_with_an_infeasible_budget_reports_the_error(run_dir, capsys)
     assert main(["report", str(run_dir), "--budget", "1e5"]) == 0
     out = capsys.readouterr().out
     assert "budget 100,000 positions (mixture.budget_tokens)" in out
-    assert json.loads(rendered.mixture.read_text())["plan"]["budget"] == 100_000
+    replanned = json.loads((run_dir / "report-budget-100000.mixture.json").read_text())
+    assert replanned["plan"]["budget"] == 100_000 and replanned["origin"] == "report"
+
+
+def test_replanning_writes_its_own_page_and_leaves_the_runs_report_alone(run_dir, tmp_path):
+    render_report(run_dir)
+    before = {p.name: p.read_bytes() for p in (run_dir / "report").iterdir()}
+    assert main(["report", str(run_dir), "--budget", "1e5", "--max-epochs", "3"]) == 0
+    page = (run_dir / "report-budget-100000-max-epochs-3.html").read_text()
+    assert "Budget 100,000 positions (mixture.budget_tokens); planned by this report" in page
+    plan = json.loads((run_dir / "report-budget-100000-max-epochs-3.mixture.json").read_text())
+    assert plan["plan"]["budget"] == 100_000
+    assert {s["max_epochs"] for s in plan["plan"]["sources"].values()} == {3}
+    elsewhere = tmp_path / "elsewhere" / "plan.html"
+    assert main(["report", str(run_dir), "--max-epochs", "2", "--output", str(elsewhere)]) == 0
+    assert "planned by this report" in elsewhere.read_text()
+    assert (tmp_path / "elsewhere" / "plan.mixture.json").is_file()
+    assert {p.name: p.read_bytes() for p in (run_dir / "report").iterdir()} == before
 
 
 def test_a_published_run_is_reported_from_the_slot_its_manifest_names(run_dir):
@@ -287,3 +304,42 @@ def test_a_plan_stored_in_the_manifest_is_shown_as_is_unless_re_planned():
     assert plan_for(manifest, None) == (stored, "manifest", None)
     plan, origin, error = plan_for(manifest, MixtureConfig(budget_tokens=1000))
     assert origin == "report" and plan["budget"] == 1000 and error is None
+
+
+def test_compare_puts_two_runs_side_by_side_in_a_page_of_its_own(run_dir, tmp_path):
+    other = tmp_path / "runs" / "strict"
+    other.mkdir(parents=True)
+    web = SOURCES["web"].model_copy(
+        update={
+            "kept": 600,
+            "rejected": {"read": {"invalid_json": 3}, "language": {"other_language": 247}},
+        }  # fmt: skip
+    )
+    manifest = Manifest.model_validate_json((run_dir / "manifest.json").read_text())
+    sources = {"web": web, "books": SOURCES["books"], "audio": SOURCES["photos"]}
+    (other / "manifest.json").write_text(manifest.model_copy(update={"sources": sources}).to_json())
+    stats = _stats()
+    stats["attributes"]["gopher_quality.n_words"]["mean"] = 123.0
+    (other / "stats.json").write_text(json.dumps(stats))
+    assert main(["report", str(run_dir), "--compare", str(other)]) == 0
+    page = (run_dir / "compare-strict.html").read_text()
+    assert not (run_dir / "report").exists() and not (other / "report").exists()
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row) for row in rows]
+    assert ["web", "kept", "700", "600", "0.857×"] in cells
+    assert ["web", "kept / input", "0.7000", "0.6000", "0.857×"] in cells
+    assert ["web", "positions (all kinds)", "400,000", "400,000", "1×"] in cells
+    assert ["photos", "input", "60", "-", "-"] in cells and [
+        "audio",
+        "input",
+        "-",
+        "60",
+        "-",
+    ] in cells
+    assert ["language", "other_language", "147", "247", "1.68×"] in cells
+    assert ["exact_dedup", "duplicate", "101", "101", "1×"] in cells
+    assert "A: " + run_dir.name in page and "B: strict" in page
+    assert "mean 123" in page and len(re.findall(r"<img ", page)) >= 3
+    elsewhere = tmp_path / "cmp.html"
+    assert main(["report", str(run_dir), "--compare", str(other), "--output", str(elsewhere)]) == 0
+    assert elsewhere.read_text() == page
