@@ -223,10 +223,9 @@ sections:[].slice.call(document.querySelectorAll('section')).map(function(s){ret
 document.body.appendChild(p);});</script>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
-def test_the_page_renders_in_headless_chromium_with_every_image_loaded(run_dir, tmp_path):
-    page = render_report(run_dir).html.read_text()
-    probe = tmp_path / "probe.html"
+def _probe_in_chromium(page: str, folder: Path) -> dict:
+    """What headless Chromium saw once `page` loaded: images, broken ones, errors, sections."""
+    probe = folder / "probe.html"
     probe.write_text(
         page.replace("<head>", "<head>" + PROBE_HEAD).replace("</body>", PROBE_TAIL + "</body>")
     )
@@ -241,7 +240,7 @@ def test_the_page_renders_in_headless_chromium_with_every_image_loaded(run_dir, 
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--user-data-dir={folder / 'profile'}",
             "--virtual-time-budget=5000",
             "--dump-dom",
             probe.as_uri(),
@@ -252,10 +251,29 @@ def test_the_page_renders_in_headless_chromium_with_every_image_loaded(run_dir, 
     )
     found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout)
     assert found, f"no probe output; chromium said: {result.stderr[-2000:]}"
-    outcome = json.loads(found.group(1).replace("&quot;", '"'))
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+)
+
+
+@needs_chromium
+def test_the_page_renders_in_headless_chromium_with_every_image_loaded(run_dir, tmp_path):
+    outcome = _probe_in_chromium(render_report(run_dir).html.read_text(), tmp_path)
     assert outcome["errors"] == [] and outcome["broken"] == 0
-    assert outcome["images"] >= 7
+    assert outcome["images"] >= 8
     assert outcome["sections"] == list(SECTIONS)
+
+
+@needs_chromium
+def test_the_comparison_renders_in_headless_chromium_with_every_image_loaded(run_dir, tmp_path):
+    page = tmp_path / "c.html"
+    assert main(["report", str(run_dir), "--compare", str(run_dir), "--output", str(page)]) == 0
+    outcome = _probe_in_chromium(page.read_text(), tmp_path)
+    assert outcome["errors"] == [] and outcome["broken"] == 0
+    assert outcome["images"] >= 3
 
 
 class _FakeResult:

@@ -117,7 +117,8 @@ def test_examples_read_only_the_index_and_lines_they_need(run_dir):
     (run_dir / listed[-1]).write_bytes(b"not gzip")
     part = run_dir / "rejected/web/gopher_quality/too_short/part-00000-of-00002.jsonl.gz"
     whole = gzip.decompress(part.read_bytes()).splitlines(keepends=True)
-    part.write_bytes(gzip.compress(b"".join(whole[:3]) + b"{not json\n", mtime=0))
+    damaged_tail = b"\x1f\x8b\x08 the rest of a part nobody should decompress"
+    part.write_bytes(gzip.compress(b"".join(whole[:3]), mtime=0) + damaged_tail)
     groups = run_samples(render_report(run_dir).data.manifest)
     shown = {(g.stage, g.reason): [s.id for s in g.samples] for g in groups}
     assert shown[("gopher_quality", "too_short")] == ["too_short-0", "too_short-1", "too_short-2"]
