@@ -331,7 +331,7 @@ def test_compare_puts_two_runs_side_by_side_in_a_page_of_its_own(run_dir, tmp_pa
         update={
             "kept": 600,
             "rejected": {"read": {"invalid_json": 3}, "language": {"other_language": 247}},
-        }  # fmt: skip
+        }
     )
     manifest = Manifest.model_validate_json((run_dir / "manifest.json").read_text())
     sources = {"web": web, "books": SOURCES["books"], "audio": SOURCES["photos"]}
