@@ -89,46 +89,90 @@ def _removed(data: ReportData) -> dict[tuple[str, str], int]:
 def removal_rows(c: Compared) -> list[tuple]:
     """(stage, reason, A, B, B/A) over all sources: which cut removed more or less."""
     a, b = _removed(c.a), _removed(c.b)
-    order = {s.stage: i for i, s in enumerate(c.a.funnel + c.b.funnel)}
+    order: dict[str, int] = {}
+    for step in c.a.funnel + c.b.funnel:  # the order the runs ran their stages in
+        order.setdefault(step.stage, len(order))
     keys = sorted(a.keys() | b.keys(), key=lambda k: (order.get(k[0], len(order)), k))
-    return [
-        (s, r, a.get((s, r), 0), b.get((s, r), 0), _ratio(a.get((s, r), 0), b.get((s, r), 0)))
-        for s, r in keys
-    ]
+    rows = []
+    for stage, reason in keys:
+        na, nb = a.get((stage, reason), 0), b.get((stage, reason), 0)
+        rows.append((stage, reason, na, nb, _ratio(na, nb)))
+    return rows
 
 
-def _totals(hist: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "edges": hist["edges"],
-        "n": [p + r for p, r in zip(hist["passed"], hist["rejected"], strict=True)],
-    }
+def _documents(hist: Mapping[str, Any]) -> list[int]:
+    return [p + r for p, r in zip(hist["passed"], hist["rejected"], strict=True)]
+
+
+def _records(hist: Mapping[str, Any]) -> list[int]:
+    return hist["records"]
+
+
+# stats.json key, the counts of one histogram, how its chart is titled
+OVERLAID = (
+    ("attributes", _documents, "{}"),
+    ("record_positions", _records, "positions per record: {}"),
+)
+
+
+def _overlay(title: str, runs: dict[str, Any], counts) -> tuple[str, bytes, str]:
+    shown = {label: {"edges": h["edges"], "n": counts(h)} for label, h in runs.items()}
+    caption = "; ".join(
+        f"{label}: {h['count']:,}, mean {h['mean']:.4g}" for label, h in runs.items()
+    )
+    return title, plots.overlaid_png(title, shown, "n", title), caption
 
 
 def overlays(c: Compared) -> list[tuple[str, bytes, str]]:
-    """(name, PNG, caption): every attribute either run measured, then record lengths."""
-    stats_a, stats_b = c.a.stats or {}, c.b.stats or {}
+    """(title, PNG, caption): every attribute either run measured, then record lengths."""
     out = []
-    for key, series, title in (
-        ("attributes", _totals, "{}"),
-        (
-            "record_positions",
-            lambda h: {"edges": h["edges"], "n": h["records"]},
-            "positions per record: {}",
-        ),
-    ):
-        found_a, found_b = stats_a.get(key) or {}, stats_b.get(key) or {}
+    for key, counts, title in OVERLAID:
+        found_a, found_b = (c.a.stats or {}).get(key) or {}, (c.b.stats or {}).get(key) or {}
         for name in sorted(found_a.keys() | found_b.keys()):
             runs = {c.label_a: found_a.get(name), c.label_b: found_b.get(name)}
             runs = {label: h for label, h in runs.items() if h and h["min"] != h["max"]}
-            if not runs:
-                continue
-            shown = {label: series(h) for label, h in runs.items()}
-            png = plots.overlaid_png(title.format(name), shown, "n", name)
-            caption = "; ".join(
-                f"{label}: {h['count']:,}, mean {h['mean']:.4g}" for label, h in runs.items()
-            )
-            out.append((title.format(name), png, caption))
+            if runs:  # a constant has no shape to compare
+                out.append(_overlay(title.format(name), runs, counts))
     return out
+
+
+def _text(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _pair(a: Any, b: Any, ratio: str) -> str:
+    """One cell: the value where both runs agree, else `A → B` and B/A under it, marked."""
+    if a == b:
+        return f"<td class=n>{escape(_text(a))}</td>"
+    return (
+        f"<td class='n changed'>{escape(_text(a))} → {escape(_text(b))}"
+        f"<br><small>{escape(ratio)}</small></td>"
+    )
+
+
+def counts_table(c: Compared) -> str:
+    """One row per source, one column per measure: what changed stands out."""
+    cells: dict[str, dict[str, str]] = {}
+    for source, measure, a, b, ratio in counts_rows(c):
+        cells.setdefault(source, {})[measure] = _pair(a, b, ratio)
+    measures = list(dict.fromkeys(m for row in cells.values() for m in row))
+    head = "".join(f"<th>{escape(m)}</th>" for m in ["source", *measures])
+    body = "".join(
+        f"<tr><td>{escape(source)}</td>"
+        + "".join(row.get(m, "<td class=n>-</td>") for m in measures)
+        + "</tr>"
+        for source, row in cells.items()
+    )
+    return f"<div class=wide><table><tr>{head}</tr>{body}</table></div>"
+
+
+def removals_table(c: Compared) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("stage", "reason", "removed"))
+    body = "".join(
+        f"<tr><td>{escape(stage)}</td><td>{escape(reason)}</td>{_pair(a, b, ratio)}</tr>"
+        for stage, reason, a, b, ratio in removal_rows(c)
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def compare_html(c: Compared) -> str:
@@ -136,14 +180,14 @@ def compare_html(c: Compared) -> str:
         f"<figure>{html.img(png, name)}<figcaption>{escape(caption)}</figcaption></figure>"
         for name, png, caption in overlays(c)
     )
-    header = ["source", "measure", c.label_a, c.label_b, "B / A"]
     body = (
         f"<p class=muted>{escape(c.label_a)} = {escape(str(c.a.output))}; "
-        f"{escape(c.label_b)} = {escape(str(c.b.output))}</p>"
+        f"{escape(c.label_b)} = {escape(str(c.b.output))}. A cell shows one number where "
+        "the runs agree, else A → B and B / A under it.</p>"
         "<h2>Per source</h2>"
-        + html.table(header, counts_rows(c))
+        + counts_table(c)
         + "<h2>Removed, by stage and reason (all sources)</h2>"
-        + html.table(["stage", "reason", c.label_a, c.label_b, "B / A"], removal_rows(c))
+        + removals_table(c)
         + "<h2>Histograms, as the share of each run's documents per bin</h2>"
         + f"<div class=grid>{figures or '<p class=muted>Neither run has statistics.</p>'}</div>"
     )

@@ -75,7 +75,9 @@ def _first_parts(
 def _shown_text(line: dict[str, Any]) -> str:
     """The text as the removing stage saw it; the input as read when there is none (media)."""
     text = line.get("text")
-    return text if isinstance(text, str) else str(line.get("original", ""))
+    if isinstance(text, str):
+        return text if text.strip() else f"(empty text: {json.dumps(text)})"
+    return json.dumps(line.get("original", {}), ensure_ascii=False, sort_keys=True)
 
 
 def _sample(line: dict[str, Any], max_chars: int) -> Sample:

@@ -34,14 +34,14 @@ def _group_html(group: SampleGroup) -> str:
     if group.error:
         body = f"<p class=warn>no examples: {escape(group.error)}</p>"
     else:
-        shown = len(group.samples)
-        origin = f"the first {shown:,} of {group.path}"
+        origin = f"{len(group.samples):,} shown, from the start of {group.path}"
         rows = "".join(_sample_row(group, s) for s in group.samples)
         body = f"<p class=muted>{escape(origin)}</p><ol class=docs>{rows}</ol>"
     return f"<details><summary>{escape(title)}</summary>{body}</details>"
 
 
-def examples_section(groups: Sequence[SampleGroup]) -> str:
+def examples_section(groups: Sequence[SampleGroup], stages: Sequence[str] = ()) -> str:
+    """Per source, in the order the run's stages ran (`stages`), rejections before duplicates."""
     if not groups:
         return "<p class=muted>Nothing was removed in this run, or it lists no side files.</p>"
     intro = (
@@ -49,4 +49,8 @@ def examples_section(groups: Sequence[SampleGroup]) -> str:
         "a duplicate names the document kept in its place. All of them are in "
         "<code>rejected/</code> and <code>duplicates/</code>.</p>"
     )
-    return intro + "".join(_group_html(g) for g in groups)
+    rank = {stage: i for i, stage in enumerate(stages)}
+    ordered = sorted(
+        groups, key=lambda g: (g.source, rank.get(g.stage, len(rank)), g.stage, g.kind, g.reason)
+    )
+    return intro + "".join(_group_html(g) for g in ordered)

@@ -32,6 +32,8 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:1em}.grid figure{margin:0}.grid img{width:100%}figcaption{font-size:12px;color:#555}
 .doc{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.35 ui-monospace,monospace;background:#f7f7f7;padding:.3em .5em;margin:.1em 0 .5em}
 ol.docs{padding-left:1.5em}summary{cursor:pointer;margin:.2em 0}
+.wide{overflow-x:auto}.wide table{font-size:13px}.wide td,.wide th{padding:.2em .4em}
+td.changed{background:#fff4d6;white-space:nowrap}td small{color:#555}
 .row{display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start}.warn{color:#a33}.muted{color:#777}img{max-width:100%}
 """
 
@@ -116,7 +118,7 @@ def sources_section(data: ReportData) -> str:
         if balance
         else "ACCOUNTING DOES NOT BALANCE"
     )
-    return f"{main}<p class={'muted' if balance else 'warn'}>{note}</p><h3>Removed, by stage and reason</h3>{detail}"
+    return f"<div class=wide>{main}</div><p class={'muted' if balance else 'warn'}>{note}</p><h3>Removed, by stage and reason</h3>{detail}"
 
 
 def funnel_section(data: ReportData, png: bytes) -> str:

@@ -67,7 +67,9 @@ def report_files(data: ReportData) -> dict[str, bytes]:
     bodies = {
         "sources": html.sources_section(data),
         "funnel": html.funnel_section(data, pngs["funnel.png"]),
-        "examples": examples_section(run_samples(data.manifest)),
+        "examples": examples_section(
+            run_samples(data.manifest), [step.stage for step in data.funnel]
+        ),
         "attributes": html.attributes_section(stats, attribute_pngs),
         "languages": html.languages_section(stats, pngs.get("languages.png")),
         "lengths": lengths_section(

@@ -131,3 +131,11 @@ def test_a_missing_side_file_is_one_line_in_the_page_not_a_failure(run_dir):
     missing = "duplicates/web/near_dedup/part-00000-of-00002.jsonl.gz"
     assert f"no examples: {missing} cannot be read (FileNotFoundError" in section
     assert "id too_short-0" in section
+
+
+def test_a_document_without_text_shows_its_input_as_json():
+    from polymix.report.examples import _sample
+
+    media = _sample({"id": "a.png", "original": {"file": "a.png", "bytes": 3}}, 300)
+    assert media.text == '{"bytes": 3, "file": "a.png"}'
+    assert _sample({"id": "e", "text": " \n"}, 300).text == '(empty text: " \\n")'
