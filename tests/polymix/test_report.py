@@ -356,3 +356,4 @@ def test_compare_puts_two_runs_side_by_side_in_a_page_of_its_own(run_dir, tmp_pa
     elsewhere = tmp_path / "cmp.html"
     assert main(["report", str(run_dir), "--compare", str(other), "--output", str(elsewhere)]) == 0
     assert elsewhere.read_text() == page
+    assert main(["report", str(run_dir), "--compare", str(other), "--budget", "1e5"]) == 2
