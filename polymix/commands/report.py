@@ -1,4 +1,8 @@
-"""`polymix report OUT/`: render the run's report (HTML, mixture.json, charts, terminal table)."""
+"""`polymix report OUT/`: render the run's report (HTML, mixture.json, charts, terminal table).
+
+Re-planning (`--budget`, `--max-epochs`) and `--compare` write a page of their own beside
+the run's report (or at `--output`), so the run's own report always shows the run.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--budget",
         type=positive_float,
-        help="re-plan the mixture for this many training positions (e.g. 2e9) instead of the run's",
+        help="re-plan the mixture for this many training positions (e.g. 2e9) instead of the run's;"
+        " writes OUT/report-budget-<n>.html",
     )
     parser.add_argument(
         "--max-epochs", type=positive_float, help="re-plan with this epoch cap for every source"
@@ -29,13 +34,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ABLATION_JSON",
         help="re-plan from the weights `polymix ablate` chose; writes the report beside that file",
     )
+    parser.add_argument(
+        "--compare",
+        metavar="OTHER",
+        help="another run's output: write OUT/compare-<OTHER's name>.html, the two side by side",
+    )
+    parser.add_argument(
+        "--output",
+        dest="page",
+        metavar="PATH",
+        help="write the re-planned or compared page here (one HTML file) instead",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from polymix.core.config.mixture import MixtureConfig
     from polymix.pipelines.file_io import StorageFull
-    from polymix.report import render_report
 
     replan = None
     if args.budget is not None or args.max_epochs is not None:
@@ -45,16 +60,49 @@ def handle(args: argparse.Namespace) -> int:
         replan = MixtureConfig(**settings)
     try:
         if args.mixture is not None:
-            from polymix.report.ablation import render_mixture_report
-
-            rendered = render_mixture_report(args.output, args.mixture, replan)
-        else:
-            rendered = render_report(args.output, replan)
+            return _mixture(args, replan)
+        if args.compare is not None:
+            return _compare(args, replan)
+        return _report(args, replan)
     except StorageFull as exc:  # the report could not be written, the request was fine
         print(f"polymix report: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _report(args: argparse.Namespace, replan) -> int:
+    from polymix.report import render_report
+    from polymix.report.pages import beside, render_replanned, replanned_name
+
+    if replan is None and args.page is None:
+        rendered = render_report(args.output)
+    else:
+        name = replanned_name(args.budget, args.max_epochs)
+        rendered = render_replanned(args.output, replan, args.page or beside(args.output, name))
     print(rendered.table)
     print(f"report: {rendered.html}")
-    if args.mixture is not None:
-        print(f"ablation page: {rendered.folder}/ablation.html")
     return 0 if rendered.data.plan is not None else 1
+
+
+def _mixture(args: argparse.Namespace, replan) -> int:
+    from polymix.report.ablation import render_mixture_report
+
+    if args.compare is not None or args.page is not None:
+        print("polymix report: error: --mixture takes no --compare or --output", file=sys.stderr)
+        return 2
+    rendered = render_mixture_report(args.output, args.mixture, replan)
+    print(rendered.table)
+    print(f"report: {rendered.html}")
+    print(f"ablation page: {rendered.folder}/ablation.html")
+    return 0 if rendered.data.plan is not None else 1
+
+
+def _compare(args: argparse.Namespace, replan) -> int:
+    from polymix.report.pages import beside, compare_name, render_comparison
+
+    if replan is not None:
+        print("polymix report: error: --compare takes no --budget or --max-epochs", file=sys.stderr)
+        return 2
+    target = args.page or beside(args.output, compare_name(args.compare))
+    render_comparison(args.output, args.compare, target)
+    print(f"comparison: {target}")
+    return 0

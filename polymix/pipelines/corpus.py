@@ -204,7 +204,11 @@ def _statistics(outcomes: dict, job: CorpusJob) -> None:
     )
     removed = (outcomes["kept"], outcomes["rejected"], outcomes["duplicates"])
     _ = removed | "Statistics" >> RunStatistics(
-        job.facts.output, cuts_from_filters(config.filters), stages, sections={"domains": domains}
+        job.facts.output,
+        cuts_from_filters(config.filters),
+        stages,
+        sections={"domains": domains},
+        records=outcomes["records"],
     )
 
 

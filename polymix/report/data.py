@@ -17,6 +17,7 @@ from polymix.core.manifest.storage import size
 from polymix.core.mixture import MixtureError, plan_mixture, supply_from_totals
 
 STATS_NAME = "stats.json"  # written by pipelines.statistics.RunStatistics
+POSITION_KINDS = {"text": "text tokens", "image": "image patches", "audio": "audio frames"}
 # Stages in the order the job runs them; stages a run names in stats.json take precedence.
 DEFAULT_STAGE_ORDER = (
     "read",
@@ -44,7 +45,8 @@ class SourceRow:
     duplicates: int
     rejected: int
     records: int
-    tokens: int
+    tokens: int  # every sequence position: text tokens, image patches and audio frames
+    positions: dict[str, int]  # `tokens` by kind, as the manifest records it
     target_weight: float | None
     planned_weight: float | None
     epochs: float | None
@@ -139,6 +141,7 @@ def source_rows(manifest: Manifest, plan: Mapping[str, Any] | None) -> list[Sour
                 rejected=t.rejected_total,
                 records=t.records,
                 tokens=t.tokens,
+                positions=dict(sorted(t.positions.items())),
                 target_weight=p.get("target_weight"),
                 planned_weight=p.get("planned_weight"),
                 epochs=p.get("epochs"),

@@ -11,13 +11,15 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from polymix.report.data import ReportData
+from polymix.report.data import POSITION_KINDS, ReportData
 
 SECTIONS = {
     "sources": "Sources",
     "funnel": "Funnel: what each stage removed",
+    "examples": "Examples of what was removed",
     "attributes": "Quality attributes and their cuts",
     "languages": "Languages",
+    "lengths": "Record lengths per source",
     "mixture": "Mixture: planned vs target",
     "clusters": "Duplicate clusters",
     "domains": "Top domains",
@@ -28,6 +30,10 @@ h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.2em .6em;border-bottom:1px solid #eee}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:1em}.grid figure{margin:0}.grid img{width:100%}figcaption{font-size:12px;color:#555}
+.doc{white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.35 ui-monospace,monospace;background:#f7f7f7;padding:.3em .5em;margin:.1em 0 .5em}
+ol.docs{padding-left:1.5em}summary{cursor:pointer;margin:.2em 0}
+.wide{overflow-x:auto}.wide table{font-size:13px}.wide td,.wide th{padding:.2em .4em}
+td.changed{background:#fff4d6;white-space:nowrap}td small{color:#555}
 .row{display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start}.warn{color:#a33}.muted{color:#777}img{max-width:100%}
 """
 
@@ -50,6 +56,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _kind(positions: Mapping[str, int], kind: str) -> int | str:
+    """Positions of one kind; "-" where the manifest does not split them (an older run)."""
+    return positions.get(kind, 0) if positions else "-"
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -65,6 +76,7 @@ def sources_section(data: ReportData) -> str:
             r.rejected,
             r.records,
             r.tokens,
+            *(_kind(r.positions, kind) for kind in POSITION_KINDS),
             r.eval_records,
             r.eval_tokens,
             _fmt(r.target_weight),
@@ -82,7 +94,8 @@ def sources_section(data: ReportData) -> str:
             "duplicates",
             "rejected",
             "train records",
-            "train positions",
+            "train positions (all kinds)",
+            *POSITION_KINDS.values(),
             "held-out records",
             "held-out positions",
             "target weight",
@@ -109,7 +122,7 @@ def sources_section(data: ReportData) -> str:
         if balance
         else "ACCOUNTING DOES NOT BALANCE"
     )
-    return f"{main}<p class={'muted' if balance else 'warn'}>{note}</p><h3>Removed, by stage and reason</h3>{detail}"
+    return f"<div class=wide>{main}</div><p class={'muted' if balance else 'warn'}>{note}</p><h3>Removed, by stage and reason</h3>{detail}"
 
 
 def funnel_section(data: ReportData, png: bytes) -> str:
@@ -273,10 +286,15 @@ def render_html(data: ReportData, bodies: Mapping[str, str]) -> str:
         f'<section id="{key}"><h2>{escape(title)}</h2>{bodies[key]}</section>'
         for key, title in SECTIONS.items()
     )
+    body = f"<p class=muted>{facts}</p>{warnings}<p>{nav}</p>{sections}"
+    return page(f"polymix report: {data.output.name}", "polymix run report", body)
+
+
+def page(title: str, heading: str, body: str) -> str:
+    """The self-contained page around `body` (already HTML): no script, nothing fetched."""
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>polymix report: {escape(str(data.output.name))}</title><style>{_CSS}</style></head>"
-        f"<body><h1>polymix run report</h1><p class=muted>{facts}</p>{warnings}<p>{nav}</p>"
-        f"{sections}</body></html>\n"
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body><h1>{escape(heading)}</h1>{body}</body></html>\n"
     )

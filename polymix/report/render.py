@@ -20,6 +20,9 @@ from pathlib import Path
 from polymix.core.config.mixture import MixtureConfig
 from polymix.report import html, plots
 from polymix.report.data import ReportData, load_report_data, mixture_json
+from polymix.report.examples import run_samples
+from polymix.report.examples_html import examples_section
+from polymix.report.lengths_html import lengths_section
 from polymix.report.table import render_table
 
 REPORT_DIR = "report"
@@ -51,6 +54,8 @@ def report_files(data: ReportData) -> dict[str, bytes]:
         pngs["languages.png"] = plots.languages_png(stats["languages"])
     if stats.get("clusters"):
         pngs["clusters.png"] = plots.clusters_png(stats["clusters"])
+    if stats.get("record_positions"):
+        pngs["record_lengths.png"] = plots.record_lengths_png(stats["record_positions"])
     if stats.get("domains"):
         pngs["domains.png"] = plots.domains_png(stats["domains"])
     attribute_pngs = {  # a constant attribute gets a line of text, not a chart
@@ -62,8 +67,14 @@ def report_files(data: ReportData) -> dict[str, bytes]:
     bodies = {
         "sources": html.sources_section(data),
         "funnel": html.funnel_section(data, pngs["funnel.png"]),
+        "examples": examples_section(
+            run_samples(data.manifest), [step.stage for step in data.funnel]
+        ),
         "attributes": html.attributes_section(stats, attribute_pngs),
         "languages": html.languages_section(stats, pngs.get("languages.png")),
+        "lengths": lengths_section(
+            stats, pngs.get("record_lengths.png"), data.manifest.max_seq_len
+        ),
         "mixture": html.mixture_section(
             data,
             {

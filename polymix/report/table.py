@@ -15,7 +15,7 @@ def _epochs(value: float | None) -> str:
 
 def render_table(data: ReportData) -> str:
     header = (
-        f"{'source':<14}{'input':>9}{'kept':>9}{'dupes':>8}{'rejected':>10}{'tokens':>13}"
+        f"{'source':<14}{'input':>9}{'kept':>9}{'dupes':>8}{'rejected':>10}{'positions':>13}"
         f"{'held-out':>10}{'target':>8}{'planned':>9}{'epochs':>8}"
     )
     lines = [header, "-" * len(header)]

@@ -10,12 +10,13 @@ from polymix.core.manifest import load_manifest
 from polymix.pipelines.statistics import (
     EDGES,
     RunStatistics,
+    _RecordLengthsFn,
     _RunStatsFn,
     bin_index,
     cuts_from_filters,
     flatten_numeric,
 )
-from polymix.transforms.example import Duplicate, Example, Rejection
+from polymix.transforms.example import Duplicate, Example, Rejection, TokenizedRecord
 from tests.support.run_layout import data_root
 
 
@@ -145,3 +146,48 @@ def test_the_demo_runs_statistics_agree_with_its_manifest(demo_run):
         assert clusters["documents"] - clusters["clusters"] == sum(
             t.duplicates.get(stage, 0) for t in totals
         )
+
+
+def records(source: str, lengths: list[int]) -> list[TokenizedRecord]:
+    modality = "image" if source == "photos" else "text"
+    return [
+        TokenizedRecord(source, modality, f"{source}-{i}", b"", n) for i, n in enumerate(lengths)
+    ]
+
+
+def test_record_lengths_hold_a_fixed_array_per_source_and_merge_exactly():
+    fn = _RecordLengthsFn()
+    items = [("web", 1 + (i * 37) % 4096) for i in range(5000)] + [("photos", 257)] * 7
+    whole = fn.create_accumulator()
+    for item in items:
+        fn.add_input(whole, item)
+    parts = [fn.create_accumulator() for _ in range(3)]
+    for i, item in enumerate(items):
+        fn.add_input(parts[i % 3], item)
+    merged = fn.merge_accumulators([fn.merge_accumulators(parts[:2]), parts[2]])
+    assert fn.extract_output(merged) == fn.extract_output(whole)
+    assert all(len(h["records"]) == len(EDGES) + 1 for h in whole.values())
+    photos = fn.extract_output(whole)["photos"]
+    assert photos["count"] == 7 and photos["records"] == [7]
+    assert photos["edges"][0] <= 257 < photos["edges"][1]
+
+
+def test_the_transform_writes_record_lengths_per_source(tmp_path):
+    lengths = {"web": [3, 40, 40, 512, 512, 512], "photos": [257, 260]}
+    with beam.Pipeline() as pipeline:
+        inputs = tuple(
+            pipeline | name >> beam.Create(items)
+            for name, items in (("K", kept_docs()), ("R", rejections()), ("D", duplicates()))
+        )
+        shard_records = pipeline | "Records" >> beam.Create(
+            [r for source, n in lengths.items() for r in records(source, n)]
+        )
+        _ = inputs | RunStatistics(str(tmp_path), records=shard_records)
+    stats = json.loads((tmp_path / "stats.json").read_text())["record_positions"]
+    assert sorted(stats) == ["photos", "web"]
+    web = stats["web"]
+    assert (web["count"], web["min"], web["max"], sum(web["records"])) == (6, 3, 512, 6)
+    assert web["mean"] == pytest.approx(sum(lengths["web"]) / 6)
+    assert len(web["edges"]) == len(web["records"]) + 1
+    full = web["records"][-1]
+    assert full == 3 and web["edges"][-2] <= 512 <= web["edges"][-1]

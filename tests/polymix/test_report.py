@@ -16,9 +16,10 @@ import pytest
 from polymix.cli import main
 from polymix.core.config.mixture import MixtureConfig
 from polymix.core.manifest import Manifest, SourceTotals
-from polymix.pipelines.statistics import _RunStatsFn, assemble_stats
+from polymix.pipelines.statistics import _RecordLengthsFn, _RunStatsFn, assemble_stats
 from polymix.progress import BUNDLE_LOGGER, Progress, run_with_progress
 from polymix.report import render_report
+from polymix.report.compare import counts_rows, load_comparison
 from polymix.report.html import SECTIONS
 
 SOURCES = {
@@ -70,7 +71,16 @@ def _stats() -> dict:
         ],
     }
     clusters = {"exact_dedup": {2: 80, 3: 10}, "near_dedup": {2: 40, 4: 3}}
-    return assemble_stats(acc, clusters, cuts, ["read", "exact_dedup", "near_dedup", "language"])
+    stages = ["read", "exact_dedup", "near_dedup", "language"]
+    lengths = _RecordLengthsFn()
+    records = lengths.create_accumulator()
+    for i in range(800):
+        lengths.add_input(records, ("web", 512 if i % 4 == 0 else 20 + i % 300))
+    for _ in range(50):
+        lengths.add_input(records, ("photos", 256))
+    return assemble_stats(acc, clusters, cuts, stages) | {
+        "record_positions": lengths.extract_output(records)
+    }
 
 
 @pytest.fixture()
@@ -144,6 +154,12 @@ def test_html_holds_every_section_with_inline_images_only(run_dir):
         "<td>duplicate 100, near_dedup</td>" not in page and "<td>other_language 147</td>" in page
     )
     assert "filters.language.min_score = 0.65 (keep above)" in page
+    lengths = re.search(r'<section id="lengths">(.*?)</section>', page).group(1)
+    assert "<td>web</td><td class=n>800</td><td class=n>21</td>" in lengths
+    assert "<td>25.0% (501 to 512)</td>" in lengths and "<td>photos</td>" in lengths
+    header = re.search(r"<table><tr>(.*?)</tr>", page).group(1)
+    assert "<th>positions (all kinds)</th><th>text tokens</th><th>image patches</th>" in header
+    assert "<th>tokens</th>" not in page
     images = re.findall(r'<img alt="([^"]*)" src="([^"]*)"', page)
     assert {alt for alt, _ in images} >= {
         "funnel",
@@ -153,6 +169,7 @@ def test_html_holds_every_section_with_inline_images_only(run_dir):
         "duplicate clusters",
         "language.score",
         "gopher_quality.n_words",
+        "record lengths",
     }
     for _, src in images:
         assert src.startswith("data:image/png;base64,")
@@ -172,7 +189,24 @@ def test_replanning_with_an_infeasible_budget_reports_the_error(run_dir, capsys)
     assert main(["report", str(run_dir), "--budget", "1e5"]) == 0
     out = capsys.readouterr().out
     assert "budget 100,000 positions (mixture.budget_tokens)" in out
-    assert json.loads(rendered.mixture.read_text())["plan"]["budget"] == 100_000
+    replanned = json.loads((run_dir / "report-budget-100000.mixture.json").read_text())
+    assert replanned["plan"]["budget"] == 100_000 and replanned["origin"] == "report"
+
+
+def test_replanning_writes_its_own_page_and_leaves_the_runs_report_alone(run_dir, tmp_path):
+    render_report(run_dir)
+    before = {p.name: p.read_bytes() for p in (run_dir / "report").iterdir()}
+    assert main(["report", str(run_dir), "--budget", "1e5", "--max-epochs", "3"]) == 0
+    page = (run_dir / "report-budget-100000-max-epochs-3.html").read_text()
+    assert "Budget 100,000 positions (mixture.budget_tokens); planned by this report" in page
+    plan = json.loads((run_dir / "report-budget-100000-max-epochs-3.mixture.json").read_text())
+    assert plan["plan"]["budget"] == 100_000
+    assert {s["max_epochs"] for s in plan["plan"]["sources"].values()} == {3}
+    elsewhere = tmp_path / "elsewhere" / "plan.html"
+    assert main(["report", str(run_dir), "--max-epochs", "2", "--output", str(elsewhere)]) == 0
+    assert "planned by this report" in elsewhere.read_text()
+    assert (tmp_path / "elsewhere" / "plan.mixture.json").is_file()
+    assert {p.name: p.read_bytes() for p in (run_dir / "report").iterdir()} == before
 
 
 def test_a_published_run_is_reported_from_the_slot_its_manifest_names(run_dir):
@@ -204,10 +238,9 @@ sections:[].slice.call(document.querySelectorAll('section')).map(function(s){ret
 document.body.appendChild(p);});</script>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
-def test_the_page_renders_in_headless_chromium_with_every_image_loaded(run_dir, tmp_path):
-    page = render_report(run_dir).html.read_text()
-    probe = tmp_path / "probe.html"
+def _probe_in_chromium(page: str, folder: Path) -> dict:
+    """What headless Chromium saw once `page` loaded: images, broken ones, errors, sections."""
+    probe = folder / "probe.html"
     probe.write_text(
         page.replace("<head>", "<head>" + PROBE_HEAD).replace("</body>", PROBE_TAIL + "</body>")
     )
@@ -222,7 +255,7 @@ def test_the_page_renders_in_headless_chromium_with_every_image_loaded(run_dir, 
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--user-data-dir={folder / 'profile'}",
             "--virtual-time-budget=5000",
             "--dump-dom",
             probe.as_uri(),
@@ -233,10 +266,29 @@ def test_the_page_renders_in_headless_chromium_with_every_image_loaded(run_dir, 
     )
     found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout)
     assert found, f"no probe output; chromium said: {result.stderr[-2000:]}"
-    outcome = json.loads(found.group(1).replace("&quot;", '"'))
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+)
+
+
+@needs_chromium
+def test_the_page_renders_in_headless_chromium_with_every_image_loaded(run_dir, tmp_path):
+    outcome = _probe_in_chromium(render_report(run_dir).html.read_text(), tmp_path)
     assert outcome["errors"] == [] and outcome["broken"] == 0
-    assert outcome["images"] >= 7
+    assert outcome["images"] >= 8
     assert outcome["sections"] == list(SECTIONS)
+
+
+@needs_chromium
+def test_the_comparison_renders_in_headless_chromium_with_every_image_loaded(run_dir, tmp_path):
+    page = tmp_path / "c.html"
+    assert main(["report", str(run_dir), "--compare", str(run_dir), "--output", str(page)]) == 0
+    outcome = _probe_in_chromium(page.read_text(), tmp_path)
+    assert outcome["errors"] == [] and outcome["broken"] == 0
+    assert outcome["images"] >= 3
 
 
 class _FakeResult:
@@ -285,3 +337,37 @@ def test_a_plan_stored_in_the_manifest_is_shown_as_is_unless_re_planned():
     assert plan_for(manifest, None) == (stored, "manifest", None)
     plan, origin, error = plan_for(manifest, MixtureConfig(budget_tokens=1000))
     assert origin == "report" and plan["budget"] == 1000 and error is None
+
+
+def test_compare_puts_two_runs_side_by_side_in_a_page_of_its_own(run_dir, tmp_path):
+    other = tmp_path / "runs" / "strict"
+    other.mkdir(parents=True)
+    web = SOURCES["web"].model_copy(
+        update={
+            "kept": 600,
+            "rejected": {"read": {"invalid_json": 3}, "language": {"other_language": 247}},
+        }
+    )
+    manifest = Manifest.model_validate_json((run_dir / "manifest.json").read_text())
+    sources = {"web": web, "books": SOURCES["books"], "audio": SOURCES["photos"]}
+    (other / "manifest.json").write_text(manifest.model_copy(update={"sources": sources}).to_json())
+    stats = _stats()
+    stats["attributes"]["gopher_quality.n_words"]["mean"] = 123.0
+    (other / "stats.json").write_text(json.dumps(stats))
+    assert main(["report", str(run_dir), "--compare", str(other)]) == 0
+    page = (run_dir / "compare-strict.html").read_text()
+    assert not (run_dir / "report").exists() and not (other / "report").exists()
+    cells = counts_rows(load_comparison(run_dir, other))
+    assert ("web", "kept", 700, 600, "0.857×") in cells
+    assert ("web", "kept / input", "0.7000", "0.6000", "0.857×") in cells
+    assert ("web", "positions (all kinds)", 400_000, 400_000, "1×") in cells
+    assert ("photos", "input", 60, "-", "-") in cells and ("audio", "input", "-", 60, "-") in cells
+    assert "<td class='n changed'>700 → 600<br><small>0.857×</small></td>" in page
+    assert "<td>language</td><td>other_language</td><td class='n changed'>147 → 247" in page
+    assert "<td>exact_dedup</td><td>duplicate</td><td class=n>101</td>" in page
+    assert "A: " + run_dir.name in page and "B: strict" in page
+    assert "mean 123" in page and len(re.findall(r"<img ", page)) >= 3
+    elsewhere = tmp_path / "cmp.html"
+    assert main(["report", str(run_dir), "--compare", str(other), "--output", str(elsewhere)]) == 0
+    assert elsewhere.read_text() == page
+    assert main(["report", str(run_dir), "--compare", str(other), "--budget", "1e5"]) == 2
