@@ -60,7 +60,9 @@ def test_dotted_keys_reach_sections_and_named_sources():
     assert out["near_dedup"]["threshold"] == 0.7 and out["seed"] == 3
     assert out["sources"][1] == {"name": "books", "weight": 2}
     assert raw["near_dedup"]["threshold"] == 0.8  # the config as written is left alone
-    with pytest.raises(OverrideError, match=r"no entry named 'code' \(entries: \['web', 'books'\]\)"):
+    with pytest.raises(
+        OverrideError, match=r"no entry named 'code' \(entries: \['web', 'books'\]\)"
+    ):
         apply_to_mapping(raw, ["sources.code.weight=2"])
 
 

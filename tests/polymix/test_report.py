@@ -134,12 +134,12 @@ def test_report_numbers_equal_the_manifest(run_dir):
 def test_the_source_table_shows_the_training_and_held_out_split(run_dir):
     page = render_report(run_dir).html.read_text()
     sources = page[page.index('<section id="sources">') :]
-    for column in ("train records", "train positions", "held-out records", "held-out positions"):
+    columns = ("train records", "train positions (all kinds)", "text tokens")
+    for column in (*columns, "held-out records", "held-out positions"):
         assert f"<th>{column}</th>" in sources, column
-    assert (
-        "<td class=n>800</td><td class=n>400,000</td><td class=n>4</td><td class=n>2,048</td>"
-        in (sources)
-    )
+    row = sources[sources.index("<td>web</td>") :].split("</tr>")[0]
+    assert "<td class=n>800</td><td class=n>400,000</td>" in row
+    assert "<td class=n>4</td><td class=n>2,048</td>" in row
 
 
 def test_html_holds_every_section_with_inline_images_only(run_dir):
@@ -158,7 +158,9 @@ def test_html_holds_every_section_with_inline_images_only(run_dir):
     assert "<td>web</td><td class=n>800</td><td class=n>21</td>" in lengths
     assert "<td>25.0% (501 to 512)</td>" in lengths and "<td>photos</td>" in lengths
     header = re.search(r"<table><tr>(.*?)</tr>", page).group(1)
-    assert "<th>positions (all kinds)</th><th>text tokens</th><th>image patches</th>" in header
+    assert (
+        "<th>train positions (all kinds)</th><th>text tokens</th><th>image patches</th>" in header
+    )
     assert "<th>tokens</th>" not in page
     images = re.findall(r'<img alt="([^"]*)" src="([^"]*)"', page)
     assert {alt for alt, _ in images} >= {
