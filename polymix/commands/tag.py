@@ -239,9 +239,10 @@ def _rejected_row(item: Any) -> dict[str, Any]:
 
 def _judged_row(example: Any, built: list[Any], block_list: Any, url_field: str):
     """The row for a document that was read, and the text its stages judged."""
+    from polymix.core.config.text import NormalizeConfig
     from polymix.pipelines.url_filter import url_of
     from polymix.transforms.filters import run_stages
-    from polymix.transforms.normalize import normalize_text
+    from polymix.transforms.normalize import normalize_source_text
 
     url = url_of(example, url_field)
     blocked = block_list.verdict(url) if block_list is not None and url else None
@@ -250,7 +251,7 @@ def _judged_row(example: Any, built: list[Any], block_list: Any, url_field: str)
         attributes = {**example.attributes, "url_filter": {"matched": blocked[1]}}
         return row | {"failures": [["url_filter", blocked[0]]], "attributes": attributes}, None
     # The pipeline filters normalized text; tag must judge the same text.
-    text = normalize_text(example.text or "")
+    text = normalize_source_text(example.text or "", NormalizeConfig(), example.modality)
     verdict = run_stages(built, text, explain_all=True)
     row = {"id": example.id, "kept": verdict.kept, "stage": verdict.stage}
     row |= {"reason": verdict.reason or None, "failures": [list(f) for f in verdict.failures]}

@@ -33,7 +33,7 @@ def training_texts(config, limit: int, skipped: Counter | None = None) -> Iterat
     from polymix.pipelines.read import SourceRoots, open_raw, text_spec
     from polymix.transforms.example import Example
     from polymix.transforms.failures import failure_reason
-    from polymix.transforms.normalize import normalize_text
+    from polymix.transforms.normalize import normalize_source_text
     from polymix.transforms.read_text import read_text_file
 
     skipped = Counter() if skipped is None else skipped
@@ -52,7 +52,7 @@ def training_texts(config, limit: int, skipped: Counter | None = None) -> Iterat
                     skipped[f"{item.stage}/{item.reason}"] += 1
                     continue
                 try:  # SentencePiece fails the whole training on a text it cannot take
-                    text = normalize_text(item.text or "")
+                    text = normalize_source_text(item.text or "", config.normalize, source.modality)
                     text.encode("utf-8")
                 except Exception as exc:
                     skipped[f"normalize/{failure_reason(exc)}"] += 1

@@ -7,7 +7,7 @@ import apache_beam as beam
 from polymix.core.config.text import NormalizeConfig
 from polymix.pipelines.isolation import REJECTED, IsolatedDoFn
 from polymix.transforms.example import Example, Rejection
-from polymix.transforms.normalize import normalize_text
+from polymix.transforms.normalize import normalize_source_text
 
 STAGE = "normalize"
 
@@ -19,13 +19,7 @@ class _NormalizeFn(IsolatedDoFn):
         self.config = config
 
     def handle(self, example: Example):
-        text = normalize_text(
-            example.text or "",
-            unicode_form=self.config.unicode_form,
-            collapse_whitespace=self.config.collapse_whitespace,
-            max_blank_lines=self.config.max_blank_lines,
-            strip_controls=self.config.strip_control,
-        )
+        text = normalize_source_text(example.text or "", self.config, example.modality)
         if not text:
             beam.metrics.Metrics.counter(STAGE, "empty_text").inc()
             yield beam.pvalue.TaggedOutput(REJECTED, Rejection(example, STAGE, "empty_text"))

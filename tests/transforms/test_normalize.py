@@ -1,6 +1,7 @@
 import unicodedata
 
-from polymix.transforms.normalize import normalize_text
+from polymix.core.config.text import NormalizeConfig
+from polymix.transforms.normalize import normalize_source_text, normalize_text
 
 
 def test_composed_and_decomposed_forms_normalize_to_the_same_text():
@@ -38,3 +39,21 @@ def test_control_characters_are_exactly_unicode_cc_except_newline_and_tab():
     kept = "".join(ch for ch in every if ch in "\n\t" or unicodedata.category(ch) != "Cc")
     assert strip_control(every) == kept
     assert strip_control("line one\nline two\ttab") == "line one\nline two\ttab"
+
+
+CODE = "\n\ndef f(x):\r\n    if x:  \n\t\treturn  x\n\n\n\n    return 0   \n"
+
+
+def test_code_keeps_its_indentation_and_inner_spacing():
+    config = NormalizeConfig()
+    assert normalize_source_text(CODE, config, "code") == (
+        "def f(x):\n    if x:\n\t\treturn  x\n\n    return 0"
+    )
+    indented_first = normalize_source_text("    x = 1\n", config, "code")
+    assert indented_first == "    x = 1"
+
+
+def test_prose_still_folds_whitespace_with_the_same_settings():
+    config = NormalizeConfig()
+    assert normalize_source_text(CODE, config, "text") == ("def f(x):\nif x:\nreturn x\n\nreturn 0")
+    assert normalize_source_text(CODE, config, "text") == normalize_text(CODE)
