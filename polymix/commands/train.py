@@ -65,12 +65,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     multi.add_argument("--coordinator", help="HOST:PORT of process 0's coordination service")
     multi.add_argument("--process-id", type=int, help="this process's index, 0-based")
     multi.add_argument("--num-processes", type=int, help="processes in the run")
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, accepts_extra=True)
 
 
 def manifest_and_overrides(args: argparse.Namespace) -> tuple[str, list[str]]:
     """The manifest (first positional unless `--manifest` named it) and the key=value pairs."""
-    rest = list(args.arguments)
+    # argparse stops a positional list at the first flag; what follows the flags comes as extra.
+    flags = [word for word in args.extra if word.startswith("-")]
+    if flags:
+        raise UserFacingError(f"unrecognized argument {flags[0]} (see `polymix train --help`)")
+    rest = [*args.arguments, *args.extra]
     if args.manifest is not None:
         return args.manifest, rest
     if not rest or _OVERRIDE.match(rest[0]):

@@ -50,6 +50,8 @@ class _Recorded:
         ["train", "out/run", "peak_lr=3e-3", "--output", "ckpt"],
         ["train", "--manifest", "out/run", "peak_lr=3e-3", "--checkpoint-dir", "ckpt"],
         ["train", "peak_lr=3e-3", "--manifest", "out/run", "--output", "ckpt"],
+        ["train", "out/run", "--output", "ckpt", "peak_lr=3e-3"],
+        ["train", "out/run", "--output", "ckpt", "--steps", "4", "peak_lr=3e-3"],
     ],
 )
 def test_the_run_comes_first_and_the_old_flags_still_work(monkeypatch, capsys, argv):
@@ -60,6 +62,12 @@ def test_the_run_comes_first_and_the_old_flags_still_work(monkeypatch, capsys, a
     cfg, manifest, checkpoint_dir = recorded.calls[0]
     assert (manifest, checkpoint_dir, cfg.peak_lr) == ("out/run", "ckpt", 3e-3)
     assert capsys.readouterr().err == ""  # no deprecation chatter
+
+
+def test_an_unknown_flag_after_the_keys_is_still_refused(capsys):
+    assert main(["train", "out/run", "--output", "ckpt", "seed=1", "--stpes", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--stpes" in err[0]
 
 
 def test_a_missing_run_is_one_line(capsys):
