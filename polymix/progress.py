@@ -88,17 +88,25 @@ def eta(done_bytes: int, total_bytes: int | None, seconds: float) -> str:
     return tqdm.format_interval(seconds * (total_bytes - done_bytes) / done_bytes)
 
 
-def format_sources(counters: dict[str, int], totals: dict[str, int | None], seconds: float) -> str:
-    """One `name N docs R/s [P% of SIZE] ETA T` group per source that has read anything."""
+def format_sources(
+    counters: dict[str, int],
+    totals: dict[str, int | None],
+    seconds: float | dict[str, float],
+) -> str:
+    """One `name N docs R/s [P% of SIZE] ETA T` group per source that has read anything.
+
+    `seconds`: how long each source has been read (or one figure for all of them).
+    """
     from tqdm import tqdm
 
     groups = []
     for source, (docs, done) in source_figures(counters).items():
-        rate = docs / seconds if seconds > 0 else 0.0
+        reading = seconds.get(source, 0.0) if isinstance(seconds, dict) else seconds
+        rate = docs / reading if reading > 0 else 0.0
         total = totals.get(source)
         share = f" {min(done / total, 1):.0%} of {tqdm.format_sizeof(total)}B" if total else ""
         groups.append(
-            f"{source} {docs:,} docs {rate:,.0f}/s{share} ETA {eta(done, total, seconds)}"
+            f"{source} {docs:,} docs {rate:,.0f}/s{share} ETA {eta(done, total, reading)}"
         )
     return " · ".join(groups)
 
@@ -159,6 +167,7 @@ class Progress:
         self.inputs = inputs or {}
         self.totals: dict[str, int | None] | None = None
         self.live = LiveCounters(progress_interval=interval)
+        self._reading_since: dict[str, float] = {}
         self.out = out or sys.stderr
         self.clock = clock
         self.result: Any = None
@@ -208,7 +217,12 @@ class Progress:
             return f"progress {elapsed} starting"
         if self.totals is None:  # listed once, here in the printer's thread
             self.totals = input_bytes(self.inputs)
-        reading = format_sources(self.live.snapshot(), self.totals, seconds)
+        counters = self.live.snapshot()
+        now = self.clock()
+        for source in source_figures(counters):  # rates count from a source's first document
+            self._reading_since.setdefault(source, max(self.started, now - self.interval))
+        since = {source: now - start for source, start in self._reading_since.items()}
+        reading = format_sources(counters, self.totals, since)
         running = ", ".join(stage_labels(self._listener.stage))
         return f"progress {elapsed} {reading or 'no documents read yet'} · running {running}"
 

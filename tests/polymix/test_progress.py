@@ -39,6 +39,9 @@ def test_each_source_gets_documents_rate_share_and_eta():
     }
     line = format_sources(counters, {"web": 1000, "code": None}, seconds=10.0)
     assert line == "code 10 docs 1/s ETA n/a · web 1,200 docs 120/s 50% of 1.00kB ETA 00:10"
+    # Each source's rate and ETA count from when it started reading.
+    line = format_sources(counters, {"web": 1000}, {"web": 20.0, "code": 2.0})
+    assert line == "code 10 docs 5/s ETA n/a · web 1,200 docs 60/s 50% of 1.00kB ETA 00:20"
 
 
 def test_eta_needs_a_total_and_a_finished_file():
