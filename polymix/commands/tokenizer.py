@@ -14,6 +14,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from polymix.commands._arguments import positive_int
 from polymix.commands._output import add_json_flag, print_json, say
@@ -78,8 +79,6 @@ def training_texts(config, limit: int, skipped: Counter | None = None) -> Iterat
 
 
 def handle_train(args: argparse.Namespace) -> int:
-    import sentencepiece as spm
-
     from polymix.core.config import load_config
     from polymix.core.errors import UserFacingError
     from polymix.pipelines.file_io import read_bytes
@@ -100,19 +99,7 @@ def handle_train(args: argparse.Namespace) -> int:
         f"training a {settings.model_type} SentencePiece model ({requested} pieces) "
         f"on {len(texts)} documents",
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    # Trained beside the target and moved into place only when accepted, so a refused
-    # vocabulary never replaces the model a config already points at.
-    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".spm-") as scratch:
-        trial = Path(scratch) / output.name
-        digest = _train(texts, trial, requested, settings)
-        pieces = spm.SentencePieceProcessor(model_file=str(trial)).get_piece_size()
-        if pieces < requested and not args.allow_smaller:
-            raise UserFacingError(
-                f"vocabulary of {requested} pieces requested, but these {len(texts)} documents "
-                f"reach only {pieces}; add text, pass --vocab-size {pieces}, or --allow-smaller"
-            )
-        os.replace(trial, output)
+    digest, pieces = _accepted_model(texts, output, requested, settings, args.allow_smaller)
     smaller = f" (requested {requested}; the documents reach no more)" if pieces < requested else ""
     if args.json:
         print_json(
@@ -130,10 +117,36 @@ def handle_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _accepted_model(
+    texts: list[str], output: Path, requested: int, settings: Any, allow_smaller: bool
+) -> tuple[str, int]:
+    """Train; keep the model only if it has the pieces asked for (or smaller ones are allowed).
+
+    Trained beside the target and moved into place only when accepted, so a refused
+    vocabulary never replaces the model a config already points at. Returns (sha256, pieces).
+    """
+    import sentencepiece as spm
+
+    from polymix.core.errors import UserFacingError
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".spm-") as scratch:
+        trial = Path(scratch) / output.name
+        digest = _train(texts, trial, requested, settings)
+        pieces = spm.SentencePieceProcessor(model_file=str(trial)).get_piece_size()
+        if pieces < requested and not allow_smaller:
+            raise UserFacingError(
+                f"vocabulary of {requested} pieces requested, but these {len(texts)} documents "
+                f"reach only {pieces}; add text, pass --vocab-size {pieces}, or --allow-smaller"
+            )
+        os.replace(trial, output)
+    return digest, pieces
+
+
 _TOO_SMALL = re.compile(r"smaller than required_chars\. (\d+) vs (\d+)")
 
 
-def _train(texts: list[str], output: Path, vocab_size: int, settings) -> str:
+def _train(texts: list[str], output: Path, vocab_size: int, settings: Any) -> str:
     """Train to `output`; SentencePiece's refusals become one line naming the culprit."""
     from polymix.core.errors import UserFacingError
     from polymix.transforms.sentencepiece_tokenizer import train_sentencepiece
