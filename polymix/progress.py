@@ -7,7 +7,7 @@ print Beam's counters (documents read, tokens, duplicates, ...). The local FnApi
 `LiveCounters` reads the same counters from the runner's finished bundles and the bundle in
 flight, and each source gets documents read, documents/s and an ETA:
 
-    progress [    42s] web 12,040 docs 287/s 61% of 1.2G ETA 00:27 · code 3,001 docs 71/s ...
+    progress [    42s] web 12,040 docs 287/s 61% of 1.20GB ETA 00:27 · read to the end: code 3,001 docs
 
 The ETA compares the bytes of the files read to the end with the bytes of every file the
 source's globs match (listed once, in the printer's thread, for local runs only); it is
@@ -93,21 +93,27 @@ def format_sources(
     totals: dict[str, int | None],
     seconds: float | dict[str, float],
 ) -> str:
-    """One `name N docs R/s [P% of SIZE] ETA T` group per source that has read anything.
+    """One `name N docs R/s [P% of SIZE] ETA T` group per source still reading, then the
+    sources read to the end with their document counts.
 
     `seconds`: how long each source has been read (or one figure for all of them).
     """
     from tqdm import tqdm
 
-    groups = []
+    groups, finished = [], []
     for source, (docs, done) in source_figures(counters).items():
+        total = totals.get(source)
+        if total and done >= total:  # its rate would only fall from here on
+            finished.append(f"{source} {docs:,}")
+            continue
         reading = seconds.get(source, 0.0) if isinstance(seconds, dict) else seconds
         rate = docs / reading if reading > 0 else 0.0
-        total = totals.get(source)
         share = f" {min(done / total, 1):.0%} of {tqdm.format_sizeof(total)}B" if total else ""
         groups.append(
             f"{source} {docs:,} docs {rate:,.0f}/s{share} ETA {eta(done, total, reading)}"
         )
+    if finished:
+        groups.append(f"read to the end: {', '.join(finished)} docs")
     return " · ".join(groups)
 
 

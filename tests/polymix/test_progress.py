@@ -42,6 +42,9 @@ def test_each_source_gets_documents_rate_share_and_eta():
     # Each source's rate and ETA count from when it started reading.
     line = format_sources(counters, {"web": 1000}, {"web": 20.0, "code": 2.0})
     assert line == "code 10 docs 5/s ETA n/a · web 1,200 docs 60/s 50% of 1.00kB ETA 00:20"
+    finished = {**counters, "progress.web/bytes": 1000}
+    line = format_sources(finished, {"web": 1000}, 10.0)
+    assert line == "code 10 docs 1/s ETA n/a · read to the end: web 1,200 docs"
 
 
 def test_eta_needs_a_total_and_a_finished_file():
@@ -81,7 +84,7 @@ def test_the_numbers_are_the_readers_counters(tmp_path):
     size = sum(p.stat().st_size for p in tmp_path.glob("*.jsonl"))
     assert source_figures(live) == source_figures(final) == {"docs": (len(docs), size)}
     assert input_bytes(inputs) == {"docs": size}
-    assert f"docs {len(docs):,} docs" in line and "100% of" in line and "ETA done" in line
+    assert f"read to the end: docs {len(docs):,} docs" in line
 
 
 class _Gate(beam.DoFn):
