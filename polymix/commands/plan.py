@@ -9,9 +9,9 @@ gradient accumulation, communication per step, and wall-clock time at a stated M
 from __future__ import annotations
 
 import argparse
-import json
 import re
 
+from polymix.commands._output import add_json_flag, print_json
 from polymix.core.errors import UserFacingError
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--headroom", type=float, default=0.10, help="HBM to leave free per chip (0.10)"
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_flag(parser)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="model field overrides")
     parser.set_defaults(handler=handle)
 
@@ -129,5 +129,8 @@ def handle(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UserFacingError(str(exc)) from exc
-    print(json.dumps(plan_dict(plan), indent=2) if args.json else render(plan))
+    if args.json:
+        print_json(plan_dict(plan))
+    else:
+        print(render(plan))
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from polymix.commands._output import add_json_flag, json_only_on_stdout, print_json
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -36,30 +38,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="build the whole graph for the runner and print its stages; run nothing",
     )
+    add_json_flag(parser)
     parser.set_defaults(handler=handle, accepts_extra=True)
 
 
 def handle(args: argparse.Namespace) -> int:
     from polymix.commands._beam_flags import check_beam_flags
     from polymix.core.config import load_config
-    from polymix.corpus_run import dry_run, prepare, run_corpus, summary
+    from polymix.corpus_run import dry_run, prepare, run_corpus
     from polymix.pipelines.file_io import StorageFull, read_bytes
 
     check_beam_flags(args.extra)
     config = load_config(args.config, read_bytes, args.overrides)
-    prepared = prepare(config, args.output, overwrite=args.overwrite, dry_run=args.dry_run)
-    for warning in prepared.warnings:
-        print(f"warning: {warning}")
+    with json_only_on_stdout(args):
+        prepared = prepare(config, args.output, overwrite=args.overwrite, dry_run=args.dry_run)
+        for warning in prepared.warnings:
+            print(f"warning: {warning}")
+        if args.dry_run:
+            stages = dry_run(prepared, args.extra)
+        else:
+            try:
+                finished = run_corpus(prepared, args.extra, break_lock=args.break_lock)
+            except StorageFull as exc:  # the run failed, not its invocation: exit 1, one line
+                print(f"polymix run: error: {exc}", file=sys.stderr)
+                return 1
     if args.dry_run:
-        stages = dry_run(prepared, args.extra)
-        print("\n".join(stages))
-        print(f"dry run: {len(stages)} stages built, nothing was run")
+        if args.json:
+            print_json({"dry_run": True, "stages": stages, "warnings": prepared.warnings})
+        else:
+            print("\n".join(stages))
+            print(f"dry run: {len(stages)} stages built, nothing was run")
         return 0
-    try:
-        finished = run_corpus(prepared, args.extra, break_lock=args.break_lock)
-    except StorageFull as exc:  # the run failed, not its invocation: exit 1, one line
-        print(f"polymix run: error: {exc}", file=sys.stderr)
-        return 1
+    planned = finished.manifest.plan is not None
+    if args.json:
+        print_json(run_summary(prepared, finished))
+    else:
+        print_run_summary(prepared, finished)
+    return 0 if planned else 1
+
+
+def run_summary(prepared, finished) -> dict:
+    """What a run produced, per source, for `--json`."""
+    manifest = finished.manifest
+    return {
+        "manifest": f"{prepared.output}/manifest.json",
+        "report": str(finished.report_html) if finished.report_table is not None else None,
+        "shards": manifest.shard_count,
+        "sources": {name: t.model_dump() for name, t in sorted(manifest.sources.items())},
+        "planned": manifest.plan is not None,
+        "warnings": list(dict.fromkeys([*prepared.warnings, *manifest.warnings])),
+        "notes": list(finished.notices),
+    }
+
+
+def print_run_summary(prepared, finished) -> None:
+    from polymix.corpus_run import summary
+
     for notice in finished.notices:
         print(f"note: {notice}")
     if finished.report_table is not None:
@@ -71,5 +105,3 @@ def handle(args: argparse.Namespace) -> int:
     print(f"manifest: {prepared.output}/manifest.json")
     if finished.manifest.plan is None:
         print("error: the mixture could not be planned (see the warning above)")
-        return 1
-    return 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from polymix.commands._output import add_json_flag, print_json
 from polymix.core.errors import UserFacingError
 
 TEXT_FORMATS = ("jsonl", "csv", "text", "parquet", "hf_arrow", "warc")
@@ -65,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--with-text", action="store_true", help="write the text each document was judged on"
     )
     parser.add_argument("--output", required=True, help="tags JSONL to write ('-' for stdout)")
+    add_json_flag(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -79,6 +81,8 @@ class TagSettings:
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.json and args.output == "-":
+        raise UserFacingError("--json prints the summary on stdout; write the tags to a file")
     settings = load_settings(args.config) if args.config else TagSettings(_default_filters())
     stages = _parse_stages(args.stages)
     with contextlib.ExitStack() as stack:
@@ -101,10 +105,13 @@ def handle(args: argparse.Namespace) -> int:
         )
     total = sum(summary.values())
     kept = summary.get(("kept", ""), 0)
+    rejected = {f"{s}/{r}": n for (s, r), n in sorted(summary.items()) if s != "kept"}
+    if args.json:
+        print_json({"documents": total, "kept": kept, "rejected": rejected})
+        return 0
     print(f"tagged {total} documents: {kept} kept, {total - kept} rejected", file=sys.stderr)
-    for (stage, reason), n in sorted(summary.items()):
-        if stage != "kept":
-            print(f"  {stage}/{reason}: {n}", file=sys.stderr)
+    for reason, n in rejected.items():
+        print(f"  {reason}: {n}", file=sys.stderr)
     return 0
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from polymix.commands._output import add_json_flag, print_json
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -20,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="re-check shards, side files and tokenizer against the manifest; prove the accounting",
     )
     parser.add_argument("manifest", help="manifest.json or the run folder holding it (or gs://...)")
+    add_json_flag(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -28,17 +31,31 @@ def handle(args: argparse.Namespace) -> int:
 
     file, _ = manifest_location(args.manifest)
     manifest = load_manifest(file)
-    problems = 0
+    problems = []
     for problem in find_problems(manifest):
-        problems += 1
-        print(f"problem: {problem}", flush=True)
-    if problems:
-        print(f"{problems} problem(s) in {file} (paths under {manifest.root})")
-        return 1
+        problems.append(str(problem))
+        if not args.json:
+            print(f"problem: {problem}", flush=True)
     records = sum(t.records for t in manifest.sources.values())
     side = sum(f.entries for f in manifest.index if f.kind not in ("shards", "eval"))
-    print(
-        f"ok: {manifest.shard_count} shards, {records} records, {side} side files re-counted, "
-        f"accounting balances for {len(manifest.sources)} source(s)"
-    )
-    return 0
+    if args.json:
+        print_json(
+            {
+                "ok": not problems,
+                "manifest": file,
+                "root": manifest.root,
+                "problems": problems,
+                "shards": manifest.shard_count,
+                "records": records,
+                "side_file_entries": side,
+                "sources": len(manifest.sources),
+            }
+        )
+    elif problems:
+        print(f"{len(problems)} problem(s) in {file} (paths under {manifest.root})")
+    else:
+        print(
+            f"ok: {manifest.shard_count} shards, {records} records, {side} side files "
+            f"re-counted, accounting balances for {len(manifest.sources)} source(s)"
+        )
+    return 1 if problems else 0

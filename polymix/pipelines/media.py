@@ -22,7 +22,7 @@ from apache_beam.metrics import Metrics
 from polymix.core.config.read import ReadConfig
 from polymix.pipelines.isolation import IsolatedDoFn
 from polymix.pipelines.media_dedup import MediaDuplicates
-from polymix.pipelines.read import SourceRoots, open_raw
+from polymix.pipelines.read import SourceRoots, count_read, open_raw
 from polymix.pipelines.unique_ids import UniqueIds
 from polymix.transforms.example import Example, Rejection
 from polymix.transforms.failures import failed
@@ -97,6 +97,7 @@ class _ReadMediaFn(beam.DoFn):
         number = 0
         try:
             for item in self._items(path, fid, size):
+                count_read(self.spec.name)
                 if isinstance(item, Example):
                     problem = identity_problem(item, self.max_id_chars)
                     if problem is not None:
@@ -113,6 +114,7 @@ class _ReadMediaFn(beam.DoFn):
                 self.spec.name, f"{fid}:rest", self.spec.modality, original={"file": fid}
             )
             yield beam.pvalue.TaggedOutput(REJECTED, failed(rest, "read", exc))
+        count_read(self.spec.name, documents=0, size=size)
 
     def _items(self, path: str, fid: str, size: int):
         if self.spec.format == "files":

@@ -36,6 +36,16 @@ from polymix.transforms.unicode_safety import escape_unencodable
 
 REJECTED = "rejected"
 _WILDCARDS = "*?["
+# Counters `progress.<source>/documents` and `progress.<source>/bytes` (of files read to the
+# end) that `polymix run` turns into documents/s and an ETA while the job runs.
+PROGRESS = "progress"
+
+
+def count_read(source: str, documents: int = 1, size: int = 0) -> None:
+    if documents:
+        beam.metrics.Metrics.counter(PROGRESS, f"{source}/documents").inc(documents)
+    if size:
+        beam.metrics.Metrics.counter(PROGRESS, f"{source}/bytes").inc(size)
 
 
 def glob_root(pattern: str) -> str:
@@ -125,10 +135,12 @@ class _ReadFileFn(beam.DoFn):
         self.spec = spec
         self.roots = roots
 
-    def process(self, path: str):
+    def process(self, meta: tuple[str, int]):
+        path, size = meta
         fid = self.roots.file_id(path)
         number = 0
         for item in read_text_file(self.spec, functools.partial(open_raw, path), path, fid):
+            count_read(self.spec.name)
             if isinstance(item, Rejection):
                 beam.metrics.Metrics.counter("read", item.reason).inc()
                 yield beam.pvalue.TaggedOutput(REJECTED, item)
@@ -136,6 +148,7 @@ class _ReadFileFn(beam.DoFn):
                 beam.metrics.Metrics.counter("read", "examples").inc()
                 yield (fid, number), item
                 number += 1
+        count_read(self.spec.name, documents=0, size=size)
 
 
 class ReadTextSource(beam.PTransform):
@@ -164,7 +177,7 @@ class ReadTextSource(beam.PTransform):
             pbegin
             | "Patterns" >> beam.Create(self.patterns)
             | "Match" >> fileio.MatchAll()
-            | "Paths" >> beam.Map(lambda meta: meta.path)
+            | "Paths" >> beam.Map(lambda meta: (meta.path, meta.size_in_bytes))
             | "Once" >> beam.Distinct()
             | "Spread" >> beam.Reshuffle()
             | "Read"

@@ -28,47 +28,48 @@ class ConfigError(UserFacingError, ValueError):
 class TrainConfig:
     """One training run. Keys may change on `--resume` only if listed in `RESUMABLE`."""
 
-    model: str = "demo"
+    model: str = "demo"  # model preset (`polymix model-info --model NAME` shows one)
     model_overrides: tuple[str, ...] = ()  # "key=value" strings for model.config.get_config
     steps: int = 100  # train until this global step
     seq_len: int = 0  # 0: the manifest's max_seq_len
-    global_batch_size: int = 8
-    seed: int = 0
+    global_batch_size: int = 8  # sequences per optimizer step, over all processes
+    seed: int = 0  # parameter initialization and the loader's shuffle
     # "auto" (all devices on data), "data,model,expert", "data,fsdp,model,expert" or
     # "data,fsdp,context,model,expert"
     mesh: str = "auto"
     grad_accum: int = 1  # microbatches per step (gradient accumulation); same update
     # Optimizer: optax clip -> adam -> schedule -> weight decay.
-    peak_lr: float = 2e-4
-    warmup_steps: int = 2000
+    peak_lr: float = 2e-4  # learning rate at the end of warm-up
+    warmup_steps: int = 2000  # linear ramp from 0 to peak_lr
     # Length of warm-up + cosine; 0: `steps` of the run's first start. Part of the run's
     # identity: a resume keeps it (a longer --steps then trains on at the floor rate).
     decay_steps: int = 0
     lr_floor_ratio: float = 0.1  # cosine ends at peak_lr * lr_floor_ratio
-    b1: float = 0.9
-    b2: float = 0.95
-    eps: float = 1e-8
-    clip_norm: float = 1.0
+    b1: float = 0.9  # Adam's first-moment decay
+    b2: float = 0.95  # Adam's second-moment decay
+    eps: float = 1e-8  # Adam's denominator guard
+    clip_norm: float = 1.0  # gradients clipped to this global L2 norm
     # decoupled: p -= weight_decay * (lr_t / peak_lr) * p  (2e-5 = optax's 0.1 at lr 2e-4)
     # coupled:   p -= lr_t * weight_decay * p              (optax.adamw's convention)
     weight_decay: float = 2e-5
-    weight_decay_mode: str = "decoupled"
-    decay_norms_and_biases: bool = False
-    decay_embeddings: bool = False
+    weight_decay_mode: str = "decoupled"  # how weight_decay applies: decoupled or coupled
+    decay_norms_and_biases: bool = False  # weight decay on norm scales and biases too
+    decay_embeddings: bool = False  # weight decay on the token embeddings too
     # Failure handling.
     max_bad_steps: int = 10  # consecutive non-finite steps before the run stops
     # Checkpoints.
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 3
+    checkpoint_every: int = 100  # save a checkpoint every this many steps
+    keep_checkpoints: int = 3  # newest checkpoints kept; older ones are deleted
     # Loader. verify=full hashes every shard before training; lazy checks sizes up front
     # and each shard's sha256 when the loader first opens it (for corpora too big to hash).
-    verify: str = "full"
-    loader_workers: int = 0
-    loader_threads: int = 4
+    verify: str = "full"  # full: hash every shard first; lazy: each one when first opened
+    loader_workers: int = 0  # grain worker processes per host; 0 reads in this process
+    loader_threads: int = 4  # grain read threads per worker
     # "name=weight,name=weight": position shares per source instead of the manifest's
     # plan; weights are normalised to shares (`mixture_weights`) and sources left out are
-    # not drawn. Stored sorted by name, each weight as Python writes the float. Part of the run's identity: a resume must name the same mixture, so
-    # the checkpoints and metrics of one folder always belong to one mixture.
+    # not drawn. Stored sorted by name, each weight as Python writes the float. Part of
+    # the run's identity: a resume must name the same mixture, so the checkpoints and
+    # metrics of one folder always belong to one mixture.
     mixture: str = ""
     # Held-out evaluation: every `eval_every` steps (0: only at the end) on `eval_batches`
     # fixed batches of each source's eval shards (`trainer.evaluation`); eval_batches=0
@@ -78,8 +79,8 @@ class TrainConfig:
     eval_batches: int = 4
     # Reporting.
     peak_tflops: float = 0.0  # per device; 0: from the chip table, else measured matmul
-    progress: bool = True
-    plot: bool = True
+    progress: bool = True  # a progress bar on the terminal while training
+    plot: bool = True  # draw CKPT/loss.png when the run ends
     compilation_cache: str = ""  # a folder for XLA's persistent cache: resumes skip compiling
     # "a:b": a JAX profiler trace of steps a..b (1-based) into CKPT/tensorboard (TensorBoard's
     # profile tab); named scopes mark attention, router, MoE dispatch/combine, experts, loss.

@@ -16,3 +16,26 @@ def test_demo_runs_each_step_as_its_command_and_stops_at_a_failure(tmp_path, mon
     assert run_command.handle  # the `run` command's module is loaded, as in a real process
     assert main(["demo", "--output", str(tmp_path / "demo")]) == 3
     assert seen == ["sample"]
+
+
+def test_every_demo_step_is_a_command_line_the_parser_accepts(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from polymix import commands
+
+    parsed = []
+
+    def parse_only(argv):
+        parsed.append(commands.parse(argv))  # exits 2 on a line the parser refuses
+        return 0
+
+    monkeypatch.setattr(commands, "run_command_line", parse_only)
+    monkeypatch.setattr(
+        "polymix.core.manifest.load_manifest", lambda run: SimpleNamespace(root=run)
+    )
+    assert main(["demo", "--output", str(tmp_path / "demo")]) == 0
+    names = [a.command for a in parsed]
+    assert names == ["sample", "tokenizer", "classifier", "run", "verify", "model-info", "train"]
+    train = parsed[-1]
+    assert train.checkpoint_dir == str(tmp_path / "demo" / "train")
+    assert "global_batch_size=4" in [*train.arguments, *train.extra]

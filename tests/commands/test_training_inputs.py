@@ -33,7 +33,7 @@ def test_tokenizer_training_skips_what_the_reader_rejects(tmp_path, capsys):
         "tokenizer": {"model": "spm.model", "vocab_size": 800},
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    assert main(["tokenizer", "train", str(tmp_path / "c.yaml")]) == 0
+    assert main(["tokenizer", "train", str(tmp_path / "c.yaml"), "--allow-smaller"]) == 0
     out = capsys.readouterr().out
     assert "read/invalid_unicode 2" in out and "read/invalid_utf8 1" in out
     assert (tmp_path / "spm.model").stat().st_size > 0

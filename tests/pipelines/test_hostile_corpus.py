@@ -66,7 +66,9 @@ def _measured_run(config: Path, output: Path) -> dict:
 def hostile_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile") / "corpus"
     config, part = write_hostile_corpus(root)
-    assert main(["tokenizer", "train", str(config)]) == 0  # reads the same hostile sources
+    assert (
+        main(["tokenizer", "train", str(config), "--allow-smaller"]) == 0
+    )  # reads the same hostile sources
     output = root.parent / "out"
     return output, part, _measured_run(config, output)
 
@@ -78,7 +80,7 @@ def baseline_peak(tmp_path_factory) -> int:
     config, _ = write_hostile_corpus(root)
     for name in BOUNDED_FILES:
         (next(root.rglob(name))).unlink()
-    assert main(["tokenizer", "train", str(config)]) == 0
+    assert main(["tokenizer", "train", str(config), "--allow-smaller"]) == 0
     return _measured_run(config, root.parent / "out")["peak"]
 
 

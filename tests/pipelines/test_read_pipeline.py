@@ -62,7 +62,7 @@ def unencodable_run(tmp_path_factory):
     (root / "clean" / "pages.jsonl").write_text("\n".join(lines[: len(pages)]) + "\n")
     source = {"name": "web", "modality": "text", "format": "jsonl", "id_field": "id"}
     clean = _write_config(root / "clean", [{**source, "paths": ["pages.jsonl"]}], "../spm.model")
-    assert main(["tokenizer", "train", str(clean)]) == 0
+    assert main(["tokenizer", "train", str(clean), "--allow-smaller"]) == 0
     config = _write_config(root, [{**source, "paths": ["web/*.jsonl"]}])
     run_pipeline(config, root / "out")
     return root / "out", len(lines), near
@@ -130,7 +130,7 @@ def moved_runs(tmp_path_factory):
         source = {"name": "web", "modality": "text", "paths": patterns, "format": "jsonl"}
         config = _write_config(conf, [source], tokenizer=str(first / "spm.model"))
         if place is first:
-            assert main(["tokenizer", "train", str(config)]) == 0
+            assert main(["tokenizer", "train", str(config), "--allow-smaller"]) == 0
         run_pipeline(config, place / "out")
         outputs.append(place / "out")
     return first, second, outputs

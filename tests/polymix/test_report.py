@@ -327,7 +327,7 @@ def test_progress_names_the_transforms_the_local_runner_is_executing():
         logger.debug(
             "Running bundle for stage %s\n\tExpected outputs: %s timers: %s", stage, {}, {}
         )
-        assert progress.line().endswith("bundle 1, running Normalize, ExactDedup")
+        assert progress.line().endswith("no documents read yet · running Normalize, ExactDedup")
     assert (logger.level, logger.propagate) == before
 
 
