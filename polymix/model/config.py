@@ -72,6 +72,11 @@ class ModelConfig:
     dtype: str = "float32"  # activations / matmul inputs
     param_dtype: str = "float32"
     init_std: float = 0.02
+    # The token table's std. At 0.02 a token's vector is the size of one Adam step of the
+    # first updates, so what those steps add to every token alike (through the attention
+    # and expert output matrices) outgrows it within a few steps, and every router then
+    # sees the same input and picks the same experts. 1.0 as MaxText's token embedder.
+    embed_init_std: float = 1.0
     remat: bool = False  # recompute each layer unit in the backward pass (memory for FLOPs)
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ from polymix.model.params import ParamInfo
 def embed_info(cfg: ModelConfig) -> dict[str, ParamInfo]:
     d, std = cfg.d_model, cfg.init_std
     return {
-        "tokens": ParamInfo((cfg.vocab_size, d), ("vocab", "embed"), std=std),
+        "tokens": ParamInfo((cfg.vocab_size, d), ("vocab", "embed"), std=cfg.embed_init_std),
         # Zero at init: a random vector shared by every text token is a common bias the
         # routers see before anything is learned, and it sent ~45% of layer 0's assignments
         # to one expert of 8 on the demo shards; zero starts them balanced (~20% at most).
