@@ -9,11 +9,16 @@ from polymix.commands._arguments import positive_int
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "demo", help="sample corpus -> tokenizer -> classifier -> pipeline -> verify -> train"
+        "demo",
+        help="sample corpus -> tokenizer -> classifier -> pipeline -> verify -> train -> ablate",
     )
     parser.add_argument("--output", default="out/demo", help="folder for corpus and results")
     parser.add_argument("--scale", type=positive_int, default=4, help="size of the sample corpus")
     parser.add_argument("--steps", type=positive_int, default=30, help="training steps at the end")
+    parser.add_argument(
+        "--proxies", type=int, default=8, help="mixture-ablation proxies at the end (0: none)"
+    )
+    parser.add_argument("--proxy-steps", type=positive_int, default=60, help="steps per proxy")
     parser.set_defaults(handler=handle, accepts_extra=True)
 
 
@@ -27,7 +32,8 @@ def handle(args: argparse.Namespace) -> int:
     check_beam_flags(args.extra)
     root = Path(args.output)
     corpus, run, train = root / "corpus", root / "run", root / "train"
-    for previous in (corpus, train):
+    ablation = root / "ablation"
+    for previous in (corpus, train, ablation):
         if previous.exists():
             shutil.rmtree(previous)
     root.mkdir(parents=True, exist_ok=True)
@@ -64,6 +70,8 @@ def handle(args: argparse.Namespace) -> int:
             "model.vocab_size=2048",
         ],
     ]
+    if args.proxies > 0:
+        steps += _ablation_steps(run, ablation, args.proxies, args.proxy_steps)
     for step in steps:
         print(f"\n$ polymix {' '.join(step)}", flush=True)
         code = polymix(step)
@@ -75,4 +83,13 @@ def handle(args: argparse.Namespace) -> int:
     print(f"shards:   {load_manifest(run).root}/shards/ (the slot the manifest names)")
     print(f"report:   {run / 'report' / 'index.html'}")
     print(f"training: {train / 'metrics.jsonl'} and {train / 'loss.png'}")
+    if args.proxies > 0:
+        print(f"ablation: {ablation / 'ablation.json'} and {ablation / 'report' / 'index.html'}")
     return 0
+
+
+def _ablation_steps(run, ablation, proxies: int, steps: int) -> list[list[str]]:
+    """A small sweep on the run's held-out sets, then the run's mixture re-planned from it."""
+    sweep = ["ablate", "--manifest", str(run / "manifest.json"), "--output", str(ablation)]
+    sweep += ["--proxies", str(proxies), "--steps", str(steps), "model.vocab_size=2048"]
+    return [sweep, ["report", str(run), "--mixture", str(ablation / "ablation.json")]]

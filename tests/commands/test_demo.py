@@ -35,7 +35,10 @@ def test_every_demo_step_is_a_command_line_the_parser_accepts(tmp_path, monkeypa
     )
     assert main(["demo", "--output", str(tmp_path / "demo")]) == 0
     names = [a.command for a in parsed]
-    assert names == ["sample", "tokenizer", "classifier", "run", "verify", "model-info", "train"]
-    train = parsed[-1]
+    assert names == [
+        *("sample", "tokenizer", "classifier", "run", "verify", "model-info", "train"),
+        *("ablate", "report"),
+    ]
+    train = parsed[-3]
     assert train.checkpoint_dir == str(tmp_path / "demo" / "train")
     assert "global_batch_size=4" in [*train.arguments, *train.extra]
