@@ -29,7 +29,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "polymix.progress",
         "polymix.launch_checks",
     ),
-    ("polymix.commands",),
+    ("polymix.commands", "polymix.api"),
     ("polymix.cli",),
 )
 GRAIN_COMPAT = "polymix.trainer.grain_compat"
