@@ -116,9 +116,11 @@ def test_tag_explains_documents_with_the_user_stages(user_run, tmp_path):
         ]
         assert rows[1]["attributes"]["shouting"]["upper_ratio"] == 1.0
         assert rows[0]["attributes"]["quiet"] == {"markers": 0}
-        only_quiet = ["tag", str(source), "--stages", "quiet", "--output", str(out)]
-        assert main(only_quiet) == 0
-        assert [json.loads(line)["stage"] for line in out.read_text().splitlines()][2] == "quiet"
+        reordered = [*args[:-2], "--stages", "quiet,shouting", "--output", str(out)]
+        assert main(reordered) == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert {"quiet", "shouting"} <= set(rows[0]["attributes"])
+        assert [r["stage"] for r in rows] == [None, "shouting", "quiet", None, None]
 
 
 def test_tag_names_the_choices_for_an_unknown_stage(user_run, tmp_path, capsys):
@@ -130,3 +132,22 @@ def test_tag_names_the_choices_for_an_unknown_stage(user_run, tmp_path, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "--stages: unknown stage 'shout'; choose from language," in line
     assert line.endswith("pii, shouting, quiet")
+
+
+def test_a_user_stage_that_cannot_be_imported_stops_the_run_at_launch(tmp_path, capsys):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"text": "Some text."}) + "\n")
+    source = {"name": "web", "modality": "text", "paths": ["a.jsonl"], "format": "jsonl"}
+    plugins = {"shouting": {"class": "not_installed_filters:Shouting"}}
+    config = {
+        "sources": [source],
+        "filters": {"plugins": plugins, "stages": {"text": ["shouting"]}},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["run", str(tmp_path / "c.yaml"), "--output", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        "polymix run: error: filters.plugins.shouting.class: cannot import "
+        "not_installed_filters:Shouting (ModuleNotFoundError: No module named "
+        "'not_installed_filters')"
+    )
+    assert not (tmp_path / "out").exists()  # refused before the output was touched
