@@ -49,6 +49,10 @@ def _filed(node: ast.AST) -> Iterator[ast.AST]:
         callee = node.func.id if isinstance(node.func, ast.Name) else ""
         if callee in FILING_CALLS and len(node.args) > 1:
             yield node.args[1]
+    elif isinstance(node, ast.Dict):  # a row written with its stage (`polymix tag`)
+        yield from (
+            v for k, v in zip(node.keys, node.values, strict=True) if _literal(k) == "stage"
+        )
     elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         params = node.args.kwonlyargs
         yield from (
@@ -79,15 +83,22 @@ def test_every_stage_name_the_package_files_under_is_in_the_registry():
 def test_the_scanner_catches_a_name_missing_from_the_registry(tmp_path, monkeypatch):
     module = tmp_path / "polymix" / "pipelines" / "new_stage.py"
     module.parent.mkdir(parents=True)
-    module.write_text('def f(x):\n    return Rejection(x, "sharpen", "blurry")\n')
+    module.write_text(
+        'def f(x):\n    return Rejection(x, "sharpen", "blurry")\n\n'
+        'def g(x):\n    return {"id": x, "stage": "blur"}\n'
+    )
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "polymix")
-    assert list(stage_literals()) == [("polymix/pipelines/new_stage.py:2", "sharpen")]
+    assert list(stage_literals()) == [
+        ("polymix/pipelines/new_stage.py:2", "sharpen"),
+        ("polymix/pipelines/new_stage.py:5", "blur"),
+    ]
 
 
 def test_the_built_in_filter_stages_are_the_registrys():
     from polymix.transforms.filters import STAGE_CLASSES
 
     assert tuple(STAGE_CLASSES) == registry.FILTER_STAGES
+    assert {name: cls.name for name, cls in STAGE_CLASSES.items() if cls.name != name} == {}
     defaults = StagesConfig()
     assert set(defaults.text + defaults.code) <= set(registry.FILTER_STAGES)
     assert set(registry.FILTER_STAGES) <= set(registry.PIPELINE_STAGES)
