@@ -84,16 +84,17 @@ ENTRY_POINT_GROUP = "polymix.stages"
 STAGE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def entry_point_stages() -> dict[str, str]:
-    """Stage name -> `module:Class` for every installed `polymix.stages` entry point.
+def entry_point_stages() -> dict[str, tuple[str, ...]]:
+    """Stage name -> each distinct `module:Class` installed under it in `polymix.stages`.
 
-    Reads metadata only (nothing is imported). Sorted by name, so the choices a message lists
-    do not depend on the order distributions were installed in.
+    Reads metadata only (nothing is imported). Sorted, so neither the choices a message lists
+    nor the class a name picks depend on the order distributions were installed in; a name
+    with more than one class is ambiguous and refused where stages are built.
     """
-    found: dict[str, str] = {}
+    found: dict[str, set[str]] = {}
     for point in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(point.name, point.value)
-    return dict(sorted(found.items()))
+        found.setdefault(point.name, set()).add(point.value)
+    return {name: tuple(sorted(values)) for name, values in sorted(found.items())}
 
 
 def filter_stage_choices(plugins: Iterable[str] = ()) -> list[str]:

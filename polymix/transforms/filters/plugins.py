@@ -48,7 +48,13 @@ def import_path(name: str, settings: Any) -> tuple[str, str]:
             f"stage {name!r}: no class in filters.plugins.{name} and no {ENTRY_POINT_GROUP!r} "
             "entry point of that name is installed"
         )
-    return f"stage {name!r} (entry point {ENTRY_POINT_GROUP})", installed[name]
+    where = f"stage {name!r} (entry point {ENTRY_POINT_GROUP})"
+    if len(installed[name]) > 1:
+        raise PluginError(
+            f"{where}: installed packages register it as {' and '.join(installed[name])}; "
+            f"name one in filters.plugins.{name}.class"
+        )
+    return where, installed[name][0]
 
 
 def _checked(stage: Any, name: str, where: str, path: str) -> Stage:

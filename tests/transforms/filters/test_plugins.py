@@ -94,3 +94,16 @@ def test_a_plugin_without_a_class_needs_an_entry_point_of_its_name(user_folder):
     filters = _filters(["quiet", "loud"], {"loud": {"options": {"x": 1}}})
     with pytest.raises(UserFacingError, match="^stage 'loud': no class in filters.plugins.loud"):
         build_stages(filters, "text")
+
+
+def test_a_name_two_installed_packages_register_is_refused(user_folder):
+    other = user_folder / "other_filters-2.0.dist-info"
+    other.mkdir()
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: other-filters\nVersion: 2.0\n")
+    (other / "entry_points.txt").write_text("[polymix.stages]\nquiet = other_filters:Quiet\n")
+    with pytest.raises(UserFacingError) as caught:
+        build_stages(_filters(["quiet"]), "text")
+    assert str(caught.value) == (
+        "stage 'quiet' (entry point polymix.stages): installed packages register it as "
+        f"{MODULE}:Quiet and other_filters:Quiet; name one in filters.plugins.quiet.class"
+    )
