@@ -31,7 +31,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "polymix.live_counters",
         "polymix.launch_checks",
     ),
-    ("polymix.commands",),
+    ("polymix.commands", "polymix.api"),
     ("polymix.cli",),
 )
 GRAIN_COMPAT = "polymix.trainer.grain_compat"

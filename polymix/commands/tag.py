@@ -84,7 +84,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.json and args.output == "-":
         raise UserFacingError("--json prints the summary on stdout; write the tags to a file")
     settings = load_settings(args.config) if args.config else TagSettings(_default_filters())
-    stages = _parse_stages(args.stages)
+    stages = _parse_stages(args.stages, settings.filters)
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if args.output != "-":
@@ -190,15 +190,15 @@ def load_settings(path: str) -> TagSettings:
     )
 
 
-def _parse_stages(text: str | None) -> list[str] | None:
+def _parse_stages(text: str | None, filters: Any) -> list[str] | None:
     if not text:
         return None
-    from polymix.core.config.filters import STAGE_NAMES
+    from polymix.core.stages import unknown_stage
 
     names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [n for n in names if n not in STAGE_NAMES]
-    if unknown:
-        raise UserFacingError(f"unknown stage(s) {unknown}; choose from {', '.join(STAGE_NAMES)}")
+    problem = unknown_stage("--stages", names, filters.plugins)
+    if problem:
+        raise UserFacingError(problem)
     return names
 
 
@@ -284,12 +284,12 @@ def tag_files(
     """Write one JSON line per input document; return counts per (stage, reason)."""
     from polymix.pipelines.url_filter import url_of
     from polymix.transforms.example import Rejection
-    from polymix.transforms.filters import STAGE_CLASSES, load_models
+    from polymix.transforms.filters import build_named_stages, load_models
     from polymix.transforms.filters.fasttext_models import ModelNotFound
 
     modality = source.modality if source is not None else modality
     names = stages if stages is not None else filters.stages_for(modality)
-    built = [STAGE_CLASSES[n](filters.stage_config(n)) for n in names]
+    built = build_named_stages(filters, names)
     try:
         load_models(built)
     except ModelNotFound as exc:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 
+from polymix.core import stages as names
 from polymix.core.config import Config
 from polymix.pipelines import accounting
 from polymix.pipelines.decontaminate import Decontaminate
@@ -75,7 +76,13 @@ def _shard_item(record) -> Item:
     )
 
 
-TEXT_STAGES = ("url_filter", "normalize", "quality", "decontaminate", "tokenize")
+TEXT_STAGES = (
+    names.URL_FILTER,
+    names.NORMALIZE,
+    names.QUALITY,
+    names.DECONTAMINATE,
+    names.TOKENIZE,
+)
 
 
 def _text_stages(examples, config: Config, job: CorpusJob) -> dict:
@@ -196,8 +203,7 @@ def _counts(outcomes: dict):
 
 def _statistics(outcomes: dict, job: CorpusJob) -> None:
     config = job.config
-    stages = ["read", "extract", "url_filter", "normalize", "exact_dedup", "near_dedup"]
-    stages += [*_filter_stages(config), "decontaminate", "tokenize"]
+    stages = [*names.TEXT_BEFORE_FILTERS, *_filter_stages(config), *names.TEXT_AFTER_FILTERS]
     judged = (outcomes["inputs"], outcomes["kept"], outcomes["rejected"])
     domains = judged | "Domains" >> TopDomains(
         config.url_filter.top_domains, config.url_filter.url_field

@@ -22,6 +22,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from polymix.core.config.filters import FiltersConfig
+from polymix.core.stages import QUALITY
 from polymix.pipelines.isolation import REJECTED, IsolatedDoFn
 from polymix.pipelines.model_files import (
     ModelFile,
@@ -36,7 +37,7 @@ from polymix.transforms.filters import build_stages, fasttext_models, load_model
 from polymix.transforms.filters.fasttext_models import lid_model_path
 
 KEPT = "kept"
-STAGE = "quality"  # where a filter's failure is filed: the chain runs as one step
+STAGE = QUALITY  # where a filter's failure is filed: the chain runs as one step
 
 
 def check_models(config: FiltersConfig) -> None:
@@ -44,8 +45,11 @@ def check_models(config: FiltersConfig) -> None:
 
     Local models are loaded as workers will load them; a gs:// model is only checked to
     exist (it may be gigabytes; each worker reads it). Raises `ModelNotFound` (a
-    FileNotFoundError) or `ModelUnavailable` whose message says how to get the model.
+    FileNotFoundError) or `ModelUnavailable` whose message says how to get the model. User
+    stages are built too, so one that cannot be imported or built fails here, in one line.
     """
+    for modality in ("text", "code"):
+        build_stages(config, modality)
     launcher = Placement(shared_disk=True, temp_location=None, dry_run=True)
     paths = model_paths(config)
     local = {

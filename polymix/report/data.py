@@ -15,25 +15,12 @@ from polymix.core.config.mixture import MixtureConfig
 from polymix.core.manifest import Manifest, join, load_manifest, read_bytes
 from polymix.core.manifest.storage import size
 from polymix.core.mixture import MixtureError, plan_mixture, supply_from_totals
+from polymix.core.stages import PIPELINE_STAGES
 
 STATS_NAME = "stats.json"  # written by pipelines.statistics.RunStatistics
 POSITION_KINDS = {"text": "text tokens", "image": "image patches", "audio": "audio frames"}
 # Stages in the order the job runs them; stages a run names in stats.json take precedence.
-DEFAULT_STAGE_ORDER = (
-    "read",
-    "normalize",
-    "exact_dedup",
-    "near_dedup",
-    "language",
-    "gopher_repetition",
-    "gopher_quality",
-    "c4",
-    "fineweb",
-    "code",
-    "quality_classifier",
-    "pii",
-    "tokenize",
-)
+DEFAULT_STAGE_ORDER = PIPELINE_STAGES
 
 
 @dataclass(frozen=True)

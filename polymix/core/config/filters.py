@@ -6,24 +6,16 @@ language ID), so an empty section reproduces the papers; change a number here, n
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from polymix.core import stages as registry
 from polymix.core.config.base import Section
 from polymix.core.config.decontaminate import DecontaminateConfig
 
-StageName = Literal[
-    "language",
-    "gopher_repetition",
-    "gopher_quality",
-    "c4",
-    "fineweb",
-    "code",
-    "quality_classifier",
-    "pii",
-]
-STAGE_NAMES: tuple[str, ...] = StageName.__args__  # type: ignore[attr-defined]
+IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 WordSplitter = Literal["fast", "spacy"]
 _WORDS_HELP = (
@@ -235,14 +227,41 @@ class PIIConfig(Section):
     phone_replacement: str = Field("|||PHONE_NUMBER|||", description="Placeholder for phones.")
 
 
+class PluginConfig(Section):
+    """A user stage: a class implementing `polymix.Stage`, named by import path, and its options.
+
+    Only the path's shape is checked here; the class is imported where stages are built, so a
+    config can be validated on a machine that does not have the user's package.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    import_path: str | None = Field(
+        None,
+        alias="class",
+        description="The stage class as 'module:Class' (importable on every worker); empty "
+        "takes the class an installed package registers under this name in the "
+        "'polymix.stages' entry point group.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments the class is constructed with."
+    )
+
+    @field_validator("import_path")
+    @classmethod
+    def _looks_importable(cls, path: str | None) -> str | None:
+        if path is not None and not IMPORT_PATH.fullmatch(path):
+            raise ValueError(f"class {path!r} must be written 'module:Class'")
+        return path
+
+
 class StagesConfig(Section):
-    text: list[StageName] = Field(
+    text: list[str] = Field(
         ["language", "gopher_repetition", "gopher_quality", "c4", "fineweb", "pii"],
-        description="Stages run, in order, on text sources (add quality_classifier with a model).",
+        description="Stages run, in order, on text sources (add quality_classifier with a model; "
+        "a user stage by its name in filters.plugins or its entry point).",
     )
-    code: list[StageName] = Field(
-        ["code", "pii"], description="Stages run, in order, on code sources."
-    )
+    code: list[str] = Field(["code", "pii"], description="Stages run, in order, on code sources.")
 
     @model_validator(mode="after")
     def _no_repeats(self) -> StagesConfig:
@@ -255,6 +274,11 @@ class StagesConfig(Section):
 
 
 class FiltersConfig(Section):
+    plugins: dict[str, PluginConfig] = Field(
+        default_factory=dict,
+        description="User stages by name: {class: 'module:Class', options: {...}}; list a name "
+        "in stages.text or stages.code to run it.",
+    )
     stages: StagesConfig = Field(
         default_factory=StagesConfig,
         description="Which stages run, in order, per modality; image, audio and video have none.",
@@ -280,6 +304,27 @@ class FiltersConfig(Section):
         description="Documents sharing an n-gram with an eval set are removed (after the stages).",
     )
 
+    @field_validator("plugins")
+    @classmethod
+    def _plugin_names(cls, plugins: dict[str, PluginConfig]) -> dict[str, PluginConfig]:
+        for name in plugins:
+            problem = registry.check_plugin_name(name)
+            if problem:
+                raise ValueError(problem)
+        return plugins
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(cls, stages: StagesConfig, info: ValidationInfo) -> StagesConfig:
+        """Names only: a user's class is imported where stages are built, not here."""
+        plugins = info.data.get("plugins") or {}
+        for modality in ("text", "code"):
+            where = f"filters.stages.{modality}"
+            problem = registry.unknown_stage(where, getattr(stages, modality), plugins)
+            if problem:
+                raise ValueError(problem)
+        return stages
+
     @model_validator(mode="after")
     def _classifier_has_model(self) -> FiltersConfig:
         for modality in ("text", "code"):
@@ -296,4 +341,5 @@ class FiltersConfig(Section):
         return list(getattr(self.stages, modality)) if modality in ("text", "code") else []
 
     def stage_config(self, stage: str) -> Section:
+        """A built-in stage's section (user stages take `plugins[name]` instead)."""
         return getattr(self, stage)

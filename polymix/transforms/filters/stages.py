@@ -8,6 +8,7 @@ explain a document in exactly the same words. Attributes go under the stage's na
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from polymix.transforms.filters.gopher_quality import GopherQuality
 from polymix.transforms.filters.gopher_repetition import GopherRepetition
 from polymix.transforms.filters.language import Language
 from polymix.transforms.filters.pii import PII
+from polymix.transforms.filters.plugins import build_plugin
 from polymix.transforms.filters.quality_classifier import QualityClassifier
 from polymix.transforms.filters.text import DocView
 
@@ -34,12 +36,21 @@ STAGE_CLASSES: dict[str, type] = {
 }
 
 
+def build_stage(filters_config: Any, name: str) -> Stage:
+    """A built-in stage from its config section, or a user stage from `filters.plugins`."""
+    if name in STAGE_CLASSES:
+        return STAGE_CLASSES[name](filters_config.stage_config(name))
+    return build_plugin(name, filters_config.plugins.get(name))
+
+
+def build_named_stages(filters_config: Any, names: Iterable[str]) -> list[Stage]:
+    """Stage objects for `names`, in that order (`polymix tag --stages`)."""
+    return [build_stage(filters_config, name) for name in names]
+
+
 def build_stages(filters_config: Any, modality: str) -> list[Stage]:
     """Stage objects for one modality from a `polymix.core.config.filters.FiltersConfig`."""
-    return [
-        STAGE_CLASSES[name](filters_config.stage_config(name))
-        for name in filters_config.stages_for(modality)
-    ]
+    return build_named_stages(filters_config, filters_config.stages_for(modality))
 
 
 def load_models(stages: list[Stage]) -> None:
