@@ -88,11 +88,15 @@ class Fit:
     """One kind's models for every source: fitted on all proxies and per CV fold."""
 
     kind: str
-    sources: list[str]
+    sources: list[str]  # the losses it predicts (sources whose held-out set is scored)
     full: list[Model]
     folds: list[list[Model]]  # folds[f][s]
     out_of_fold: np.ndarray  # (proxies, sources)
     metrics: dict[str, Any] = field(default_factory=dict)
+    mixed: list[str] = field(default_factory=list)  # the weights it reads; default: sources
+
+    def __post_init__(self) -> None:
+        self.mixed = self.mixed or list(self.sources)
 
     def predict(self, weights: np.ndarray) -> np.ndarray:
         """(n, sources) predicted losses of the all-proxy models."""
@@ -130,6 +134,7 @@ def fit(
     objective: np.ndarray,
     folds: int,
     seed: int,
+    mixed: list[str] | None = None,
 ) -> Fit:
     """Models of one kind for every source, with k-fold CV metrics per source and of the objective."""
     assign = fold_of(len(weights), folds, seed)
@@ -150,7 +155,7 @@ def fit(
         },
         "objective": scores(losses @ objective, out_of_fold @ objective),
     }
-    return Fit(kind, sources, full, fold_models, out_of_fold, metrics)
+    return Fit(kind, sources, full, fold_models, out_of_fold, metrics, mixed or list(sources))
 
 
 def better(fits: list[Fit]) -> Fit:

@@ -26,7 +26,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def predicted_vs_measured_png(result: AblationResult) -> bytes:
-    sources = result.sources
+    sources = result.scored or result.sources
     fig = Figure(figsize=(3.2 * len(sources), 3.2))
     axes = fig.subplots(1, len(sources), squeeze=False)[0]
     for ax, source in zip(axes, sources, strict=True):
@@ -47,7 +47,7 @@ def predicted_vs_measured_png(result: AblationResult) -> bytes:
 
 
 def landscape_png(result: AblationResult) -> bytes:
-    sources = result.sources
+    sources = result.scored or result.sources
     fig = Figure(figsize=(3.2 * len(sources), 3.2))
     axes = fig.subplots(1, len(sources), squeeze=False)[0]
     for ax, source in zip(axes, sources, strict=True):

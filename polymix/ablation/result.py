@@ -57,6 +57,9 @@ class AblationResult(_Strict):
     seed: int
     settings: dict
     sources: list[str]
+    scored: list[str] = Field(
+        default_factory=list, description="sources with a held-out loss (the fits' targets)"
+    )
     objective: dict[str, float] = Field(description="weight of each source's loss")
     caps: dict[str, float] = Field(description="largest share each source may have")
     proxies: list[ProxyRecord]

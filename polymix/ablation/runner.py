@@ -85,10 +85,12 @@ def final_eval_losses(records: list[dict[str, Any]], sources: list[str]) -> dict
     """Each source's held-out loss at the run's last evaluation (`eval/<source>/loss`)."""
     for record in reversed(records):
         if any(key.startswith("eval/") for key in record):
-            missing = [s for s in sources if f"eval/{s}/loss" not in record]
+            # A held-out set without text targets (media without captions) has no loss.
+            scored = [s for s in sources if record.get(f"eval/{s}/tokens", 1) > 0]
+            missing = [s for s in scored if f"eval/{s}/loss" not in record]
             if missing:
                 raise AblationError(f"the proxy's last evaluation has no loss for {missing}")
-            return {s: float(record[f"eval/{s}/loss"]) for s in sources}
+            return {s: float(record[f"eval/{s}/loss"]) for s in scored}
     raise AblationError("the proxy's metrics.jsonl holds no evaluation (eval/<source>/loss)")
 
 

@@ -73,8 +73,8 @@ def search(
     seed: int,
 ) -> dict[str, Any]:
     """Chosen weights, their predicted objective and per-source losses, and the fold spread."""
-    names = fit.sources
-    obj = as_vector(objective, names)
+    names = fit.mixed
+    obj = as_vector(objective, fit.sources)
     cap = as_vector(caps, names)
     rng = np.random.default_rng([seed, 0x5EA2C4])
     center = dirichlet_center({n: planned[n] for n in names})
@@ -101,16 +101,16 @@ def without_crumbs(weights: Mapping[str, float], caps: Mapping[str, float]) -> d
 
 def describe(fit: Fit, weights: Mapping[str, float], objective: np.ndarray) -> dict[str, Any]:
     """What the model says of one mixture: objective, per-source losses, fold spread."""
-    names = fit.sources
-    point = as_vector(weights, names)[None, :]
+    scored = fit.sources
+    point = as_vector(weights, fit.mixed)[None, :]
     losses = fit.predict(point)[0]
     per_fold = fit.predict_folds(point)[:, 0, :]
     return {
-        "weights": {n: float(weights.get(n, 0.0)) for n in names},
+        "weights": {n: float(weights.get(n, 0.0)) for n in fit.mixed},
         "predicted_loss": float(losses @ objective),
-        "predicted_losses": {n: float(v) for n, v in zip(names, losses, strict=True)},
+        "predicted_losses": {n: float(v) for n, v in zip(scored, losses, strict=True)},
         "uncertainty": float(np.std(per_fold @ objective)),
         "uncertainty_losses": {
-            n: float(v) for n, v in zip(names, per_fold.std(axis=0), strict=True)
+            n: float(v) for n, v in zip(scored, per_fold.std(axis=0), strict=True)
         },
     }

@@ -46,6 +46,14 @@ def measured_sources(manifest: Manifest) -> list[str]:
     return names
 
 
+def scored_sources(proxies: list[dict[str, Any]], sources: list[str]) -> list[str]:
+    """The sources every proxy has a held-out loss for."""
+    scored = [s for s in sources if all(s in p["losses"] for p in proxies)]
+    if not scored:
+        raise AblationError("no source's held-out set has text to score (media without captions)")
+    return scored
+
+
 def objective_weights(settings: AblationSettings, sources: list[str]) -> dict[str, float]:
     """Normalised weight of each source's loss; unknown names are an error naming them."""
     given = settings.objective or {name: 1.0 for name in sources}
@@ -68,12 +76,18 @@ def analyse(
     settings: AblationSettings,
     manifest_sha256: str,
 ) -> AblationResult:
-    """Both fits, cross-validated; the search on the better one; the whole record."""
-    objective = objective_weights(settings, sources)
+    """Both fits, cross-validated; the search on the better one; the whole record.
+
+    Every source's weight is a feature; a loss is fitted only for the sources whose
+    held-out set has text targets (media without captions has no loss to score).
+    """
+    scored = scored_sources(proxies, sources)
+    objective = objective_weights(settings, scored)
     weights = np.stack([as_vector(p["mixture"], sources) for p in proxies])
-    losses = np.stack([as_vector(p["losses"], sources) for p in proxies])
-    obj = as_vector(objective, sources)
-    fits = [fit(k, weights, losses, sources, obj, settings.folds, settings.seed) for k in KINDS]
+    losses = np.stack([as_vector(p["losses"], scored) for p in proxies])
+    obj = as_vector(objective, scored)
+    folds, seed = settings.folds, settings.seed
+    fits = [fit(k, weights, losses, scored, obj, folds, seed, mixed=sources) for k in KINDS]
     chosen_fit = better(fits)
     chosen = search(
         chosen_fit,
@@ -89,7 +103,7 @@ def analyse(
         {
             **p,
             "predicted": {
-                f.kind: {s: float(f.out_of_fold[i, j]) for j, s in enumerate(sources)} for f in fits
+                f.kind: {s: float(f.out_of_fold[i, j]) for j, s in enumerate(scored)} for f in fits
             },
         }
         for i, p in enumerate(proxies)
@@ -99,6 +113,7 @@ def analyse(
         seed=settings.seed,
         settings=settings.model_dump(mode="json"),
         sources=sources,
+        scored=scored,
         objective=objective,
         caps=dict(caps),
         proxies=records,

@@ -88,8 +88,21 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+# The tiny preset with the demo run's vocabulary and media layout (the trainer refuses a
+# model whose embedders differ from the manifest's), so a proxy trains in seconds.
+DEMO_PROXY_MODEL = (
+    "model.vocab_size=2048",
+    "model.max_seq_len=256",
+    "model.patch_size=16",
+    "model.max_patch_grid=32",
+    "model.n_mels=128",
+    "model.frame_stack=4",
+    "model.max_audio_positions=256",
+)
+
+
 def _ablation_steps(run, ablation, proxies: int, steps: int) -> list[list[str]]:
     """A small sweep on the run's held-out sets, then the run's mixture re-planned from it."""
     sweep = ["ablate", "--manifest", str(run / "manifest.json"), "--output", str(ablation)]
-    sweep += ["--proxies", str(proxies), "--steps", str(steps), "model.vocab_size=2048"]
+    sweep += ["--proxies", str(proxies), "--steps", str(steps), *DEMO_PROXY_MODEL]
     return [sweep, ["report", str(run), "--mixture", str(ablation / "ablation.json")]]

@@ -86,6 +86,14 @@ def token_weighted(
     return (total / tokens if tokens else float("nan")), tokens
 
 
+def _put(record: dict[str, float], name: str, loss: float, tokens: float) -> None:
+    """A held-out set without text targets (images or audio without captions) has no
+    loss to report: only its token count (0) is logged, never a NaN."""
+    record[f"eval/{name}/tokens"] = tokens
+    if tokens:
+        record[f"eval/{name}/loss"] = loss
+
+
 def eval_record(
     sums: Mapping[str, tuple[float, float]], modality_of: Mapping[str, str]
 ) -> dict[str, float]:
@@ -94,11 +102,9 @@ def eval_record(
     groups: dict[str, list[str]] = {}
     for name in sorted(sums):
         groups.setdefault(modality_of[name], []).append(name)
-        loss, tokens = token_weighted(sums, [name])
-        record[f"eval/{name}/loss"], record[f"eval/{name}/tokens"] = loss, tokens
+        _put(record, name, *token_weighted(sums, [name]))
     for modality, names in sorted(groups.items()):
-        loss, tokens = token_weighted(sums, names)
-        record[f"eval/{modality}/loss"], record[f"eval/{modality}/tokens"] = loss, tokens
+        _put(record, modality, *token_weighted(sums, names))
     return record
 
 

@@ -87,3 +87,17 @@ def test_the_chosen_mixture_has_no_crumbs_the_trainer_would_mix_in(one_source) -
     _, result = one_source
     assert all(w == 0 or w >= MIN_SHARE for w in result.chosen.weights.values())
     assert result.chosen.weights["c"] == 0
+
+
+def test_a_source_without_a_held_out_loss_is_mixed_but_not_scored() -> None:
+    """Images without captions have no text to score: their weight is still searched."""
+    settings = AblationSettings(proxies=40, objective={"a": 1.0}, seed=3, candidates=4000)
+    data = proxies(settings)
+    for proxy in data:
+        del proxy["losses"]["c"]
+    result = analyse(data, SOURCES, PLANNED, CAPS, settings, "0" * 64)
+    assert result.scored == ["a", "b"] and result.sources == SOURCES
+    assert set(result.chosen.weights) == set(SOURCES)
+    assert set(result.chosen.predicted_losses) == {"a", "b"}
+    assert result.objective == {"a": 1.0, "b": 0.0}
+    assert result.chosen.weights["a"] == pytest.approx(CAPS["a"], abs=0.03)
