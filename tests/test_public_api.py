@@ -88,7 +88,7 @@ def readme_folder(tmp_path_factory) -> Path:
         "filters": {"stages": {"text": ["gopher_repetition"], "code": []}},
     }
     (root / "my.yaml").write_text(yaml.safe_dump(config))
-    assert main(["tokenizer", "train", str(root / "my.yaml")]) == 0
+    assert main(["tokenizer", "train", str(root / "my.yaml"), "--allow-smaller"]) == 0
     return root
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from polymix.core.manifest import Manifest, SourceTotals, join
 from polymix.core.manifest.schema import ManifestError, SideFileInfo, SideKind
 from polymix.core.manifest.storage import open_binary
+from polymix.transforms.unicode_safety import escape_unencodable
 
 PER_GROUP = 3
 MAX_CHARS = 300
@@ -81,16 +82,18 @@ def _shown_text(line: dict[str, Any]) -> str:
 
 
 def _sample(line: dict[str, Any], max_chars: int) -> Sample:
-    text = _shown_text(line)
+    """One example as the page shows it: a lone surrogate (kept as its escape in the side
+    line, read back as the character) is shown as that escape, so the page stays UTF-8."""
+    text = escape_unencodable(_shown_text(line))
     similarity = line.get("similarity")
     detail = line.get("detail") or line.get("encode_error")
     return Sample(
-        id=str(line.get("id", "")),
+        id=escape_unencodable(str(line.get("id", ""))),
         text=text[:max_chars],
         cut=max(len(text) - max_chars, 0),
         duplicate_of=None if line.get("duplicate_of") is None else str(line["duplicate_of"]),
         similarity=float(similarity) if isinstance(similarity, int | float) else None,
-        detail=None if detail is None else str(detail)[:max_chars],
+        detail=None if detail is None else escape_unencodable(str(detail))[:max_chars],
     )
 
 

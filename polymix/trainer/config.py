@@ -70,13 +70,13 @@ class TrainConfig:
     # not drawn. Stored sorted by name, each weight as Python writes the float. Part of
     # the run's identity: a resume must name the same mixture, so the checkpoints and
     # metrics of one folder always belong to one mixture.
-    mixture: str = ""
+    mixture: str = ""  # name=weight,... position shares instead of the manifest's plan
     # Held-out evaluation: every `eval_every` steps (0: only at the end) on `eval_batches`
     # fixed batches of each source's eval shards (`trainer.evaluation`); eval_batches=0
     # turns it off. `eval_batches` fixes the eval set, so it is part of the run's
     # identity; `eval_every` is not (it never changes what is trained).
-    eval_every: int = 0
-    eval_batches: int = 4
+    eval_every: int = 0  # steps between held-out evaluations; 0: only at the end
+    eval_batches: int = 4  # fixed held-out batches per source; 0: no evaluation
     # Reporting.
     peak_tflops: float = 0.0  # per device; 0: from the chip table, else measured matmul
     progress: bool = True  # a progress bar on the terminal while training

@@ -119,12 +119,14 @@ def faulty_run(tmp_path_factory):
 
     patch = pytest.MonkeyPatch()
     real_normalize, real_stages, real_records = (
-        normalize_stage.normalize_text,
+        normalize_stage.normalize_source_text,
         quality_stage.run_stages,
         TextTokenizer.records,
     )
     patch.setattr(
-        normalize_stage, "normalize_text", failing(real_normalize, "normalize", lambda t: t)
+        normalize_stage,
+        "normalize_source_text",
+        failing(real_normalize, "normalize", lambda t, *settings: t),
     )
     patch.setattr(quality_stage, "run_stages", failing(real_stages, "quality", lambda s, t: t))
     patch.setattr(

@@ -151,7 +151,8 @@ def test_the_demo_runs_statistics_agree_with_its_manifest(demo_run):
 def records(source: str, lengths: list[int]) -> list[TokenizedRecord]:
     modality = "image" if source == "photos" else "text"
     return [
-        TokenizedRecord(source, modality, f"{source}-{i}", b"", n) for i, n in enumerate(lengths)
+        TokenizedRecord(source, modality, f"{source}-{i}", b"", n, f"{source}-{i}")
+        for i, n in enumerate(lengths)
     ]
 
 
