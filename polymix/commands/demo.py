@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--proxies", type=int, default=8, help="mixture-ablation proxies at the end (0: none)"
     )
-    parser.add_argument("--proxy-steps", type=positive_int, default=60, help="steps per proxy")
+    parser.add_argument("--proxy-steps", type=positive_int, default=30, help="steps per proxy")
     parser.set_defaults(handler=handle, accepts_extra=True)
 
 
@@ -104,5 +104,6 @@ DEMO_PROXY_MODEL = (
 def _ablation_steps(run, ablation, proxies: int, steps: int) -> list[list[str]]:
     """A small sweep on the run's held-out sets, then the run's mixture re-planned from it."""
     sweep = ["ablate", "--manifest", str(run / "manifest.json"), "--output", str(ablation)]
-    sweep += ["--proxies", str(proxies), "--steps", str(steps), *DEMO_PROXY_MODEL]
+    sweep += ["--proxies", str(proxies), "--steps", str(steps), "--batch-size", "4"]
+    sweep += DEMO_PROXY_MODEL
     return [sweep, ["report", str(run), "--mixture", str(ablation / "ablation.json")]]
