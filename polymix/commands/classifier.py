@@ -38,7 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=handle_train)
 
 
-
 def _expand(
     names: list[str], config_path: str | None, text_field: str
 ) -> list[tuple[str, str, str]]:
