@@ -142,8 +142,12 @@ def _figure(name: str, hist: Mapping[str, Any], png: bytes) -> str:
     return f"<figure>{img(png, name)}<figcaption>{escape(caption)}</figcaption></figure>"
 
 
-def attributes_section(stats: Mapping[str, Any] | None, pngs: Mapping[str, bytes]) -> str:
-    """Attributes with a configured cut first; the others folded away; constants as one line."""
+def attributes_section(
+    stats: Mapping[str, Any] | None,
+    pngs: Mapping[str, bytes],
+    source_pngs: Mapping[str, bytes] | None = None,
+) -> str:
+    """Attributes with a configured cut first, then each by source; the others folded away."""
     attributes = (stats or {}).get("attributes") or {}
     if not attributes:
         return "<p class=muted>No numeric attributes were recorded in this run.</p>"
@@ -155,6 +159,8 @@ def attributes_section(stats: Mapping[str, Any] | None, pngs: Mapping[str, bytes
         "configured cuts, so the bars beyond a line are what moving it would keep or drop.</p>",
         f"<div class=grid>{''.join(_figure(n, attributes[n], pngs[n]) for n in cut)}</div>",
     ]
+    if source_pngs:
+        parts.append(_by_source(stats, source_pngs))
     if other:
         figures = "".join(_figure(n, attributes[n], pngs[n]) for n in other)
         parts.append(
@@ -165,6 +171,21 @@ def attributes_section(stats: Mapping[str, Any] | None, pngs: Mapping[str, bytes
         values = ", ".join(f"{n} = {attributes[n]['min']:g}" for n in constant)
         parts.append(f"<p class=muted>Constant in this run: {escape(values)}</p>")
     return "".join(parts)
+
+
+def _by_source(stats: Mapping[str, Any], source_pngs: Mapping[str, bytes]) -> str:
+    by_source = stats.get("attributes_by_source") or {}
+    figures = []
+    for name, png in source_pngs.items():
+        counts = ", ".join(f"{s} {h[name]['count']:,}" for s, h in by_source.items() if name in h)
+        caption = f"share of each source's documents per bin ({counts})"
+        figures.append(
+            f"<figure>{img(png, name)}<figcaption>{escape(caption)}</figcaption></figure>"
+        )
+    return (
+        "<details open><summary>The same attributes by source</summary>"
+        f"<div class=grid>{''.join(figures)}</div></details>"
+    )
 
 
 def languages_section(stats: Mapping[str, Any] | None, png: bytes | None) -> str:

@@ -265,3 +265,19 @@ def overlaid_png(
 def record_lengths_png(lengths: Mapping[str, Mapping[str, Any]]) -> bytes:
     """Positions per shard record, one outline per source (a long document gives several)."""
     return overlaid_png("positions per record, by source", lengths, "records", "positions")
+
+
+def attribute_by_source_png(name: str, by_source: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """One attribute's distribution per source (shares, passed and rejected together).
+
+    Shares rather than counts: a large source would flatten a small one's outline, and the
+    question is where each source's documents sit against the cut.
+    """
+    series = {
+        source: {
+            "edges": h["edges"],
+            "documents": [p + r for p, r in zip(h["passed"], h["rejected"], strict=True)],
+        }
+        for source, h in by_source.items()
+    }
+    return overlaid_png(f"{name}, by source", series, "documents", name)

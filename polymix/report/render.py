@@ -43,6 +43,17 @@ def _file_name(attribute: str) -> str:
     return "attr_" + re.sub(r"[^A-Za-z0-9_.-]", "_", attribute) + ".png"
 
 
+def _attribute_by_source_pngs(stats: dict) -> dict[str, bytes]:
+    """A per-source chart for each attribute with a cut that two or more sources carry."""
+    by_source = stats.get("attributes_by_source") or {}
+    out = {}
+    for name, hist in (stats.get("attributes") or {}).items():
+        carried = {s: h[name] for s, h in by_source.items() if name in h}
+        if hist["cuts"] and hist["min"] != hist["max"] and len(carried) >= 2:
+            out[name] = plots.attribute_by_source_png(name, carried)
+    return out
+
+
 def report_files(data: ReportData) -> dict[str, bytes]:
     """Every file of the report by name: charts, mixture.json, index.html."""
     stats = data.stats or {}
@@ -64,13 +75,15 @@ def report_files(data: ReportData) -> dict[str, bytes]:
         if hist["min"] != hist["max"]
     }
     pngs.update({_file_name(name): png for name, png in attribute_pngs.items()})
+    source_pngs = _attribute_by_source_pngs(stats)
+    pngs.update({_file_name(f"by_source.{name}"): png for name, png in source_pngs.items()})
     bodies = {
         "sources": html.sources_section(data),
         "funnel": html.funnel_section(data, pngs["funnel.png"]),
         "examples": examples_section(
             run_samples(data.manifest), [step.stage for step in data.funnel]
         ),
-        "attributes": html.attributes_section(stats, attribute_pngs),
+        "attributes": html.attributes_section(stats, attribute_pngs, source_pngs),
         "languages": html.languages_section(stats, pngs.get("languages.png")),
         "lengths": lengths_section(
             stats, pngs.get("record_lengths.png"), data.manifest.max_seq_len

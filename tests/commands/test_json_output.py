@@ -98,3 +98,21 @@ def test_run_verify_and_train(corpus, tmp_path, capfd):
     argv += ["--json"]
     trained = _one_document(capfd, argv)
     assert trained["final_step"] == 1 and trained["last_loss"] > 0
+
+
+def test_report_prints_its_figures_as_one_document(tmp_path, capfd):
+    from tests.polymix.test_report import SOURCES, write_run
+
+    folder = write_run(tmp_path)
+    info = _one_document(capfd, ["report", str(folder), "--json"])
+    assert Path(info["report"]).is_file() and Path(info["mixture_json"]).is_file()
+    for name, totals in SOURCES.items():
+        row = info["sources"][name]
+        assert (row["input"], row["kept"], row["records"]) == (
+            totals.input,
+            totals.kept,
+            totals.records,
+        )
+    assert info["mixture"]["plan"]["budget"] == sum(t.tokens for t in SOURCES.values())
+    compared = _one_document(capfd, ["report", str(folder), "--compare", str(folder), "--json"])
+    assert Path(compared["comparison"]).is_file()

@@ -85,6 +85,11 @@ def _stats() -> dict:
 
 @pytest.fixture()
 def run_dir(tmp_path: Path) -> Path:
+    return write_run(tmp_path)
+
+
+def write_run(folder: Path) -> Path:
+    """A run's output as the report reads it: manifest.json and stats.json, nothing else."""
     manifest = Manifest(
         polymix_version="0.1.0",
         config_hash="ab" * 32,
@@ -93,9 +98,9 @@ def run_dir(tmp_path: Path) -> Path:
         mixture={"books": 0.3, "photos": 0.1, "web": 0.6},
         warnings=["source web: pattern x/*.jsonl matches no file"],
     )
-    (tmp_path / "manifest.json").write_text(manifest.to_json())
-    (tmp_path / "stats.json").write_text(json.dumps(_stats()))
-    return tmp_path
+    (folder / "manifest.json").write_text(manifest.to_json())
+    (folder / "stats.json").write_text(json.dumps(_stats()))
+    return folder
 
 
 def test_report_numbers_equal_the_manifest(run_dir):
