@@ -241,7 +241,11 @@ def _shares(counts: Sequence[int]) -> list[float]:
 
 
 def overlaid_png(
-    title: str, series: Mapping[str, Mapping[str, Any]], key: str, xlabel: str
+    title: str,
+    series: Mapping[str, Mapping[str, Any]],
+    key: str,
+    xlabel: str,
+    cuts: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """Share of the count in each bin, one outline per series: sizes differ, shapes compare."""
     fig = Figure(figsize=(6, 2.8))
@@ -254,6 +258,13 @@ def overlaid_png(
         ax.stairs(_shares(hist[key]), hist["edges"], linewidth=1.6, linestyle=style, label=label)
     if high > 2 and low >= 0:  # the attribute charts' own rule, so both read the same
         ax.set_xscale("symlog", linthresh=1)
+    for cut in cuts:
+        if low <= cut["value"] <= high:
+            ax.axvline(cut["value"], color=CUT, linestyle="--", linewidth=1)
+            label = f" keep {cut['keep']} {cut['value']:g}"
+            ax.annotate(
+                label, (cut["value"], 1), xycoords=("data", "axes fraction"), va="top", fontsize=7
+            )
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("share", fontsize=8)
@@ -267,7 +278,9 @@ def record_lengths_png(lengths: Mapping[str, Mapping[str, Any]]) -> bytes:
     return overlaid_png("positions per record, by source", lengths, "records", "positions")
 
 
-def attribute_by_source_png(name: str, by_source: Mapping[str, Mapping[str, Any]]) -> bytes:
+def attribute_by_source_png(
+    name: str, by_source: Mapping[str, Mapping[str, Any]], cuts: Sequence[Mapping[str, Any]] = ()
+) -> bytes:
     """One attribute's distribution per source (shares, passed and rejected together).
 
     Shares rather than counts: a large source would flatten a small one's outline, and the
@@ -280,4 +293,4 @@ def attribute_by_source_png(name: str, by_source: Mapping[str, Mapping[str, Any]
         }
         for source, h in by_source.items()
     }
-    return overlaid_png(f"{name}, by source", series, "documents", name)
+    return overlaid_png(f"{name}, by source", series, "documents", name, cuts)

@@ -50,7 +50,7 @@ def _attribute_by_source_pngs(stats: dict) -> dict[str, bytes]:
     for name, hist in (stats.get("attributes") or {}).items():
         carried = {s: h[name] for s, h in by_source.items() if name in h}
         if hist["cuts"] and hist["min"] != hist["max"] and len(carried) >= 2:
-            out[name] = plots.attribute_by_source_png(name, carried)
+            out[name] = plots.attribute_by_source_png(name, carried, hist["cuts"])
     return out
 
 
