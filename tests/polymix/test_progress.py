@@ -130,3 +130,58 @@ def test_a_run_prints_per_source_lines(tmp_path):
     run_with_progress(_read_pipeline(tmp_path), interval=0.01, out=out, inputs={})
     lines = out.getvalue().splitlines()
     assert lines[-1].startswith("pipeline finished in ") and "progress." not in lines[-1]
+
+
+class _FileGate(beam.DoFn):
+    """`_Gate` across processes: files say "reached" and "release"."""
+
+    def __init__(self, folder: str, hold: int) -> None:
+        self.folder, self.hold = folder, hold
+
+    def process(self, element: int):
+        import os
+        import time
+
+        beam.metrics.Metrics.counter("progress", "gated/documents").inc()
+        if element == self.hold:
+            open(os.path.join(self.folder, "reached"), "w").close()
+            for _ in range(600):  # at most 60 s, then the job goes on and the test fails
+                if os.path.exists(os.path.join(self.folder, "release")):
+                    break
+                time.sleep(0.1)
+        yield element
+
+
+def _poll(condition, attempts: int = 600) -> bool:
+    import time
+
+    for _ in range(attempts):
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_workers_in_other_processes_are_counted_while_they_run(tmp_path):
+    """`--direct_running_mode=multi_processing`: bundles run in SDK worker processes, whose
+    progress responses bring the bundle in flight (the runner splits the 100 elements among
+    parallel bundles, so the held one has counted only its own part); finished bundles add
+    up to the final."""
+    flags = ["--runner=DirectRunner", "--direct_num_workers=2"]
+    flags += ["--direct_running_mode=multi_processing"]
+    pipeline = beam.Pipeline(options=PipelineOptions(flags))
+    _ = pipeline | beam.Create(list(range(100))) | beam.ParDo(_FileGate(str(tmp_path), 41))
+    with LiveCounters(progress_interval=0.2) as live:
+        outcome: dict = {}
+        runner = threading.Thread(target=lambda: outcome.update(r=pipeline.run()))
+        runner.start()
+        assert _poll((tmp_path / "reached").exists), "the pipeline never reached the gate"
+        in_flight = _poll(lambda: live.snapshot().get("progress.gated/documents", 0) > 0)
+        (tmp_path / "release").touch()
+        runner.join(120)
+        outcome["r"].wait_until_finish()
+        after = live.snapshot()
+    assert in_flight, live.snapshot()
+    assert after.get("progress.gated/documents") == 100
+    assert counter_totals(outcome["r"]).get("progress.gated/documents") == 100
