@@ -14,21 +14,27 @@ Each contender deduplicates the whole corpus and gives its accepted pairs:
     polymix Beam   NearDuplicates on DirectRunner in this process (removed -> kept pairs)
     DataTrove      MinhashDedupSignature / Buckets / Cluster / Filter, default MinhashConfig
                    (14 x 8 hashes; it accepts every bucket collision, no verification)
+    text-dedup     0.4.1's MinHash (fingerprint, cluster, verify on exact 5-gram Jaccard),
+                   polymix's number of permutations and threshold, its own bands x rows,
+                   in its own Python 3.12 venv (`benchmarks/peers/`), its CPU measured
+                   there around the dedup alone (imports and dataset building apart)
 Recall: share of planted copies at J >= 0.8 that end in their original's cluster (the
 components of the accepted pairs). Precision: share of accepted pairs whose exact J is
 >= 0.8. CPU: `time.process_time` of this process (all its threads), per document.
 Contenders take turns, the order reversed every round; the best CPU of each is printed,
 with its ratio to polymix core and to polymix Beam.
 
-text-dedup is not run: its 0.4.1 needs Python 3.12, and 0.4.0 would bring pyspark,
-onnxruntime and Sphinx and downgrade urllib3 in the shared environment.
+text-dedup 0.4.1 needs Python 3.12, so it runs in a venv of its own, built once under
+~/.cache/polymix/peers/ from a Python 3.12 on PATH or pyenv's (`--no-text-dedup` skips it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +50,7 @@ import numpy as np  # noqa: E402
 import xxhash  # noqa: E402
 
 from benchmarks import real_corpus  # noqa: E402
+from benchmarks.peers.venvs import peer_python  # noqa: E402
 from polymix.core.config.near_dedup import NearDedupConfig  # noqa: E402
 from polymix.transforms.minhash import MinHasher, exact_jaccard  # noqa: E402
 from polymix.transforms.near_pairs import near_duplicate_pairs  # noqa: E402
@@ -157,6 +164,32 @@ def datatrove(texts: list[str]) -> Pairs:
     return pairs
 
 
+def text_dedup(
+    texts: list[str], config: NearDedupConfig, python: Path, banding: tuple[int, int] | None
+) -> tuple[Pairs, float]:
+    """text-dedup's pairs (member, cluster id) and the CPU it reported for the dedup.
+
+    `banding` None lets text-dedup choose bands x rows (its datasketch-style optimum);
+    polymix's own (bands, rows) compares the two at the same candidate curve.
+    """
+    driver = Path(__file__).with_name("peers") / "text_dedup_run.py"
+    with tempfile.TemporaryDirectory() as scratch:
+        corpus, out = Path(scratch) / "corpus.jsonl", Path(scratch) / "out.json"
+        lines = (json.dumps({"id": i, "text": t}) for i, t in enumerate(texts))
+        corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        command = [str(python), str(driver), str(corpus), str(out)]
+        command += ["--num-perm", str(config.num_perm), "--threshold", str(config.threshold)]
+        command += ["--ngram", str(config.ngram), "--verify"]
+        if banding is not None:
+            command += ["--bands", str(banding[0]), "--rows", str(banding[1])]
+        env = {**os.environ, "POLARS_MAX_THREADS": "1", "PYTHONPATH": ""}
+        subprocess.run(command, check=True, env=env)
+        result = json.loads(out.read_text())
+    pairs = {(min(a, b), max(a, b)) for a, b in result["pairs"]}
+    print(f"    text-dedup bands x rows: {result['bands']}x{result['rows']}")
+    return pairs, result["cpu_s"]
+
+
 def _xxh64_of_text(text: str) -> int:
     """What DataTrove's `xxhash64` returned for a str under xxhash 3 (UTF-8, seed 0)."""
     return xxhash.xxh64_intdigest(text.encode("utf-8"))
@@ -172,10 +205,13 @@ def scores(pairs: Pairs, originals: dict, truth: Truth, n: int) -> tuple[float, 
     return recall, precision, joined_below
 
 
-def _timed(run: Callable[[], Pairs]) -> tuple[Pairs, float]:
+def _timed(run: Callable[[], Pairs | tuple[Pairs, float]]) -> tuple[Pairs, float]:
+    """Pairs and CPU-seconds: this process's, or what a peer in another process reported."""
     start = time.process_time()
-    pairs = run()
-    return pairs, time.process_time() - start
+    outcome = run()
+    if isinstance(outcome, tuple):
+        return outcome
+    return outcome, time.process_time() - start
 
 
 def main() -> None:
@@ -184,6 +220,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-beam", action="store_true", help="skip the DirectRunner run")
+    parser.add_argument("--no-text-dedup", action="store_true", help="skip text-dedup")
     args = parser.parse_args()
     texts, originals = planted_corpus(args.docs, args.copies)
     truth = Truth(texts)
@@ -203,6 +240,17 @@ def main() -> None:
     }
     if not args.no_beam:
         contenders["polymix Beam DirectRunner"] = lambda: polymix_beam(texts, new)
+    python = None if args.no_text_dedup else peer_python()
+    if python is not None:
+        bands, rows = new.lsh_params()
+        contenders[f"text-dedup 0.4.1 {new.num_perm}p own"] = lambda: text_dedup(
+            texts, new, python, None
+        )
+        contenders[f"text-dedup 0.4.1 {new.num_perm}p {bands}x{rows}"] = lambda: text_dedup(
+            texts, new, python, (bands, rows)
+        )
+    elif not args.no_text_dedup:
+        print("text-dedup skipped: no Python 3.12 found (PATH or pyenv)")
     MinHasher(num_perm=new.num_perm).signatures(["warm up the compiled kernels"])
     best: dict[str, float] = {}
     results: dict[str, tuple[float, float, int]] = {}

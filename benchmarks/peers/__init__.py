@@ -1,0 +1,1 @@
+"""Peers the benchmarks compare with that cannot share polymix's environment."""
