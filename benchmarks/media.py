@@ -83,7 +83,7 @@ def _pipeline_seconds(source, media, base_dir: str, proto: bytes | None, seq: in
     return time.process_time() - start
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--image-size", type=int, nargs=2, default=(640, 480))
@@ -92,122 +92,127 @@ def main() -> None:
     parser.add_argument("--max-seq-len", type=int, default=2048)
     parser.add_argument("--small", type=int, default=10, help="files in the start-up run")
     parser.add_argument("--no-pipeline", action="store_true", help="skip the Beam runs")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+Row = tuple[str, float, str, "float | None"]
+
+
+def _image_rows(images: list[bytes], media, seq: int) -> tuple[list[Row], float]:
+    """Pillow's decode alone, then the whole image transform; and Pillow's seconds."""
     import io
 
-    import numpy as np
-    import soundfile
     from PIL import Image
 
-    from polymix.core.config.media import MediaConfig
-    from polymix.core.config.sources import SourceConfig
     from polymix.transforms.example import Example
     from polymix.transforms.media.process import MediaProcessor
+
+    proc = MediaProcessor("image", media, None, seq)
+    proc.process(Example("b", "w", "image", media=images[0]))  # imports, numba
+
+    def pillow(data: bytes) -> None:
+        Image.open(io.BytesIO(data)).convert("RGB")
+
+    t_pillow = _timed(pillow, images)
+    t_image = _timed(lambda d: proc.process(Example("b", "x", "image", media=d)), images)
+    n = len(images)
+    return [
+        ("images: Pillow decode to RGB alone", n / t_pillow, "img/s", 1.0),
+        ("images: MediaProcessor (decode..record)", n / t_image, "img/s", t_pillow / t_image),
+    ], t_pillow
+
+
+def _audio_rows(clips: list[bytes], seconds: float, media, seq: int) -> tuple[list[Row], float]:
+    """soundfile and librosa's log-mel alone, then the whole audio transform; librosa's seconds."""
+    import io
+
+    import librosa
+    import numpy as np
+    import soundfile
+
+    from polymix.transforms.example import Example
+    from polymix.transforms.media.process import MediaProcessor
+
+    proc = MediaProcessor("audio", media, None, seq)
+    proc.process(Example("b", "w", "audio", media=clips[0]))  # filterbanks
+    decoded = []
+
+    def sf_decode(data: bytes) -> None:
+        decoded.append(soundfile.read(io.BytesIO(data), dtype="float32"))
+
+    t_sf = _timed(sf_decode, clips)
+    at_16k = [
+        librosa.resample(s, orig_sr=r, target_sr=16_000) if r != 16_000 else s for s, r in decoded
+    ]
+
+    def librosa_mel(signal: np.ndarray) -> None:
+        mel = librosa.feature.melspectrogram(
+            y=signal, sr=16_000, n_fft=512, hop_length=160, win_length=400, n_mels=128
+        )
+        np.log(np.maximum(mel, 1e-10))
+
+    t_librosa = _timed(librosa_mel, at_16k)
+    t_audio = _timed(lambda d: proc.process(Example("b", "x", "audio", media=d)), clips)
+    return [
+        ("audio: soundfile decode alone", seconds / t_sf, "audio-s/s", None),
+        ("audio: librosa log-mel alone (decoded, 16k)", seconds / t_librosa, "audio-s/s", 1.0),
+        (
+            "audio: MediaProcessor (decode..record)",
+            seconds / t_audio,
+            "audio-s/s",
+            t_librosa / t_audio,
+        ),
+    ], t_librosa
+
+
+def _pipeline_row(kind: str, count: int, unit_total: float, base: float, args, root: Path, media):
+    """The DirectRunner rate at the margin: all files minus a start-up run of `--small`."""
+    from polymix.core.config.sources import SourceConfig
+
+    ext, modality = ("jpg", "image") if kind == "img" else ("flac", "audio")
+    small = root / f"{kind}-small"
+    small.mkdir()
+    for path in sorted((root / kind).glob(f"*.{ext}"))[: args.small]:
+        (small / path.name).write_bytes(path.read_bytes())
+
+    def source(folder: str) -> SourceConfig:
+        return SourceConfig(
+            name=kind, modality=modality, paths=[f"{folder}/*.{ext}"], format="files"
+        )
+
+    seq = args.max_seq_len
+    t_all = _pipeline_seconds(source(kind), media, str(root), None, seq)
+    t_small = _pipeline_seconds(source(f"{kind}-small"), media, str(root), None, seq)
+    rate = (count - args.small) * (unit_total / count) / (t_all - t_small)
+    label = "images" if kind == "img" else "audio"
+    unit = "img/s" if kind == "img" else "audio-s/s"
+    row = (f"{label}: MediaSource, DirectRunner, marginal", rate, unit, rate / (unit_total / base))
+    return row, f"{kind}: {t_all:.1f} CPU-s for {count} files, {t_small:.1f} for {args.small}"
+
+
+def main() -> None:
+    args = _arguments()
+    from polymix.core.config.media import MediaConfig
 
     media = MediaConfig()
     seq = args.max_seq_len
     fixed: list[str] = []
+    audio_seconds = args.clips * args.clip_seconds
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         images = [p.read_bytes() for p in _write_images(root / "img", args.images, args.image_size)]
         clips = [p.read_bytes() for p in _write_clips(root / "aud", args.clips, args.clip_seconds)]
-        audio_seconds = args.clips * args.clip_seconds
-
-        # warm-ups: imports, numba, filterbanks
-        image_proc = MediaProcessor("image", media, None, seq)
-        audio_proc = MediaProcessor("audio", media, None, seq)
-        image_proc.process(Example("b", "w", "image", media=images[0]))
-        audio_proc.process(Example("b", "w", "audio", media=clips[0]))
-
-        def pillow(data: bytes) -> None:
-            Image.open(io.BytesIO(data)).convert("RGB")
-
-        t_pillow = _timed(pillow, images)
-        t_image = _timed(lambda d: image_proc.process(Example("b", "x", "image", media=d)), images)
-
-        import librosa
-
-        decoded = []
-
-        def sf_decode(data: bytes) -> None:
-            signal, rate = soundfile.read(io.BytesIO(data), dtype="float32")
-            decoded.append((signal, rate))
-
-        t_sf = _timed(sf_decode, clips)
-        at_16k = [
-            librosa.resample(s, orig_sr=r, target_sr=16_000) if r != 16_000 else s
-            for s, r in decoded
-        ]
-
-        def librosa_mel(signal: np.ndarray) -> None:
-            mel = librosa.feature.melspectrogram(
-                y=signal, sr=16_000, n_fft=512, hop_length=160, win_length=400, n_mels=128
-            )
-            np.log(np.maximum(mel, 1e-10))
-
-        t_librosa = _timed(librosa_mel, at_16k)
-        t_audio = _timed(lambda d: audio_proc.process(Example("b", "x", "audio", media=d)), clips)
-
-        rows = [
-            ("images: Pillow decode to RGB alone", args.images / t_pillow, "img/s", 1.0),
-            (
-                "images: MediaProcessor (decode..record)",
-                args.images / t_image,
-                "img/s",
-                t_pillow / t_image,
-            ),
-        ]
-        audio_rows = [
-            ("audio: soundfile decode alone", audio_seconds / t_sf, "audio-s/s", None),
-            (
-                "audio: librosa log-mel alone (decoded, 16k)",
-                audio_seconds / t_librosa,
-                "audio-s/s",
-                1.0,
-            ),
-            (
-                "audio: MediaProcessor (decode..record)",
-                audio_seconds / t_audio,
-                "audio-s/s",
-                t_librosa / t_audio,
-            ),
-        ]
+        rows, t_pillow = _image_rows(images, media, seq)
+        audio_rows, t_librosa = _audio_rows(clips, audio_seconds, media, seq)
         if not args.no_pipeline:
-            for kind, count, unit_total, base in (
-                ("img", args.images, args.images, t_pillow),
-                ("aud", args.clips, audio_seconds, t_librosa),
-            ):
-                ext = "jpg" if kind == "img" else "flac"
-                small = root / f"{kind}-small"
-                small.mkdir()
-                for path in sorted((root / kind).glob(f"*.{ext}"))[: args.small]:
-                    (small / path.name).write_bytes(path.read_bytes())
-                modality = "image" if kind == "img" else "audio"
-
-                def source(
-                    folder: str, modality: str = modality, ext: str = ext, name: str = kind
-                ) -> SourceConfig:
-                    return SourceConfig(
-                        name=name, modality=modality, paths=[f"{folder}/*.{ext}"], format="files"
-                    )
-
-                t_all = _pipeline_seconds(source(kind), media, tmp, None, seq)
-                t_small = _pipeline_seconds(source(f"{kind}-small"), media, tmp, None, seq)
-                marginal = t_all - t_small
-                per_unit = unit_total / count
-                rate = (count - args.small) * per_unit / marginal
-                name = (
-                    f"{'images' if kind == 'img' else 'audio'}: MediaSource, DirectRunner, marginal"
-                )
-                unit = "img/s" if kind == "img" else "audio-s/s"
-                baseline_rate = unit_total / base
-                (rows if kind == "img" else audio_rows).append(
-                    (name, rate, unit, rate / baseline_rate)
-                )
-                fixed.append(
-                    f"{kind}: {t_all:.1f} CPU-s for {count} files, {t_small:.1f} for {args.small}"
-                )
+            row, line = _pipeline_row("img", args.images, args.images, t_pillow, args, root, media)
+            rows.append(row)
+            fixed.append(line)
+            row, line = _pipeline_row(
+                "aud", args.clips, audio_seconds, t_librosa, args, root, media
+            )
+            audio_rows.append(row)
+            fixed.append(line)
     w, h = args.image_size
     print(
         f"{args.images} JPEGs {w}x{h} q90; {args.clips} FLAC clips x {args.clip_seconds:g}s "
