@@ -43,6 +43,7 @@ from array_record.python.array_record_module import (  # noqa: E402
     ArrayRecordWriter,
 )
 
+from polymix.core import record_codec  # noqa: E402
 from polymix.core.manifest import (  # noqa: E402
     Manifest,
     ShardInfo,
@@ -55,7 +56,6 @@ from polymix.trainer.data import fill_rate, make_loader  # noqa: E402
 from polymix.trainer.data.loader import planned_weights  # noqa: E402
 from polymix.trainer.data.mixing import record_weights  # noqa: E402
 from polymix.trainer.data.sources import positions_per_record, shards_by_source  # noqa: E402
-from polymix.transforms import record_codec  # noqa: E402
 
 PATCH_DIM, N_MELS, STACK, VOCAB = 16 * 16 * 3, 128, 4, 8192  # the `demo` model's dims
 SOURCES = {  # name: (modality, share of records, planned share of positions)
