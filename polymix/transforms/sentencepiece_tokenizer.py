@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
-from polymix.core import record_codec
+from polymix.core import record_codec, record_layout
 from polymix.core.record_layout import MARKER_NAMES
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
@@ -129,4 +129,5 @@ class TextTokenizer:
                 "chunk": k,
                 "chunks": chunks,
             }
-            yield record_id, record_codec.encode(fields, {"tokens": piece}), len(piece)
+            positions = record_layout.positions(tokens=len(piece))
+            yield record_id, record_codec.encode(fields, {"tokens": piece}), positions
