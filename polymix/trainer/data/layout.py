@@ -131,6 +131,7 @@ def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") 
             }
     markers = layout.marker_ids
     pieces: list[np.ndarray] = []
+    counts: dict[str, int] = {}  # what `record_layout.positions` counts, as laid out here
     patches = _empty(layout.patch_dim, "uint8")
     frames = _empty(layout.frame_dim, "float16")
     if "patches" in record.arrays:
@@ -141,6 +142,7 @@ def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") 
                 f"loader expects uint8[n, {layout.patch_dim}]"
             )
         blocks, rows, cols = _grid(record, patches.shape[0], where)
+        counts |= {"patches": patches.shape[0], "image_blocks": blocks}
         image = _image_block(rows, cols, markers["<image>"], markers["</image>"])
         pieces.extend([image] * blocks)
     if "mel" in record.arrays:
@@ -155,16 +157,18 @@ def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") 
                 f"{_describe(record, where)}: mel {list(mel.shape)}, loader expects [frames>0, {layout.n_mels}]"
             )
         frames = stack_frames(mel, layout.audio_stack)
+        counts |= {"mel_frames": mel.shape[0], "stack": layout.audio_stack}
         pieces.append(_audio_block(frames.shape[0], markers["<audio>"], markers["</audio>"]))
     if "tokens" in record.arrays:
         tokens = record.arrays["tokens"].astype(np.int32, copy=False)
+        counts["tokens"] = tokens.shape[0]
         text = np.zeros((tokens.shape[0], 4), dtype=np.int32)
         text[:, 0] = tokens
         text[:, 1] = TEXT
         pieces.append(text)
     if not pieces:
         raise RecordLayoutError(f"{_describe(record, where)}: no tokens, patches or mel")
-    needed = record_layout.record_positions(record, layout.audio_stack)
+    needed = record_layout.positions(**counts)
     if needed > layout.seq_len:
         raise RecordLayoutError(
             f"{_describe(record, where)}: needs {needed} positions, more than seq_len {layout.seq_len}; "
