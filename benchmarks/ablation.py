@@ -17,7 +17,6 @@ proxy rate is reported from it as an upper bound.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import tempfile
@@ -40,7 +39,7 @@ CAPS = dict.fromkeys(PLANNED, 1.0)
 
 def plain_run(manifest: Path, folder: Path, name: str, settings: AblationSettings) -> float:
     """The proxy's recipe with what only a proxy has (mixture, evaluation) left out."""
-    keys = {f.name for f in dataclasses.fields(TrainConfig)}
+    keys = set(TrainConfig.model_fields)
     overrides = [
         o
         for o in proxy_overrides(settings, PLANNED, folder / "xla-cache")
@@ -88,7 +87,7 @@ def main() -> None:
         plain_first = plain_run(manifest, folder, "plain-a", settings)  # compiles
         plain = plain_run(manifest, folder, "plain-b", settings)  # from the same XLA cache
         print(f"plain run of {args.steps} steps: {plain:.1f} s warm ({plain_first:.1f} s cold)")
-        evaluates = {"mixture", "eval_every"} <= {f.name for f in dataclasses.fields(TrainConfig)}
+        evaluates = {"mixture", "eval_every"} <= set(TrainConfig.model_fields)
         if evaluates:
             times = proxy_runs(manifest, folder, settings)
             warm = statistics.median(times[1:] or times)

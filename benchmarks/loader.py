@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from array_record.python.array_record_module import (  # noqa: E402
     ArrayRecordWriter,
 )
 
+from polymix.core import record_codec, record_layout  # noqa: E402
 from polymix.core.manifest import (  # noqa: E402
     Manifest,
     ShardInfo,
@@ -55,7 +55,6 @@ from polymix.trainer.data import fill_rate, make_loader  # noqa: E402
 from polymix.trainer.data.loader import planned_weights  # noqa: E402
 from polymix.trainer.data.mixing import record_weights  # noqa: E402
 from polymix.trainer.data.sources import positions_per_record, shards_by_source  # noqa: E402
-from polymix.transforms import record_codec  # noqa: E402
 
 PATCH_DIM, N_MELS, STACK, VOCAB = 16 * 16 * 3, 128, 4, 8192  # the `demo` model's dims
 SOURCES = {  # name: (modality, share of records, planned share of positions)
@@ -73,11 +72,11 @@ def _record(rng: np.random.Generator, modality: str, seq_len: int, uid: str):
         rows, cols = (int(v) for v in rng.integers(2, 9, size=2))
         arrays["patches"] = rng.integers(0, 256, (rows * cols, PATCH_DIM), dtype=np.uint8)
         arrays["grid"] = np.array([rows, cols], np.int32)
-        used = rows * cols + 2
+        used = record_layout.image_positions(rows * cols)
     elif modality == "audio":
         frames = int(rng.integers(16, 4 * (seq_len // 2)))
         arrays["mel"] = rng.standard_normal((frames, N_MELS)).astype(np.float16)
-        used = math.ceil(frames / STACK) + 2
+        used = record_layout.audio_positions(frames, STACK)
     room = seq_len - used
     n = int(rng.integers(min(8, room), room + 1)) if modality == "text" else min(room, 24)
     arrays["tokens"] = rng.integers(8, VOCAB, n, dtype=np.int32)

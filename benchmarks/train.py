@@ -46,7 +46,7 @@ from polymix.trainer.step import (  # noqa: E402
 
 
 def time_step(cfg: TrainConfig, batch: int, seq_len: int, steps: int) -> dict:
-    model_cfg = cfg.model_config()
+    model_cfg = cfg.resolved_model()
     rules = ShardingRules(make_mesh((jax.device_count(), 1, 1)))
     info = param_info(model_cfg)
     optimizer = make_optimizer(cfg, decay_mask(info, cfg))

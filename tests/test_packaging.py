@@ -39,7 +39,7 @@ def test_setup_file_sdist_carries_every_package(tmp_path):
     for module in [
         "polymix/cli.py",
         "polymix/pipelines/corpus.py",
-        "polymix/transforms/record_codec.py",
+        "polymix/core/record_codec.py",
         "polymix/model/batch.py",
         "polymix/transforms/filters/models/lid.176.ftz",
     ]:

@@ -8,7 +8,6 @@ help can never list a key that does not exist or miss one that does.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import inspect
 import io
 import textwrap
@@ -20,11 +19,13 @@ MODEL_FIELD = "model_overrides"  # set as `model.<field>=value`, not by its own 
 
 def field_comments(cls: type) -> dict[str, str]:
     """Field name -> its comment, one line, from the source of the class and its bases."""
+    from pydantic import BaseModel
+
     meanings: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
-        if dataclasses.is_dataclass(klass):
+        if issubclass(klass, BaseModel) and klass.__module__ != BaseModel.__module__:
             meanings |= _own_comments(klass)
-    return meanings
+    return {name: meanings.get(name, "") for name in getattr(cls, "model_fields", meanings)}
 
 
 def _own_comments(cls: type) -> dict[str, str]:
@@ -63,14 +64,14 @@ def keys_help(width: int = 100) -> str:
 
     meanings = field_comments(TrainConfig)
     rows = []
-    for field in dataclasses.fields(TrainConfig):
-        if field.name == MODEL_FIELD:
+    for name, default in TrainConfig.defaults().items():
+        if name == MODEL_FIELD:
             setting = "model.<field>=value"
             meaning = f"a model preset field (repeatable; kept as {MODEL_FIELD})"
         else:
-            setting = f"{field.name}={typed_default(field.default)}"
-            meaning = meanings.get(field.name, "")
-            if field.name in RESUMABLE:
+            setting = f"{name}={typed_default(default)}"
+            meaning = meanings.get(name, "")
+            if name in RESUMABLE:
                 meaning += " [may change on --resume]"
         rows.append((setting, meaning.strip()))
     column = max(len(setting) for setting, _ in rows) + 2

@@ -1,20 +1,21 @@
-"""`TrainConfig`: every knob of a training run in one dataclass, set by `key=value`.
+"""`TrainConfig`: every knob of a training run in one frozen pydantic model, set by `key=value`.
 
 Defaults are the reference recipe (decoupled AdamW, peak 2e-4, 2000 warm-up steps,
 cosine, clip at 1.0), so a run that overrides nothing trains the way the reference
 model was trained. Model fields are overridden with a `model.` prefix
-(`model.n_layers=2`) and validated by `model.config.get_config`.
+(`model.n_layers=2`) and validated by `model.config.get_config`. Checkpoints record the
+config as JSON (`to_dict`); `from_dict` reads one back, dropping keys this version lacks.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import math
-from dataclasses import dataclass
 from typing import Any
 
+from pydantic import field_validator, model_validator
+
 from polymix.core.errors import UserFacingError
+from polymix.core.frozen_config import FrozenConfig, known_fields, unknown_key_message
 from polymix.core.overrides import parse_value, split_override
 
 WEIGHT_DECAY_MODES = ("decoupled", "coupled")
@@ -24,9 +25,11 @@ class ConfigError(UserFacingError, ValueError):
     """A bad key or value; the message names the key."""
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(FrozenConfig):
     """One training run. Keys may change on `--resume` only if listed in `RESUMABLE`."""
+
+    error = ConfigError
+    unknown_key = ConfigError
 
     model: str = "demo"  # model preset (`polymix model-info --model NAME` shows one)
     model_overrides: tuple[str, ...] = ()  # "key=value" strings for model.config.get_config
@@ -86,7 +89,13 @@ class TrainConfig:
     # profile tab); named scopes mark attention, router, MoE dispatch/combine, experts, loss.
     profile_steps: str = ""
 
-    def __post_init__(self) -> None:
+    @field_validator("mixture")
+    @classmethod
+    def _canonical_mixture(cls, text: str) -> str:
+        return canonical_mixture(text)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> TrainConfig:
         checks = {
             "steps": self.steps >= 0,
             "seq_len": self.seq_len >= 0,
@@ -120,7 +129,7 @@ class TrainConfig:
             raise ConfigError(f"eval_every={self.eval_every} needs eval_batches > 0 (0: no eval)")
         self.mesh_shape(1)  # validates the text
         self.profile_window()
-        object.__setattr__(self, "mixture", canonical_mixture(self.mixture))
+        return self
 
     @property
     def total_decay_steps(self) -> int:
@@ -180,9 +189,9 @@ class TrainConfig:
 
     def with_schedule_fixed(self) -> TrainConfig:
         """This config with `decay_steps` resolved, as the run's first start records it."""
-        return dataclasses.replace(self, decay_steps=self.total_decay_steps)
+        return self.replace(decay_steps=self.total_decay_steps)
 
-    def model_config(self) -> Any:
+    def resolved_model(self) -> Any:
         """The `model.config.ModelConfig` this run trains, overrides applied."""
         from polymix.model.config import get_config
 
@@ -192,16 +201,15 @@ class TrainConfig:
             raise ConfigError(f"model: {exc.args[0] if exc.args else exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        """What a checkpoint records (JSON: `model_overrides` as a list)."""
+        out = super().to_dict()
         out["model_overrides"] = list(self.model_overrides)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        data = dict(data)
-        data["model_overrides"] = tuple(data.get("model_overrides", ()))
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """A recorded config; keys an older version had and this one lacks are dropped."""
+        return cls(**known_fields(data, cls))
 
 
 def _mixture_error(text: str, why: str) -> ConfigError:
@@ -257,7 +265,7 @@ RESUMABLE = frozenset(
 
 def apply_overrides(base: TrainConfig, overrides: list[str]) -> TrainConfig:
     """`key=value` strings onto a config; an unknown key is an error that names it."""
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    fields = TrainConfig.field_names()
     changes: dict[str, Any] = {}
     model_overrides = list(base.model_overrides)
     for item in overrides:
@@ -266,16 +274,15 @@ def apply_overrides(base: TrainConfig, overrides: list[str]) -> TrainConfig:
             model_overrides.append(f"{key[len('model.') :]}={text}")
             continue
         if key not in fields or key == "model_overrides":
-            near = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise ConfigError(f"unknown key {key!r}{hint} (model fields take a 'model.' prefix)")
+            message = unknown_key_message(key, fields, "key")
+            raise ConfigError(f"{message} (model fields take a 'model.' prefix)")
         try:
             changes[key] = parse_value(text, getattr(base, key))
         except ValueError as exc:
             raise ConfigError(f"{key}={text!r}: {exc}") from exc
     changes["model_overrides"] = tuple(model_overrides)
-    config = dataclasses.replace(base, **changes)
-    config.model_config()  # surface bad model keys now, not after the loader starts
+    config = base.replace(**changes)
+    config.resolved_model()  # surface bad model keys now, not after the loader starts
     return config
 
 

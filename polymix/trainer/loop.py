@@ -104,7 +104,7 @@ def train(
     from polymix.trainer.distributed import ensure_distributed
 
     ensure_distributed()
-    model_cfg = cfg.model_config()
+    model_cfg = cfg.resolved_model()
     manifest_path, _ = manifest_location(manifest_path)  # a local file or a gs:// URL
     manifest, seq_len = check_manifest(manifest_path, model_cfg, cfg)
     check_mixture(manifest, cfg)

@@ -9,7 +9,6 @@ Asking for another explicit `decay_steps` is refused with the saved one named.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from polymix.trainer.config import TrainConfig, resume_conflicts
@@ -31,8 +30,8 @@ def check_resume(meta: dict[str, Any], cfg: TrainConfig, fingerprint: str) -> Tr
             "when it started; resume without decay_steps to continue it, or start a new run "
             "(another --checkpoint-dir) to train on a longer schedule"
         )
-    now = dataclasses.replace(cfg, decay_steps=decay)
-    conflicts = resume_conflicts(dataclasses.replace(saved, decay_steps=decay), now)
+    now = cfg.replace(decay_steps=decay)
+    conflicts = resume_conflicts(saved.replace(decay_steps=decay), now)
     if conflicts:
         listed = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in conflicts.items())
         raise PreflightError(f"cannot resume with changed settings ({listed})")

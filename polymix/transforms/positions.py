@@ -6,11 +6,10 @@ patch or stacked audio frame, so the manifest counts kept data in those units pe
 
 from __future__ import annotations
 
-import math
+from polymix.core import record_codec, record_layout
+from polymix.core.record_layout import AUDIO, IMAGE, TEXT
 
-from polymix.transforms import record_codec
-
-TEXT, IMAGE, AUDIO = "text", "image", "audio"
+__all__ = ["AUDIO", "IMAGE", "TEXT", "position_kinds"]
 
 
 def position_kinds(modality: str, payload: bytes, positions: int) -> dict[str, int]:
@@ -18,10 +17,6 @@ def position_kinds(modality: str, payload: bytes, positions: int) -> dict[str, i
     if modality in ("text", "code"):
         return {TEXT: positions}
     record = record_codec.decode(payload)
-    kinds = {IMAGE: 0, AUDIO: 0}
-    if "patches" in record.arrays:
-        kinds[IMAGE] = len(record.arrays["patches"])
-    if "mel" in record.arrays:
-        kinds[AUDIO] = math.ceil(len(record.arrays["mel"]) / record.fields["stack"])
+    kinds = record_layout.position_kinds(**record_layout.record_counts(record))
     kinds[TEXT] = positions - kinds[IMAGE] - kinds[AUDIO]
     return {kind: n for kind, n in kinds.items() if n}

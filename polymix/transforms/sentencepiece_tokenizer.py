@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
-from polymix.transforms import record_codec
+from polymix.core import record_codec, record_layout
+from polymix.core.record_layout import MARKER_NAMES
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
-MEDIA_MARKERS = ("<image>", "</image>", "<audio>", "</audio>")
+
 _TRAIN_PIECE_BYTES = 4096  # SentencePiece skips longer "sentences"; we feed it lines
 
 
@@ -57,7 +58,7 @@ def train_sentencepiece(
         bos_id=BOS_ID,
         eos_id=EOS_ID,
         unk_id=UNK_ID,
-        user_defined_symbols=list(MEDIA_MARKERS),
+        user_defined_symbols=list(MARKER_NAMES),
         shuffle_input_sentence=False,
         num_threads=1,
         hard_vocab_limit=False,
@@ -86,7 +87,7 @@ class TextTokenizer:
         return self.processor.get_piece_size()
 
     def specials(self) -> dict[str, int]:
-        return {marker: self.processor.piece_to_id(marker) for marker in MEDIA_MARKERS}
+        return {marker: self.processor.piece_to_id(marker) for marker in MARKER_NAMES}
 
     def token_ids(self, text: str) -> np.ndarray:
         """BOS .. EOS ids as int32, straight from SentencePiece's buffer: no Python ints."""
@@ -128,4 +129,5 @@ class TextTokenizer:
                 "chunk": k,
                 "chunks": chunks,
             }
-            yield record_id, record_codec.encode(fields, {"tokens": piece}), len(piece)
+            positions = record_layout.positions(tokens=len(piece))
+            yield record_id, record_codec.encode(fields, {"tokens": piece}), positions

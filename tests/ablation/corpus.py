@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordWriter
 
+from polymix.core import record_codec
 from polymix.core.config.mixture import MixtureConfig
 from polymix.core.manifest import (
     MANIFEST_NAME,
@@ -26,7 +27,6 @@ from polymix.core.manifest import (
     write_manifest,
 )
 from polymix.core.mixture import plan_mixture, supply_from_totals
-from polymix.transforms import record_codec
 
 BOS, EOS, FIRST_ID, VOCAB, SEQ = 1, 2, 8, 96, 32
 

@@ -8,7 +8,6 @@ keys; `eval/<source>/loss` in metrics.jsonl); they are skipped until the trainer
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -26,9 +25,7 @@ from polymix.trainer.metrics import read_metrics
 from tests.ablation.corpus import write_sources
 
 ROOT = Path(__file__).resolve().parents[2]
-EVALUATES = {"mixture", "eval_every", "eval_batches"} <= {
-    f.name for f in dataclasses.fields(TrainConfig)
-}
+EVALUATES = {"mixture", "eval_every", "eval_batches"} <= set(TrainConfig.model_fields)
 needs_evaluation = pytest.mark.skipif(
     not EVALUATES, reason="the trainer has no held-out evaluation (eval_every, mixture) yet"
 )

@@ -13,7 +13,7 @@ import yaml
 from array_record.python.array_record_module import ArrayRecordReader
 
 from polymix.cli import main
-from polymix.transforms.record_codec import decode
+from polymix.core.record_codec import decode
 from polymix.transforms.sentencepiece_tokenizer import train_sentencepiece
 from tests.support.hostile_media import MEDIA, SOURCES, write_hostile_media
 from tests.support.run_layout import data_root

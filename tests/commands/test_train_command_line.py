@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
@@ -23,15 +22,15 @@ def _help(capsys) -> str:
 def test_help_lists_every_trainer_key_with_a_default_that_parses_back_and_a_meaning(capsys):
     text = _help(capsys)
     keys = text.split("trainer keys", 1)[1]
-    for field in dataclasses.fields(TrainConfig):
-        if field.name == MODEL_FIELD:
+    for name, field in TrainConfig.model_fields.items():
+        if name == MODEL_FIELD:
             assert re.search(r"^  model\.<field>=value +\S", keys, re.M)
             continue
-        line = re.search(rf"^  {field.name}=(\S*)( +(.*))?$", keys, re.M)
-        assert line, f"{field.name} is not in `polymix train --help`"
-        assert (line.group(3) or "").strip(), f"{field.name} has no meaning in the help"
-        typed = apply_overrides(TrainConfig(), [f"{field.name}={line.group(1)}"])
-        assert getattr(typed, field.name) == field.default, field.name
+        line = re.search(rf"^  {name}=(\S*)( +(.*))?$", keys, re.M)
+        assert line, f"{name} is not in `polymix train --help`"
+        assert (line.group(3) or "").strip(), f"{name} has no meaning in the help"
+        typed = apply_overrides(TrainConfig(), [f"{name}={line.group(1)}"])
+        assert getattr(typed, name) == field.default, name
 
 
 class _Recorded:
@@ -87,7 +86,6 @@ def test_json_is_the_only_thing_on_stdout(monkeypatch, capsys):
 
 
 def test_the_table_is_generated_not_copied(monkeypatch, capsys):
-    @dataclasses.dataclass(frozen=True)
     class Wider(TrainConfig):
         warmup_shape: str = "linear"  # how the warm-up ramps
 

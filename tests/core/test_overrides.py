@@ -47,7 +47,7 @@ def test_a_value_the_field_cannot_hold_is_refused(text, current):
 
 def test_trainer_keys_and_model_fields_read_numbers_alike():
     cfg = apply_overrides(TrainConfig(), ["steps=1e3", "model.n_layers=2e0", "model=tiny"])
-    assert cfg.steps == 1000 and cfg.model_config().n_layers == 2
+    assert cfg.steps == 1000 and cfg.resolved_model().n_layers == 2
     with pytest.raises(TrainConfigError, match=r"model: .*2\.5"):
         apply_overrides(TrainConfig(), ["model.n_layers=2.5"])
     with pytest.raises(OverrideError, match="'steps' is not key=value"):

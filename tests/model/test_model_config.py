@@ -80,3 +80,20 @@ def test_overrides_parse_into_field_types() -> None:
         get_config("no-such-model")
     with pytest.raises(ValueError):
         get_config("tiny", ["n_kv_heads=3"])
+
+
+def test_a_config_is_a_value_jit_can_take_as_static_argument() -> None:
+    a, b = get_config("tiny"), get_config("tiny", ["n_layers=2"])
+    assert a == b and hash(a) == hash(b) and {a: 1}[b] == 1
+    assert a != a.replace(n_layers=4)
+    twice = jax.jit(lambda x, cfg: x * cfg.n_layers, static_argnums=1)
+    assert int(twice(1, a)) == int(twice(1, b)) == 2
+
+
+def test_bad_keys_and_values_are_named() -> None:
+    with pytest.raises(KeyError, match="unknown model field 'n_layerz'; did you mean 'n_layers'"):
+        get_config("tiny", ["n_layerz=2"])
+    with pytest.raises(ValueError, match="attention='flash'"):
+        get_config("tiny").replace(attention="flash")
+    with pytest.raises(ValueError, match="d_model='wide'"):
+        get_config("tiny").replace(d_model="wide")

@@ -10,9 +10,9 @@ from array_record.python.array_record_module import ArrayRecordReader
 from polymix.cli import main
 from polymix.core.config import load_config
 from polymix.core.manifest import ManifestError, load_manifest, verify_manifest
+from polymix.core.record_codec import decode
+from polymix.core.record_layout import record_positions
 from polymix.transforms.held_out import is_held_out
-from polymix.transforms.media.records import record_positions
-from polymix.transforms.record_codec import decode
 from tests.pipelines.conftest import run_pipeline
 from tests.support.run_layout import data_root
 

@@ -25,11 +25,11 @@ from polymix.cli import main
 from polymix.core.config.eval import EvalConfig
 from polymix.core.config.near_dedup import NearDedupConfig
 from polymix.core.manifest import ShardInfo, load_manifest
+from polymix.core.record_codec import decode
 from polymix.pipelines.held_out import SplitHeldOut
 from polymix.transforms.example import TokenizedRecord
 from polymix.transforms.held_out import is_held_out
 from polymix.transforms.minhash import MinHasher
-from polymix.transforms.record_codec import decode
 from tests.pipelines.conftest import run_pipeline
 from tests.support.run_layout import data_root
 

@@ -15,12 +15,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from polymix.core.config.media import MediaConfig
 from polymix.core.config.sources import SourceConfig
+from polymix.core.record_codec import decode
+from polymix.core.record_layout import record_positions
 from polymix.pipelines.media import MediaSource
 from polymix.sample.media import MAX_SEQ_LEN, MEDIA_SETTINGS, MEDIA_SOURCES, generate_media
 from polymix.transforms.example import Duplicate, Example, Rejection, TokenizedRecord
 from polymix.transforms.media.process import MediaProcessor
-from polymix.transforms.media.records import record_positions, units
-from polymix.transforms.record_codec import decode
+from polymix.transforms.media.records import units
 from polymix.transforms.sentencepiece_tokenizer import BOS_ID, EOS_ID, train_sentencepiece
 
 OUTPUTS = ("records", "kept", "rejected", "duplicates", "inputs")

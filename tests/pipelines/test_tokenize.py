@@ -12,9 +12,9 @@ import pytest
 import sentencepiece as spm
 from apache_beam.testing.util import assert_that, equal_to
 
+from polymix.core import record_codec
 from polymix.pipelines.isolation import REJECTED
 from polymix.pipelines.tokenize import KEPT, TokenizeText
-from polymix.transforms import record_codec
 from polymix.transforms.example import Example, TokenizedRecord
 from polymix.transforms.sentencepiece_tokenizer import (
     BOS_ID,

@@ -9,9 +9,9 @@ from array_record.python.array_record_module import ArrayRecordReader
 from fastwarc.warc import ArchiveIterator
 
 from polymix.core.manifest import load_manifest
+from polymix.core.record_codec import decode
 from polymix.sample import web_archive
 from polymix.transforms.decontaminate import words
-from polymix.transforms.record_codec import decode
 from tests.support.run_layout import data_root
 
 BOILERPLATE = ("uses cookies", "Accept all", "Related articles", "All rights reserved", "gtag")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordWriter
 
+from polymix.core import record_codec
 from polymix.core.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -26,7 +27,6 @@ from polymix.core.manifest import (
     sha256_file,
     write_manifest,
 )
-from polymix.transforms import record_codec
 
 BOS, EOS = 1, 2
 

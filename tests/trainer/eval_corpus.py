@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordWriter
 
+from polymix.core import record_codec
 from polymix.core.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -23,7 +24,6 @@ from polymix.core.manifest import (
     sha256_file,
     write_manifest,
 )
-from polymix.transforms import record_codec
 from tests.trainer.train_corpus import BOS, EOS, FIRST_ID
 
 VOCAB = 128

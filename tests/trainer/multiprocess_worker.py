@@ -30,7 +30,7 @@ def composed(cfg: TrainConfig, manifest: str, n: int):
     from polymix.trainer.run import loader_for
 
     seq_len = cfg.seq_len or load_manifest(manifest).max_seq_len
-    model_cfg = cfg.model_config()
+    model_cfg = cfg.resolved_model()
     loaders = [loader_for(cfg, model_cfg, seq_len, Path(manifest), i, n) for i in range(n)]
 
     def hook(step, batch):

@@ -6,17 +6,12 @@ import threading
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordReader
 
+from polymix.core import record_codec
+from polymix.core.record_fast import text_tokens
 from polymix.trainer.data import pack_kernel
-from polymix.trainer.data.layout import (
-    Layout,
-    decode_element,
-    decode_parts,
-    text_tokens,
-    to_element,
-)
+from polymix.trainer.data.layout import Layout, decode_element, decode_parts, to_element
 from polymix.trainer.data.packing import pack_block
 from polymix.trainer.data.sources import ShardSource, shards_by_source
-from polymix.transforms import record_codec
 from tests.trainer import data_fixture as F
 
 LAYOUT = Layout(

@@ -99,7 +99,7 @@ def _evaluator(runs: dict, say) -> tuple:
     from polymix.trainer.run import loader_for
 
     cfg = tiny_config(*EVAL)
-    model_cfg = cfg.model_config()
+    model_cfg = cfg.resolved_model()
     rules = ShardingRules(make_mesh(cfg.mesh_shape(jax.device_count())))
     loader = loader_for(cfg, model_cfg, 32, runs["corpus"].manifest_path, 0, 1)
     params = runs["every"].state["params"]
@@ -125,7 +125,7 @@ def test_source_loss_is_the_token_weighted_cross_entropy_without_moe_losses(
 ) -> None:
     from polymix.model.transformer import loss_fn
 
-    model_cfg = tiny_config().model_config()
+    model_cfg = tiny_config().resolved_model()
     forward = jax.jit(lambda p, b: loss_fn(p, b, model_cfg, train=False)[1])
     params = jax.device_get(runs["every"].state["params"])
     total = tokens = 0.0
@@ -215,7 +215,7 @@ def _drawn(manifest: Path, mixture: str) -> set[str]:
     from polymix.trainer.run import loader_for
 
     cfg = tiny_config(f"mixture={mixture}") if mixture else tiny_config()
-    loader = loader_for(cfg, cfg.model_config(), 32, manifest, 0, 1)
+    loader = loader_for(cfg, cfg.resolved_model(), 32, manifest, 0, 1)
     try:
         tokens = np.concatenate([next(loader)["tokens"].ravel() for _ in range(8)])
     finally:

@@ -130,3 +130,12 @@ def test_decoupled_equals_coupled_when_rescaled_by_peak() -> None:
     b = _run(make_optimizer(decoupled, mask), params, grads_seq)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-6)
+
+
+def test_an_older_checkpoints_config_still_reads() -> None:
+    """A config recorded before some keys existed, with one since removed, as JSON."""
+    old = {"model": "tiny", "model_overrides": ["n_layers=2"], "steps": 7, "removed_key": 1}
+    cfg = TrainConfig.from_dict(old)
+    assert cfg.steps == 7 and cfg.model_overrides == ("n_layers=2",)
+    assert cfg.eval_batches == TrainConfig().eval_batches  # a later key: its default
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg

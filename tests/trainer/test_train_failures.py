@@ -109,7 +109,7 @@ def test_config_errors_name_the_key() -> None:
     with pytest.raises(ConfigError, match="mesh="):
         apply_overrides(TrainConfig(), ["mesh=2,2"])
     cfg = apply_overrides(TrainConfig(), ["model=tiny", "model.n_layers=4", "steps=1e3"])
-    assert cfg.steps == 1000 and cfg.model_config().n_layers == 4
+    assert cfg.steps == 1000 and cfg.resolved_model().n_layers == 4
 
 
 def test_train_refuses_a_shard_borrowed_from_another_run_in_one_line(
@@ -161,7 +161,7 @@ def test_a_media_layout_the_model_cannot_embed_is_refused_before_anything_is_bui
 ) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(manifest.parent, copy)
-    tiny = tiny_config().model_config()
+    tiny = tiny_config().resolved_model()
     layout = {"patch_size": tiny.patch_size + 1, "image_channels": tiny.image_channels}
     layout |= {"n_mels": tiny.n_mels, "frame_stack": tiny.frame_stack * 2}
     edit_top_level(copy, lambda top: top | {"media": layout})

@@ -1,9 +1,8 @@
 """One shard record -> one packable element: the positions it occupies, in order.
 
-The pipeline stores media as arrays; the model wants one sequence. This module is the
-single place that decides how a record becomes positions, so the loader, the packer
-and the mixture arithmetic agree with the pipeline's position count (text tokens, plus
-per media block two markers and its patches or stacked audio frames).
+The pipeline stores media as arrays; the model wants one sequence. How many positions a
+record occupies and which ids its markers have is `polymix.core.record_layout`'s to say
+(the writer and the manifest count with it too); this module lays those positions out.
 
 An element is three arrays, packed side by side into a row (`packing.pack_block`):
 
@@ -21,20 +20,14 @@ the media it describes.
 from __future__ import annotations
 
 import functools
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from polymix.core import record_codec, record_layout
+from polymix.core.record_fast import quick_decode, text_tokens
 from polymix.model.batch import AUDIO, IMAGE, TEXT
-from polymix.transforms import record_codec
-
-MARKER_NAMES = ("<image>", "</image>", "<audio>", "</audio>")
-# The SentencePiece trainer reserves the markers right after pad/bos/eos/unk (0..3), so
-# these are the ids whenever a manifest predates `TokenizerInfo.specials`.
-DEFAULT_MARKERS = {"<image>": 4, "</image>": 5, "<audio>": 6, "</audio>": 7}
 
 Element = dict[str, np.ndarray]
 
@@ -59,11 +52,8 @@ class Layout:
 
     @functools.cached_property
     def marker_ids(self) -> dict[str, int]:
-        markers = dict(self.markers or DEFAULT_MARKERS)
-        missing = [name for name in MARKER_NAMES if name not in markers]
-        if missing:
-            raise ValueError(f"marker ids missing for {missing}")
-        return {name: int(markers[name]) for name in MARKER_NAMES}
+        """The manifest's marker ids (`markers`), or the defaults of older manifests."""
+        return record_layout.marker_ids(self.markers)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -92,25 +82,18 @@ def _audio_block(n_stacked: int, begin: int, end: int) -> np.ndarray:
 def stack_frames(mel: np.ndarray, stack: int) -> np.ndarray:
     """`[frames, n_mels]` -> `[ceil(frames/stack), stack*n_mels]`, zero-padding the tail."""
     frames, n_mels = mel.shape
-    n_stacked = -(-frames // stack)
+    n_stacked = record_layout.stacked_frames(frames, stack)
     padded = np.zeros((n_stacked * stack, n_mels), dtype=np.float16)
     padded[:frames] = mel
     return padded.reshape(n_stacked, stack * n_mels)
 
 
 def _grid(record: record_codec.Record, n_patches: int, where: str) -> tuple[int, int, int]:
-    """(blocks, rows, cols): `grid` is [rows, cols] per frame (video: `n_frames` frames,
-    else as many as the patches make) or [frames, rows, cols]."""
-    grid = [int(v) for v in np.asarray(record["grid"]).reshape(-1)]
-    if len(grid) == 2:
-        grid = [n_patches // max(1, grid[0] * grid[1]), *grid]
-    frames = record.fields.get("n_frames", grid[0])
-    if len(grid) != 3 or grid[0] * grid[1] * grid[2] != n_patches or grid[0] != frames:
-        raise RecordLayoutError(
-            f"{_describe(record, where)}: grid {grid} (n_frames {frames}) "
-            f"does not match {n_patches} patches"
-        )
-    return grid[0], grid[1], grid[2]
+    """(blocks, rows, cols) as `record_layout.grid_blocks` reads them, or a named error."""
+    try:
+        return record_layout.grid_blocks(record, n_patches)
+    except ValueError as exc:
+        raise RecordLayoutError(f"{_describe(record, where)}: {exc}") from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -134,11 +117,6 @@ def _describe(record: record_codec.Record, where: str) -> str:
     return where or f"record {record.fields.get('id')!r} of source {record.fields.get('source')!r}"
 
 
-def record_positions(record: record_codec.Record, layout: Layout) -> int:
-    """Positions a record occupies: what the manifest's `tokens` counts."""
-    return int(to_element(record, layout)["seq"].shape[0])
-
-
 def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") -> Element:
     """Lay a decoded record out as positions plus its media arrays (see module doc)."""
     if record.arrays.keys() == {"tokens"}:  # most records: text only
@@ -153,6 +131,7 @@ def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") 
             }
     markers = layout.marker_ids
     pieces: list[np.ndarray] = []
+    counts: dict[str, int] = {}  # what `record_layout.positions` counts, as laid out here
     patches = _empty(layout.patch_dim, "uint8")
     frames = _empty(layout.frame_dim, "float16")
     if "patches" in record.arrays:
@@ -163,6 +142,7 @@ def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") 
                 f"loader expects uint8[n, {layout.patch_dim}]"
             )
         blocks, rows, cols = _grid(record, patches.shape[0], where)
+        counts |= {"patches": patches.shape[0], "image_blocks": blocks}
         image = _image_block(rows, cols, markers["<image>"], markers["</image>"])
         pieces.extend([image] * blocks)
     if "mel" in record.arrays:
@@ -177,70 +157,30 @@ def to_element(record: record_codec.Record, layout: Layout, *, where: str = "") 
                 f"{_describe(record, where)}: mel {list(mel.shape)}, loader expects [frames>0, {layout.n_mels}]"
             )
         frames = stack_frames(mel, layout.audio_stack)
+        counts |= {"mel_frames": mel.shape[0], "stack": layout.audio_stack}
         pieces.append(_audio_block(frames.shape[0], markers["<audio>"], markers["</audio>"]))
     if "tokens" in record.arrays:
         tokens = record.arrays["tokens"].astype(np.int32, copy=False)
+        counts["tokens"] = tokens.shape[0]
         text = np.zeros((tokens.shape[0], 4), dtype=np.int32)
         text[:, 0] = tokens
         text[:, 1] = TEXT
         pieces.append(text)
     if not pieces:
         raise RecordLayoutError(f"{_describe(record, where)}: no tokens, patches or mel")
-    seq = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-    if seq.shape[0] > layout.seq_len:
+    needed = record_layout.positions(**counts)
+    if needed > layout.seq_len:
         raise RecordLayoutError(
-            f"{_describe(record, where)}: needs {seq.shape[0]} positions, more than seq_len {layout.seq_len}; "
+            f"{_describe(record, where)}: needs {needed} positions, more than seq_len {layout.seq_len}; "
             "the pipeline must cut or reject such records"
         )
+    seq = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
     return {"seq": seq, "patches": patches, "frames": frames}
-
-
-_HEAD = record_codec._PREFIX.size
-_scan_json = json.JSONDecoder().scan_once  # the C scanner, minus `json.loads`' wrapping
-_DTYPES = {name: np.dtype(name).newbyteorder("<") for name in record_codec.ALLOWED_DTYPES}
-
-
-def _quick_decode(data: bytes) -> record_codec.Record | None:
-    """`record_codec.decode` for well-formed records, without its generic per-call costs.
-
-    The loader decodes every record it reads, so the codec's per-record overheads
-    (struct unpack, `np.prod`, dtype parsing, copying the header) were a third of the
-    loader's time. Any irregularity returns None and the caller goes through
-    `record_codec.decode`, which names what is wrong: only the fast path is duplicated,
-    never the checks' messages.
-    """
-    if (
-        not isinstance(data, bytes)
-        or len(data) < _HEAD
-        or data[:4] != record_codec.MAGIC
-        or data[4] != record_codec.VERSION
-    ):
-        return None
-    end = _HEAD + int.from_bytes(data[8:12], "little")
-    try:
-        text = data[_HEAD:end].decode()
-        header, stop = _scan_json(text, 0)
-        if stop != len(text):
-            return None
-        base = end + (-end) % record_codec.ALIGN
-        arrays = {}
-        for name, spec in header["arrays"].items():
-            dtype = _DTYPES[spec["dtype"]]
-            shape = spec["shape"]
-            count = math.prod(shape)
-            offset = base + spec["offset"]
-            if offset + count * dtype.itemsize > len(data):
-                return None
-            array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-            arrays[name] = array if len(shape) == 1 else array.reshape(shape)
-        return record_codec.Record(header["fields"], arrays)
-    except (ValueError, KeyError, TypeError, StopIteration):
-        return None
 
 
 def decode_element(data: bytes, layout: Layout, source: str) -> Element:
     """Bytes of one shard record -> element; module-level so worker processes can pickle it."""
-    record = _quick_decode(data)
+    record = quick_decode(data)
     if record is None:
         try:
             record = record_codec.decode(data)
@@ -253,54 +193,6 @@ def decode_element(data: bytes, layout: Layout, source: str) -> Element:
 # the element of any other record. Text records are most of a corpus; leaving them as
 # ids lets `packing` lay a whole block out at once instead of building [n, 4] per record.
 Part = np.ndarray | Element
-
-_ARRAYS_KEY = b'{"arrays":'
-_ARRAYS_AT = _HEAD + len(_ARRAYS_KEY)
-_FIELDS_KEY = b',"fields":'
-_LEAD = record_codec.MAGIC + bytes([record_codec.VERSION, 0, 0, 0])
-_TEXT_SPECS: dict[bytes, tuple[int, int] | None] = {}
-_TEXT_SPECS_MAX = 1 << 16
-
-
-def _text_spec(arrays_json: bytes) -> tuple[int, int] | None:
-    """(count, offset) when a record's arrays are exactly one int32 `tokens` vector."""
-    try:
-        arrays = json.loads(arrays_json)
-        (name, spec), *rest = arrays.items()
-        if rest or name != "tokens" or spec["dtype"] != "int32" or len(spec["shape"]) != 1:
-            return None
-        return int(spec["shape"][0]), int(spec["offset"])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def text_tokens(data: bytes) -> np.ndarray | None:
-    """A text-only record's token ids (a view into `data`), else None.
-
-    The header's JSON is sorted, so `arrays` comes before `fields`; a text record's
-    arrays part differs from another's only in its length, so it is parsed once per
-    length and looked up after that, and the fields (ids, urls) are never parsed. Any
-    other shape of header returns None and goes through `record_codec.decode`.
-    """
-    if data[:8] != _LEAD or data[_HEAD:_ARRAYS_AT] != _ARRAYS_KEY:
-        return None
-    end = _HEAD + int.from_bytes(data[8:12], "little")
-    cut = data.find(_FIELDS_KEY, _ARRAYS_AT, end)
-    if cut < 0:
-        return None
-    key = data[_ARRAYS_AT:cut]
-    spec = _TEXT_SPECS.get(key, ())
-    if spec == ():
-        if len(_TEXT_SPECS) >= _TEXT_SPECS_MAX:
-            _TEXT_SPECS.clear()
-        spec = _TEXT_SPECS[key] = _text_spec(key)
-    if spec is None:
-        return None
-    count, offset = spec
-    start = end + (-end) % record_codec.ALIGN + offset
-    if start + 4 * count > len(data):
-        return None
-    return np.frombuffer(data, dtype="<i4", count=count, offset=start)
 
 
 def decode_parts(records: list[bytes], layout: Layout, source: str) -> list[Part]:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from polymix.core import record_layout as L
 from polymix.transforms.example import Example, TokenizedRecord
 from polymix.transforms.media import records as R
 from polymix.transforms.media.audio import check_audio, decode_audio
@@ -91,7 +92,7 @@ class MediaProcessor:
     def _image(self, example: Example, data: bytes) -> MediaResult:
         config = self.media.image
         tokens = self.caption_tokens(example.text, config.max_caption_tokens)
-        budget = min(config.max_patches, self.max_seq_len - len(tokens) - R.MARKERS)
+        budget = min(config.max_patches, self.max_seq_len - len(tokens) - L.MARKERS_PER_BLOCK)
         image, (width, height) = open_image(data, config, max(budget, 1))
         check_image(width, height, image, config)
         grid = patch_grid(image.width, image.height, config.patch_size, budget)
@@ -116,7 +117,7 @@ class MediaProcessor:
             **R.text_fields(example.attributes),
         }
         rid, payload = R.encode_record(example.source, "image", example.id, 0, 1, fields, arrays)
-        positions = len(tokens) + R.image_positions(len(patches))
+        positions = L.positions(tokens=len(tokens), patches=len(patches), image_blocks=1)
         record = TokenizedRecord(example.source, "image", rid, payload, positions, example.id)
         signature = b""
         if self.media.perceptual_dedup.enabled:
@@ -135,7 +136,7 @@ class MediaProcessor:
         total = self.mel.num_frames(len(signal))
         per_segment = min(
             max(1, round(config.segment_seconds * 1000 / config.hop_ms)),
-            (self.max_seq_len - len(tokens) - R.MARKERS) * config.stack,
+            (self.max_seq_len - len(tokens) - L.MARKERS_PER_BLOCK) * config.stack,
         )
         if per_segment < 1:
             raise MediaRejected(
@@ -163,7 +164,7 @@ class MediaProcessor:
             rid, payload = R.encode_record(
                 example.source, "audio", example.id, k, chunks, fields, arrays
             )
-            positions = len(seg_tokens) + R.audio_positions(len(mel), config.stack)
+            positions = L.positions(tokens=len(seg_tokens), mel_frames=len(mel), stack=config.stack)
             out.append(
                 TokenizedRecord(example.source, "audio", rid, payload, positions, example.id)
             )
@@ -234,7 +235,7 @@ class MediaProcessor:
             check_audio(video.audio, audio_config, silence=False)
         tokens = self.caption_tokens(example.text, config.max_caption_tokens)
         rows, cols = grids[0]
-        per_frame = R.image_positions(rows * cols)
+        per_frame = L.image_positions(rows * cols)
         fps = config.frames_per_second
         assert self.mel is not None
         hop_s = self.mel.hop_seconds
@@ -242,7 +243,7 @@ class MediaProcessor:
         def positions(k: int) -> int:  # worst case for a segment of k sampled frames
             audio = 0
             if video.audio is not None:
-                audio = R.audio_positions(math.ceil(k / fps / hop_s) + 1, audio_config.stack)
+                audio = L.audio_positions(math.ceil(k / fps / hop_s) + 1, audio_config.stack)
             return len(tokens) + k * per_frame + audio
 
         per_segment = max(1, math.floor(config.segment_seconds * fps + 1e-9))
@@ -295,9 +296,13 @@ class MediaProcessor:
             rid, payload = R.encode_record(
                 example.source, "video", example.id, k, chunks, fields, arrays
             )
-            count = len(seg_tokens) + (hi - lo) * per_frame
-            if "mel" in arrays:
-                count += R.audio_positions(len(arrays["mel"]), audio_config.stack)
+            count = L.positions(
+                tokens=len(seg_tokens),
+                patches=len(arrays["patches"]),
+                image_blocks=hi - lo,
+                mel_frames=len(arrays["mel"]) if "mel" in arrays else 0,
+                stack=audio_config.stack,
+            )
             out.append(TokenizedRecord(example.source, "video", rid, payload, count, example.id))
         signature = b""
         if dedup.enabled:

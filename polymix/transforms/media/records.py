@@ -25,30 +25,17 @@ video (modality "video")
 Every kind, first record only, when the input has them: fields `caption` (the pair's
 text as read, lone surrogates replaced: kept even without a tokenizer) and `url` (key.json's).
 
-Positions (what counts against `shards.max_seq_len`): text tokens, plus per image block
-2 markers + its patches (one block per image or video frame), plus per audio block
-2 markers + ceil(mel frames / stack).
+Positions (what counts against `shards.max_seq_len`) are counted by
+`polymix.core.record_layout`, the one count the writer, the manifest and the loader share.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from polymix.transforms import record_codec
-
-MARKERS = 2
-
-
-def image_positions(n_patches: int) -> int:
-    return MARKERS + n_patches
-
-
-def audio_positions(mel_frames: int, stack: int) -> int:
-    return MARKERS + math.ceil(mel_frames / stack) if mel_frames else 0
-
+from polymix.core import record_codec
 
 TEXT_FIELDS = ("caption", "url")
 
@@ -93,15 +80,3 @@ def units(record: record_codec.Record) -> dict[str, int]:
         "image_patches": int(len(arrays["patches"])) if "patches" in arrays else 0,
         "audio_frames": int(len(arrays["mel"])) if "mel" in arrays else 0,
     }
-
-
-def record_positions(record: record_codec.Record) -> int:
-    """Positions of a decoded media record (the same sum the pipeline budgets)."""
-    fields, arrays = record.fields, record.arrays
-    total = len(arrays["tokens"]) if "tokens" in arrays else 0
-    if "patches" in arrays:
-        blocks = fields.get("n_frames", 1)
-        total += blocks * MARKERS + len(arrays["patches"])
-    if "mel" in arrays:
-        total += audio_positions(len(arrays["mel"]), fields["stack"])
-    return total

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 
 from polymix.core.config.media import AudioConfig, MediaConfig
+from polymix.core.record_codec import decode
 from polymix.sample.media import encode_audio, tone
 from polymix.transforms.example import Example
 from polymix.transforms.media.audio import check_audio, decode_audio, silent_fraction
 from polymix.transforms.media.errors import MediaRejected
 from polymix.transforms.media.mel import MelExtractor
 from polymix.transforms.media.process import MediaProcessor
-from polymix.transforms.record_codec import decode
 
 SR = 16_000
 

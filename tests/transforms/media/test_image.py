@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from polymix.core.config.media import ImageConfig, MediaConfig
+from polymix.core.record_codec import decode
 from polymix.sample.media import encode_image, synthetic_image
 from polymix.transforms.example import Example
 from polymix.transforms.media.errors import MediaRejected
@@ -17,7 +18,6 @@ from polymix.transforms.media.image import (
     to_patches,
 )
 from polymix.transforms.media.process import MediaProcessor
-from polymix.transforms.record_codec import decode
 
 
 def _reason(call) -> tuple[str, str]:

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 
 from polymix.core.config.media import MediaConfig
+from polymix.core.record_codec import decode
 from polymix.transforms.example import Example
 from polymix.transforms.media.errors import MediaRejected
 from polymix.transforms.media.image import from_patches
 from polymix.transforms.media.process import MediaProcessor
-from polymix.transforms.record_codec import decode
 from tests.support.hostile_media import png_16, random_u16, saved
 
 HEIGHT, WIDTH = 32, 48

@@ -10,11 +10,11 @@ import tarfile
 import numpy as np
 
 from polymix.core.config.media import MediaConfig
+from polymix.core.record_codec import decode
 from polymix.sample.media import encode_image, synthetic_image
 from polymix.transforms.media.process import MediaProcessor
 from polymix.transforms.media.read import MediaSourceSpec, read_webdataset
 from polymix.transforms.media.strings import MAX_NAME_CHARS
-from polymix.transforms.record_codec import decode
 
 SPEC = MediaSourceSpec("pairs", "image", "webdataset", 1 << 20, caption_field="txt")
 PICTURE = encode_image(synthetic_image(np.random.default_rng(3), 96, 64), "JPEG")

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 
 from polymix.core.config.media import MediaConfig
+from polymix.core.record_codec import decode
 from polymix.sample.media import encode_video, moving_frames, tone
 from polymix.trainer.data.layout import Layout, to_element
 from polymix.transforms.example import Example
 from polymix.transforms.media.errors import MediaRejected
 from polymix.transforms.media.process import MediaProcessor
 from polymix.transforms.media.video import decode_video
-from polymix.transforms.record_codec import decode
 
 SR = 16_000
 

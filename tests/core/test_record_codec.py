@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from polymix.transforms import record_codec
-from polymix.transforms.record_codec import RecordFormatError, decode, encode
+from polymix.core import record_codec
+from polymix.core.record_codec import RecordFormatError, decode, encode
 
 FIELDS = {"source": "web", "id": "doc-1", "modality": "text"}
 
