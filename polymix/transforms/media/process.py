@@ -209,6 +209,22 @@ class MediaProcessor:
     # -- video ------------------------------------------------------------------------
 
     def _video(self, example: Example, data: bytes) -> MediaResult:
+        video, grid = self._decoded_video(data)
+        tokens = self.caption_tokens(example.text, self.media.video.max_caption_tokens)
+        per_segment = self._frames_per_segment(video, tokens, grid)
+        # segment k holds sampled frames [k*per_segment, (k+1)*per_segment): a time window
+        chunks = math.ceil(len(video.frames) / per_segment)
+        out = tuple(
+            self._video_segment(example, video, tokens, grid, (k, chunks, per_segment))
+            for k in range(chunks)
+        )
+        parts = [patches for patches, _ in video.frames]
+        if video.audio is not None:
+            parts.append(video.audio)
+        return MediaResult(example, out, _digest(parts), self._video_signature(video))
+
+    def _decoded_video(self, data: bytes) -> tuple[Any, tuple[int, int]]:
+        """Frames cut into patches on one grid (the first frame's), and a checked audio track."""
         config, audio_config = self.media.video, self.media.audio
         patch = self.media.image.patch_size
         dedup = self.media.perceptual_dedup
@@ -233,9 +249,12 @@ class MediaProcessor:
             video.audio = None
         if video.audio is not None:
             check_audio(video.audio, audio_config, silence=False)
-        tokens = self.caption_tokens(example.text, config.max_caption_tokens)
-        rows, cols = grids[0]
-        per_frame = L.image_positions(rows * cols)
+        return video, grids[0]
+
+    def _frames_per_segment(self, video: Any, tokens: np.ndarray, grid: tuple[int, int]) -> int:
+        """The most sampled frames (up to `segment_seconds`) whose record fits max_seq_len."""
+        config, stack = self.media.video, self.media.audio.stack
+        per_frame = L.image_positions(grid[0] * grid[1])
         fps = config.frames_per_second
         assert self.mel is not None
         hop_s = self.mel.hop_seconds
@@ -243,7 +262,7 @@ class MediaProcessor:
         def positions(k: int) -> int:  # worst case for a segment of k sampled frames
             audio = 0
             if video.audio is not None:
-                audio = L.audio_positions(math.ceil(k / fps / hop_s) + 1, audio_config.stack)
+                audio = L.audio_positions(math.ceil(k / fps / hop_s) + 1, stack)
             return len(tokens) + k * per_frame + audio
 
         per_segment = max(1, math.floor(config.segment_seconds * fps + 1e-9))
@@ -252,66 +271,77 @@ class MediaProcessor:
         if per_segment == 0:
             raise MediaRejected(
                 "does_not_fit",
-                f"one frame of {rows}x{cols} patches (+ audio, {len(tokens)} text tokens) "
+                f"one frame of {grid[0]}x{grid[1]} patches (+ audio, {len(tokens)} text tokens) "
                 f"exceeds max_seq_len {self.max_seq_len}",
                 stage=TOKENIZE,
             )
-        all_patches = [patches for patches, _ in video.frames]
-        n = len(all_patches)
-        # segment k holds sampled frames [k*per_segment, (k+1)*per_segment): a time window
-        chunks = math.ceil(n / per_segment)
-        mel_total = self.mel.num_frames(len(video.audio)) if video.audio is not None else 0
-        out = []
-        for k in range(chunks):
-            lo, hi = k * per_segment, min(n, (k + 1) * per_segment)
-            window = (lo / fps, (k + 1) * per_segment / fps)
-            arrays: dict[str, np.ndarray] = {
-                "patches": np.concatenate(all_patches[lo:hi]),
-                "frame_times": np.asarray(video.times[lo:hi], np.float32),
-            }
-            m0 = m1 = 0
-            if video.audio is not None:
-                m0 = _clamp(math.ceil((window[0] - video.audio_start) / hop_s - 1e-9), mel_total)
-                m1 = _clamp(math.ceil((window[1] - video.audio_start) / hop_s - 1e-9), mel_total)
-                if m1 > m0:
-                    arrays["mel"] = self.mel.log_mel(video.audio, m0, m1).astype(np.float16)
-            seg_tokens = tokens if k == 0 else tokens[:0]
-            if len(seg_tokens):
-                arrays["tokens"] = seg_tokens
-            fields = {
-                "grid": [rows, cols],
-                "patch": patch,
-                "frames_per_second": fps,
-                "n_frames": hi - lo,
-                "start_s": window[0],
-                "end_s": window[1],
-                "mel_start_s": round(video.audio_start + m0 * hop_s, 6),
-                "has_audio": video.audio is not None,
-                "width": video.width,
-                "height": video.height,
-                "duration_s": round(video.duration, 6),
-                **self._audio_fields(),
-                **(R.text_fields(example.attributes) if k == 0 else {}),
-            }
-            rid, payload = R.encode_record(
-                example.source, "video", example.id, k, chunks, fields, arrays
-            )
-            count = L.positions(
-                tokens=len(seg_tokens),
-                patches=len(arrays["patches"]),
-                image_blocks=hi - lo,
-                mel_frames=len(arrays["mel"]) if "mel" in arrays else 0,
-                stack=audio_config.stack,
-            )
-            out.append(TokenizedRecord(example.source, "video", rid, payload, count, example.id))
-        signature = b""
-        if dedup.enabled:
-            picks = np.unique(np.linspace(0, n - 1, min(n, dedup.video_frames)).round().astype(int))
-            signature = b"".join(video.frames[i][1] for i in picks)
-        parts = list(all_patches)
+        return per_segment
+
+    def _video_segment(
+        self,
+        example: Example,
+        video: Any,
+        tokens: np.ndarray,
+        grid: tuple[int, int],
+        segment: tuple[int, int, int],
+    ) -> TokenizedRecord:
+        """Record k of `chunks`: its frames, the audio of its time window, the caption if first."""
+        k, chunks, per_segment = segment
+        fps, stack = self.media.video.frames_per_second, self.media.audio.stack
+        assert self.mel is not None
+        hop_s = self.mel.hop_seconds
+        n = len(video.frames)
+        lo, hi = k * per_segment, min(n, (k + 1) * per_segment)
+        window = (lo / fps, (k + 1) * per_segment / fps)
+        arrays: dict[str, np.ndarray] = {
+            "patches": np.concatenate([patches for patches, _ in video.frames[lo:hi]]),
+            "frame_times": np.asarray(video.times[lo:hi], np.float32),
+        }
+        m0 = 0
         if video.audio is not None:
-            parts.append(video.audio)
-        return MediaResult(example, tuple(out), _digest(parts), signature)
+            mel_total = self.mel.num_frames(len(video.audio))
+            m0 = _clamp(math.ceil((window[0] - video.audio_start) / hop_s - 1e-9), mel_total)
+            m1 = _clamp(math.ceil((window[1] - video.audio_start) / hop_s - 1e-9), mel_total)
+            if m1 > m0:
+                arrays["mel"] = self.mel.log_mel(video.audio, m0, m1).astype(np.float16)
+        seg_tokens = tokens if k == 0 else tokens[:0]
+        if len(seg_tokens):
+            arrays["tokens"] = seg_tokens
+        fields = {
+            "grid": list(grid),
+            "patch": self.media.image.patch_size,
+            "frames_per_second": fps,
+            "n_frames": hi - lo,
+            "start_s": window[0],
+            "end_s": window[1],
+            "mel_start_s": round(video.audio_start + m0 * hop_s, 6),
+            "has_audio": video.audio is not None,
+            "width": video.width,
+            "height": video.height,
+            "duration_s": round(video.duration, 6),
+            **self._audio_fields(),
+            **(R.text_fields(example.attributes) if k == 0 else {}),
+        }
+        rid, payload = R.encode_record(
+            example.source, "video", example.id, k, chunks, fields, arrays
+        )
+        count = L.positions(
+            tokens=len(seg_tokens),
+            patches=len(arrays["patches"]),
+            image_blocks=hi - lo,
+            mel_frames=len(arrays["mel"]) if "mel" in arrays else 0,
+            stack=stack,
+        )
+        return TokenizedRecord(example.source, "video", rid, payload, count, example.id)
+
+    def _video_signature(self, video: Any) -> bytes:
+        """The perceptual hashes of up to `video_frames` frames spread over the video."""
+        dedup = self.media.perceptual_dedup
+        if not dedup.enabled:
+            return b""
+        n = len(video.frames)
+        picks = np.unique(np.linspace(0, n - 1, min(n, dedup.video_frames)).round().astype(int))
+        return b"".join(video.frames[i][1] for i in picks)
 
 
 def _clamp(value: int, high: int) -> int:
