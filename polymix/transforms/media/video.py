@@ -54,12 +54,7 @@ def decode_video(
     Work is bounded by `max_packets` (both tracks) and `max_decoded_frames` (every video
     frame, sampled or not), whatever the timestamps claim.
     """
-    if not data:
-        raise MediaRejected("empty_file", "0 bytes", stage=DECODE)
-    if len(data) > config.max_file_bytes:
-        raise MediaRejected(
-            "file_too_large", f"{len(data)} > {config.max_file_bytes} bytes", stage=DECODE
-        )
+    _check_size(data, config)
     try:
         container = open_container(data)
     except MediaRejected as exc:
@@ -83,24 +78,7 @@ def decode_video(
         sampler = _FrameSampler(config, origin, (width, height), keep)
         collector = AudioCollector(audio_config) if has_audio else None
         streams = [stream] + ([container.streams.audio[0]] if has_audio else [])
-        packets = WorkBudget(config.max_packets, "packets", "too_many_packets")
-        frames = WorkBudget(config.max_decoded_frames, "decoded frames", "too_many_frames")
-        try:
-            for packet in container.demux(*streams):
-                packets.spend()
-                for frame in packet.decode():
-                    if packet.stream.type == "video":
-                        frames.spend()
-                        sampler.add(frame)
-                    elif collector is not None:
-                        collector.add(frame)
-        except MediaRejected:
-            raise
-        except Exception as exc:
-            raise MediaRejected(
-                "corrupt_video",
-                f"after {len(sampler.frames)} frames: {type(exc).__name__}: {exc}",
-            ) from None
+        _demux(container, streams, sampler, collector, config)
     if not sampler.frames:
         raise MediaRejected("corrupt_video", "no decodable frame", stage=DECODE)
     audio, audio_start = None, 0.0
@@ -114,6 +92,36 @@ def decode_video(
     if duration < config.min_seconds:
         raise MediaRejected("too_short", f"{duration:.2f}s < {config.min_seconds}s", stage=FILTER)
     return DecodedVideo(sampler.frames, sampler.times, audio, audio_start, width, height, duration)
+
+
+def _check_size(data: bytes, config: Any) -> None:
+    if not data:
+        raise MediaRejected("empty_file", "0 bytes", stage=DECODE)
+    if len(data) > config.max_file_bytes:
+        raise MediaRejected(
+            "file_too_large", f"{len(data)} > {config.max_file_bytes} bytes", stage=DECODE
+        )
+
+
+def _demux(container: Any, streams: list, sampler: Any, collector: Any, config: Any) -> None:
+    """Every packet of both tracks through the sampler and the audio collector, budgeted."""
+    packets = WorkBudget(config.max_packets, "packets", "too_many_packets")
+    frames = WorkBudget(config.max_decoded_frames, "decoded frames", "too_many_frames")
+    try:
+        for packet in container.demux(*streams):
+            packets.spend()
+            for frame in packet.decode():
+                if packet.stream.type == "video":
+                    frames.spend()
+                    sampler.add(frame)
+                elif collector is not None:
+                    collector.add(frame)
+    except MediaRejected:
+        raise
+    except Exception as exc:
+        raise MediaRejected(
+            "corrupt_video", f"after {len(sampler.frames)} frames: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _check_resolution(width: int, height: int, config: Any) -> None:
