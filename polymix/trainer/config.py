@@ -168,9 +168,9 @@ class TrainConfig(FrozenConfig):
         """The `mixture` override as {source: share} (shares sum to 1), or None."""
         if not self.mixture:
             return None
-        pairs = [pair.split("=") for pair in self.mixture.split(",")]
-        total = sum(float(w) for _, w in pairs)
-        return {name: float(w) / total for name, w in pairs}
+        weights = parse_mixture(self.mixture)
+        total = sum(weights.values())
+        return {name: w / total for name, w in weights.items()}
 
     def profile_window(self) -> tuple[int, int] | None:
         """(first, last) step of `profile_steps` ("a:b" or "a"), or None."""
@@ -224,6 +224,12 @@ def canonical_mixture(text: str) -> str:
     """
     if not text.strip():
         return ""
+    weights = parse_mixture(text)
+    return ",".join(f"{name}={weights[name]!r}" for name in sorted(weights))
+
+
+def parse_mixture(text: str) -> dict[str, float]:
+    """`name=weight,...` -> {name: weight} as given, or a one-line error naming the bad pair."""
     weights: dict[str, float] = {}
     for pair in text.split(","):
         name, sep, value = (piece.strip() for piece in pair.partition("="))
@@ -237,10 +243,9 @@ def canonical_mixture(text: str) -> str:
             raise _mixture_error(text, f"weight {value!r} of {name!r} is not a number") from None
         if not math.isfinite(weights[name]) or weights[name] < 0:
             raise _mixture_error(text, f"weight {value!r} of {name!r} must be finite and >= 0")
-    total = sum(weights.values())
-    if total <= 0:
+    if sum(weights.values()) <= 0:
         raise _mixture_error(text, "no weight is positive")
-    return ",".join(f"{name}={weights[name]!r}" for name in sorted(weights))
+    return weights
 
 
 # Keys a resumed run may change without breaking bit-exact continuation.
