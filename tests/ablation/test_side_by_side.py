@@ -19,6 +19,8 @@ proxy fed another's batches, or sharing another's state, fails the comparison.
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +159,31 @@ def test_a_group_must_differ_only_in_mixture_and_seed() -> None:
     check_group(same)
     with pytest.raises(AblationError, match="must differ only in mixture and seed"):
         check_group([*same, apply_overrides(TrainConfig(), ["model=tiny", "steps=11"])])
+
+
+def test_a_signal_stops_a_group_before_it_writes_anything(manifest, settings, tmp_path) -> None:
+    """SIGTERM during a group: the sweep returns None and no proxy of the group is written."""
+    before = signal.getsignal(signal.SIGTERM)
+
+    def terminate_in_the_first_group(line: str) -> None:
+        if line.startswith("proxies 1-3"):
+            os.kill(os.getpid(), signal.SIGTERM)  # caught by the sweep's handler, not fatal
+
+    assert run_ablation(manifest, tmp_path, settings, say=terminate_in_the_first_group) is None
+    assert [read_result(proxy_folder(tmp_path, i)) for i in range(6)] == [None] * 6
+    assert signal.getsignal(signal.SIGTERM) == before  # the previous handler is back
+
+
+def test_the_flag_reaches_the_sweep(monkeypatch, tmp_path) -> None:
+    import polymix.ablation.sweep as sweep
+    from polymix.cli import main
+
+    seen: list[AblationSettings] = []
+
+    def stand_in(manifest: str, output: str, settings: AblationSettings) -> None:
+        seen.append(settings)  # and None: "stopped"
+
+    monkeypatch.setattr(sweep, "run_ablation", stand_in)
+    argv = ["ablate", "--manifest", str(tmp_path / "m.json"), "--output", str(tmp_path / "o")]
+    assert main([*argv, "--side-by-side", "4"]) == 130  # the stand-in "stopped" the sweep
+    assert seen[0].side_by_side == 4
