@@ -1,17 +1,16 @@
-"""Proxies per hour: what one `polymix ablate` proxy costs on this machine, and the fit.
+"""Proxies per hour: one by one against side by side, and what a proxy costs.
 
-Trains `--proxies` tiny proxies exactly as the sweep does (`ablation.runner.train_proxy`,
-the in-process `polymix train` with the sweep's overrides and its XLA cache, so the
-first proxy pays the compile and the rest reuse it), and as a baseline the same steps
-as a plain training run without the mixture and held-out evaluation, in the same
-process. Prints warm proxies per hour, the ratio of a proxy to the plain run (what
-evaluation and the sweep's bookkeeping add), and the time of fits + search over the
-proxies' losses.
+Trains `--proxies` tiny proxies exactly as the sweep does one by one
+(`ablation.runner.train_proxy`, the in-process `polymix train` with the sweep's
+overrides and its XLA cache, so the first proxy pays the compile and the rest reuse it),
+and as a baseline the same steps as a plain training run without the mixture and
+held-out evaluation, in the same process. Then the same sweep's proxies side by side
+(`ablation.side_by_side.train_group`, one vmapped step) for each K of `--side-by-side`:
+one group compiles, a second is timed warm. Prints warm proxies per hour of each way
+and the side-by-side rate as a ratio of the one-by-one rate measured in the same run;
+the time of fits + search over the proxies' losses.
 
-If the trainer has no held-out evaluation yet, only the plain run is timed and the
-proxy rate is reported from it as an upper bound.
-
-    .venv/bin/python benchmarks/ablation.py [--proxies 4] [--steps 400] [--model tiny]
+    .venv/bin/python benchmarks/ablation.py [--proxies 4] [--steps 400] [--side-by-side 4,8]
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from polymix.ablation.runner import proxy_overrides, train_proxy  # noqa: E402
 from polymix.ablation.sampling import sample_mixture  # noqa: E402
 from polymix.ablation.settings import AblationSettings  # noqa: E402
+from polymix.ablation.side_by_side import train_group  # noqa: E402
 from polymix.ablation.sweep import analyse  # noqa: E402
 from polymix.trainer.config import TrainConfig, apply_overrides  # noqa: E402
 from polymix.trainer.loop import train  # noqa: E402
@@ -61,6 +61,21 @@ def proxy_runs(manifest: Path, folder: Path, settings: AblationSettings) -> list
     return times
 
 
+def group_time(manifest: Path, folder: Path, settings: AblationSettings, k: int) -> float:
+    """Seconds of one warm group of `k` proxies (a first group of the same shapes compiles)."""
+    times = []
+    for first in (0, k):
+        weights = [
+            sample_mixture(first + i, 0, PLANNED, CAPS, settings.concentration) for i in range(k)
+        ]
+        overrides = [proxy_overrides(settings, w, folder / "xla-cache") for w in weights]
+        began = time.perf_counter()
+        train_group(manifest, overrides, say=lambda _: None)
+        times.append(time.perf_counter() - began)
+    print(f"side by side, K={k}: a group {times[1]:.1f} s warm ({times[0]:.1f} s first)")
+    return times[1]
+
+
 def fit_time(settings: AblationSettings, proxies: int) -> float:
     mixtures = [sample_mixture(i, 0, PLANNED, CAPS, settings.concentration) for i in range(proxies)]
     records = [
@@ -72,34 +87,38 @@ def fit_time(settings: AblationSettings, proxies: int) -> float:
     return time.perf_counter() - began
 
 
+def one_by_one(manifest: Path, folder: Path, settings: AblationSettings) -> float:
+    """Seconds of one warm proxy trained alone, and what it costs over a plain run."""
+    plain_first = plain_run(manifest, folder, "plain-a", settings)  # compiles
+    plain = plain_run(manifest, folder, "plain-b", settings)  # from the same XLA cache
+    print(f"plain run of {settings.steps} steps: {plain:.1f} s warm ({plain_first:.1f} s cold)")
+    times = proxy_runs(manifest, folder, settings)
+    warm = statistics.median(times[1:] or times)
+    print(f"proxy: {warm:.1f} s warm ({times[0]:.1f} s first); {warm / plain:.2f}x the plain run")
+    return warm
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--proxies", type=int, default=4)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--fit-proxies", type=int, default=64)
+    parser.add_argument("--side-by-side", default="4,8", help="K values, comma-separated")
     args = parser.parse_args()
     print("command: .venv/bin/python benchmarks/ablation.py " + " ".join(sys.argv[1:]))
     settings = AblationSettings(proxies=args.proxies, steps=args.steps, proxy_model=args.model)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         manifest = write_sources(folder / "corpus", PLANNED, records=2000, eval_records=64)
-        plain_first = plain_run(manifest, folder, "plain-a", settings)  # compiles
-        plain = plain_run(manifest, folder, "plain-b", settings)  # from the same XLA cache
-        print(f"plain run of {args.steps} steps: {plain:.1f} s warm ({plain_first:.1f} s cold)")
-        evaluates = {"mixture", "eval_every"} <= set(TrainConfig.model_fields)
-        if evaluates:
-            times = proxy_runs(manifest, folder, settings)
-            warm = statistics.median(times[1:] or times)
+        warm = one_by_one(manifest, folder, settings)
+        print(f"proxies per hour one by one ({args.model}, {args.steps} steps): {3600 / warm:.0f}")
+        for k in (int(v) for v in args.side_by_side.split(",") if v):
+            rate = 3600 * k / group_time(manifest, folder, settings, k)
             print(
-                f"proxy: {warm:.1f} s warm ({times[0]:.1f} s first); {warm / plain:.2f}x the plain run"
+                f"proxies per hour side by side, K={k}: {rate:.0f}, "
+                f"{rate * warm / 3600:.2f}x one by one"
             )
-        else:
-            warm = plain
-            print(
-                "the trainer has no held-out evaluation yet: proxy rate from the plain run (upper bound)"
-            )
-        print(f"proxies per hour ({args.model}, {args.steps} steps): {3600 / warm:.0f}")
         fits = fit_time(settings, args.fit_proxies)
         print(
             f"fits + search over {args.fit_proxies} proxies: {fits:.1f} s ({fits / warm:.2f} proxies' time)"

@@ -13,6 +13,10 @@ same settings, skips every proxy with a result and continues the one it was trai
 its checkpoint (its trainer folder `run/` is kept until the result is written).
 `OUTPUT/sweep.json` records the settings that decide the results; a restart with other
 ones is refused rather than mixing two sweeps in one folder.
+
+Side by side (`side_by_side=K` > 1), K proxies train at once as one vmapped step
+(`ablation.side_by_side`); they write the same `result.json`, and a group not finished
+when the sweep was killed is trained again from step 0 (a group keeps no checkpoint).
 """
 
 from __future__ import annotations
@@ -132,6 +136,82 @@ def read_result(folder: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _kept(output: Path, index: int, weights: Mapping[str, float], done: dict) -> dict:
+    """A proxy's result, checked against its mixture; its trainer folder is let go."""
+    folder = proxy_folder(output, index)
+    if done["mixture"] != weights:
+        raise AblationError(f"{folder / RESULT_NAME} was trained on another mixture")
+    shutil.rmtree(folder / "run", ignore_errors=True)
+    return done
+
+
+def _write_result(output: Path, index: int, weights: Mapping[str, float], losses: dict) -> dict:
+    done = {"index": index, "mixture": dict(weights), "losses": losses}
+    write_atomically(proxy_folder(output, index) / RESULT_NAME, canonical(done))
+    return done
+
+
+def run_one_by_one(
+    manifest: Path,
+    output: Path,
+    settings: AblationSettings,
+    mixtures: list[dict[str, float]],
+    sources: list[str],
+    say: Callable[[str], None],
+) -> list[dict[str, Any]] | None:
+    """Each proxy in turn, resumed from its own checkpoint if a kill interrupted it."""
+    results = []
+    for index, weights in enumerate(mixtures):
+        done = read_result(proxy_folder(output, index))
+        if done is None:
+            say(f"proxy {index + 1}/{len(mixtures)}: {mixture_text(weights)}")
+            overrides = proxy_overrides(settings, weights, output / "xla-cache")
+            losses = train_proxy(manifest, overrides, proxy_folder(output, index), sources)
+            if losses is None:
+                return None
+            done = _write_result(output, index, weights, losses)
+        results.append(_kept(output, index, weights, done))
+    return results
+
+
+def run_side_by_side(
+    manifest: Path,
+    output: Path,
+    settings: AblationSettings,
+    mixtures: list[dict[str, float]],
+    sources: list[str],
+    say: Callable[[str], None],
+) -> list[dict[str, Any]] | None:
+    """Fixed groups of K consecutive indices, each trained whole as one vmapped run.
+
+    A group is the unit of resuming: one with a proxy not done is trained again from
+    step 0, all K of it, so a proxy is always trained in the same company and its
+    losses do not depend on when the sweep was killed. Results already written are kept.
+    """
+    from polymix.ablation.side_by_side import train_group
+    from polymix.trainer.loop import _StopFlag
+
+    k, total = settings.side_by_side, len(mixtures)
+    done = [read_result(proxy_folder(output, i)) for i in range(total)]
+    with _StopFlag().installed() as flag:
+        for start in range(0, total, k):
+            group = range(start, min(start + k, total))
+            if all(done[i] is not None for i in group):
+                continue
+            say(f"proxies {start + 1}-{group[-1] + 1}/{total} side by side")
+            overrides = [
+                proxy_overrides(settings, mixtures[i], output / "xla-cache") for i in group
+            ]
+            trained = train_group(manifest, overrides, say, lambda: flag.signal)
+            if trained.stopped_by:
+                return None
+            for i, record in zip(group, trained.evaluations, strict=True):
+                if done[i] is None:
+                    losses = final_eval_losses([record], sources)
+                    done[i] = _write_result(output, i, mixtures[i], losses)
+    return [_kept(output, i, w, d) for i, (w, d) in enumerate(zip(mixtures, done, strict=True))]
+
+
 def run_proxies(
     manifest: Path,
     output: Path,
@@ -140,21 +220,10 @@ def run_proxies(
     sources: list[str],
     say: Callable[[str], None] = print,
 ) -> list[dict[str, Any]] | None:
-    """Every proxy's {index, mixture, losses}; None if a signal stopped the sweep."""
-    results = []
-    for index, weights in enumerate(mixtures):
-        folder = proxy_folder(output, index)
-        done = read_result(folder)
-        if done is None:
-            say(f"proxy {index + 1}/{len(mixtures)}: {mixture_text(weights)}")
-            overrides = proxy_overrides(settings, weights, output / "xla-cache")
-            losses = train_proxy(manifest, overrides, folder, sources)
-            if losses is None:
-                return None
-            done = {"index": index, "mixture": weights, "losses": losses}
-            write_atomically(folder / RESULT_NAME, canonical(done))
-        if done["mixture"] != weights:
-            raise AblationError(f"{folder / RESULT_NAME} was trained on another mixture")
-        shutil.rmtree(folder / "run", ignore_errors=True)
-        results.append(done)
-    return results
+    """Every proxy's {index, mixture, losses}; None if a signal stopped the sweep.
+
+    Both ways write the same `result.json` per proxy, so resuming, the fits and the
+    report never ask which one trained a proxy.
+    """
+    run = run_one_by_one if settings.side_by_side == 1 else run_side_by_side
+    return run(manifest, output, settings, mixtures, sources, say)

@@ -39,12 +39,22 @@ class AblationSettings(BaseModel):
     candidates: int = Field(20000, ge=100, description="mixtures scored per search round")
     batch_size: int = Field(8, ge=1, description="global batch size of every proxy")
     eval_batches: int = Field(4, ge=1, description="held-out batches per source per evaluation")
+    side_by_side: int = Field(
+        1,
+        ge=1,
+        description="proxies trained together as one vmapped step on one device (1: one by one)",
+    )
     train_overrides: tuple[str, ...] = Field(
         (), description="extra key=value for every proxy's trainer (e.g. peak_lr=3e-3)"
     )
 
     def identity(self) -> dict[str, Any]:
-        """What every proxy's result depends on: a resumed sweep must match it."""
+        """What every proxy's result depends on: a resumed sweep must match it.
+
+        `side_by_side` is left out: it changes how proxies are run, not what they learn
+        (each proxy's losses are its sequential run's, to float32 rounding), so a sweep
+        may be resumed with another K.
+        """
         return self.model_dump(
             mode="json", include={"proxies", "proxy_model", "steps", "seed", "concentration"}
         ) | {

@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--folds", type=positive_int, help="cross-validation folds (5)")
     parser.add_argument("--batch-size", type=positive_int, help="global batch per proxy (8)")
     parser.add_argument(
+        "--side-by-side",
+        type=positive_int,
+        metavar="K",
+        help="train K proxies at once as one vmapped step on one device (1: one by one)",
+    )
+    parser.add_argument(
         "train_overrides", nargs="*", metavar="key=value", help="more `polymix train` keys"
     )
     parser.set_defaults(handler=handle)
@@ -57,6 +63,7 @@ def handle(args: argparse.Namespace) -> int:
         "concentration": args.concentration,
         "folds": args.folds,
         "batch_size": args.batch_size,
+        "side_by_side": args.side_by_side,
         "objective": parse_objective(args.objective) if args.objective else None,
         "train_overrides": tuple(args.train_overrides) or None,
     }

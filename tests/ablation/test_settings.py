@@ -57,3 +57,11 @@ def test_a_manifest_without_held_out_shards_is_refused_before_training(
     assert code == 2
     assert "['text'] have no held-out shards" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_side_by_side_is_checked_and_leaves_the_sweep_identity_alone() -> None:
+    """A sweep begun one by one may be resumed side by side: K changes no result."""
+    assert build_settings({"side_by_side": 8}, {}).identity() == build_settings({}, {}).identity()
+    assert build_settings({}, {"side_by_side": 4}).side_by_side == 4
+    with pytest.raises(AblationError, match="^ablation.side_by_side: "):
+        build_settings({"side_by_side": 0}, {})
