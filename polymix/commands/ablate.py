@@ -8,8 +8,10 @@ again with the same flags to continue a sweep that was stopped.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from polymix.commands._arguments import positive_float, positive_int
+from polymix.commands._output import add_json_flag, json_only_on_stdout, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "train_overrides", nargs="*", metavar="key=value", help="more `polymix train` keys"
     )
+    add_json_flag(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -69,10 +72,17 @@ def handle(args: argparse.Namespace) -> int:
     }
     section = read_section(args.config) if args.config else None
     settings = build_settings(section, flags)
-    result = run_ablation(args.manifest, args.output, settings)
+    with json_only_on_stdout(args):
+        result = run_ablation(args.manifest, args.output, settings)
     if result is None:
-        print(f"polymix ablate: stopped; run the same command again to continue {args.output}")
+        print(
+            f"polymix ablate: stopped; run the same command again to continue {args.output}",
+            file=sys.stderr if args.json else sys.stdout,
+        )
         return 130
+    if args.json:
+        print_json(_summary(result, args.output))
+        return 0
     chosen = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.chosen.weights.items()))
     print(
         f"chosen ({result.selected_fit} fit): {chosen}; predicted loss "
@@ -81,3 +91,18 @@ def handle(args: argparse.Namespace) -> int:
     )
     print(f"ablation: {args.output}/ablation.json")
     return 0
+
+
+def _summary(result, output: str) -> dict:
+    """The chosen, planned and uniform mixtures with their predictions, and the fits' scores."""
+    keys = ("weights", "predicted_loss", "uncertainty", "predicted_losses")
+    return {
+        "ablation": f"{output}/ablation.json",
+        "proxies": len(result.proxies),
+        "selected_fit": result.selected_fit,
+        "fits": {name: fit.model_dump() for name, fit in result.fits.items()},
+        **{
+            name: {k: getattr(getattr(result, name), k) for k in keys}
+            for name in ("chosen", "planned", "uniform")
+        },
+    }

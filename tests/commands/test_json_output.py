@@ -116,3 +116,23 @@ def test_report_prints_its_figures_as_one_document(tmp_path, capfd):
     assert info["mixture"]["plan"]["budget"] == sum(t.tokens for t in SOURCES.values())
     compared = _one_document(capfd, ["report", str(folder), "--compare", str(folder), "--json"])
     assert Path(compared["comparison"]).is_file()
+
+
+def test_ablate_prints_the_chosen_mixture_as_one_document(tmp_path, capfd, monkeypatch):
+    """The sweep is stood in by a real result (synthetic losses): what is tested is the printing."""
+    import polymix.ablation.sweep as sweep
+    from polymix.ablation.result import load_result
+    from tests.ablation.test_report_mixture import ablation_json
+
+    result = load_result(ablation_json(tmp_path))
+
+    def sweep_that_says_something(manifest, output, settings):
+        print("proxy 1/16 ...")  # progress, which must not reach stdout under --json
+        return result
+
+    monkeypatch.setattr(sweep, "run_ablation", sweep_that_says_something)
+    argv = ["ablate", "--manifest", str(tmp_path / "m.json"), "--output", str(tmp_path), "--json"]
+    info = _one_document(capfd, argv)
+    assert info["chosen"]["weights"] == result.chosen.weights
+    assert info["selected_fit"] == result.selected_fit and info["proxies"] == 16
+    assert set(info["fits"]) == set(result.fits)
