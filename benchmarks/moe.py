@@ -1,6 +1,6 @@
 """Expert-parallel dropless routing against the capacity path: FLOPs and step time.
 
-Both paths train the same model on a data x model x expert mesh of 8 host devices
+The paths train the same model on a data x model x expert mesh of 8 host devices
 (default (2, 2, 2), the `demo` preset): the capacity path dispatches by sharding
 constraints (XLA's all-to-all), the dropless path by explicit exchanges under
 `shard_map` (emulated `ragged_all_to_all` + tiled grouped matmul on CPU,
@@ -21,6 +21,11 @@ plus one tile of padding per expert (68 tiles of 32 rows: 0.29 GFLOP per matmul,
 for three). Everything else in the layer is within 0.01 GFLOP on both paths. So the
 whole excess is the rows of that buffer that no peer filled: `ragged_dot` on GPU and
 TPU skips them, XLA:CPU has no ragged matmul to skip them with.
+
+The third variant bounds that buffer at `--buffer-factor` times a device's own
+assignments (`model.dropless_buffer_factor`; 1.25 = the capacity factor: 1,280 rows plus
+a tile of padding per expert), so its FLOPs are the capacity path's within the padding;
+what does not fit is dropped and counted (the `dropped` column).
 """
 
 from __future__ import annotations
