@@ -83,6 +83,20 @@ class ModelConfig(FrozenConfig):
     # sees the same input and picks the same experts. 1.0 as MaxText's token embedder.
     embed_init_std: float = 1.0
     remat: bool = False  # recompute each layer unit in the backward pass (memory for FLOPs)
+    # Auxiliary-loss-free balancing (DeepSeek-V3): a per-expert bias added to the router
+    # logits for the top-k choice only, moved after every step by
+    # `rate * sign(mean load - load)` (`model.balance`); 0 keeps it at zero. In logit
+    # units; 0.001 is DeepSeek-V3's for most of its run (the demo preset's is measured in
+    # benchmarks/routing.py).
+    router_bias_rate: float = 0.001
+    # The router reads the normed hidden state minus a running mean of it, which moves
+    # this share of the way to each step's batch mean (`model.balance`); 0 keeps it zero.
+    router_center_rate: float = 1.0
+    # Expert-parallel dropless receive buffer, in multiples of a device's own assignments
+    # (tokens x top_k); 0 sizes it for the worst case (every peer sends it everything), so
+    # nothing is ever dropped. A bounded buffer (MaxText's `ragged_buffer_factor`) drops
+    # what does not fit, counted in `dropped_fraction` (`model.moe_dropless`).
+    dropless_buffer_factor: float = 0.0
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
@@ -94,6 +108,10 @@ class ModelConfig(FrozenConfig):
             raise ValueError(f"top_k={self.top_k} must be in 1..n_experts={self.n_experts}")
         if self.dense_every and self.n_layers % self.dense_every:
             raise ValueError(f"n_layers={self.n_layers} not a multiple of dense_every")
+        if self.dropless_buffer_factor < 0:
+            raise ValueError(f"dropless_buffer_factor={self.dropless_buffer_factor} must be >= 0")
+        if self.router_bias_rate < 0 or not 0 <= self.router_center_rate <= 1:
+            raise ValueError("router_bias_rate must be >= 0 and router_center_rate in [0, 1]")
         if self.rope_scaling <= 0 or self.logits_chunk < 0 or self.attention_block <= 0:
             raise ValueError("rope_scaling and attention_block must be positive, logits_chunk >= 0")
         return self
@@ -170,6 +188,13 @@ PRESETS: dict[str, ModelConfig] = {
         dense_every=0,
         max_seq_len=256,
         attention_block=128,
+        # Routing over a few dozen steps at a peak learning rate of 3e-3: a router that
+        # moves at a tenth of the other weights' speed, a balancing bias that corrects a
+        # starved expert within ~30 steps, a balance loss that acts within a few
+        # (benchmarks/routing.py measures each against the defaults).
+        router_logit_scale=0.1,
+        router_bias_rate=0.003,
+        aux_loss_coef=0.1,
         patch_size=16,
         max_patch_grid=32,
         n_mels=128,

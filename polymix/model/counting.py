@@ -7,12 +7,24 @@ from typing import Any
 
 import jax
 
+from polymix.model.balance import ROUTING_STATE
 from polymix.model.config import ModelConfig
 from polymix.model.transformer import abstract_params
 
 
 def _size(tree: Any) -> int:
     return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(tree))
+
+
+def without_routing_state(tree: Any) -> Any:
+    """The parameters less the per-layer routing state (`model.balance`): vectors that
+    take no gradient and no FLOPs, so they are not counted as the model's size."""
+    units = tuple(
+        {**u, "moe": {k: v for k, v in u["moe"].items() if k not in ROUTING_STATE}}
+        if "moe" in u else u
+        for u in tree["units"]
+    )  # fmt: skip
+    return {**tree, "units": units}
 
 
 def param_counts(cfg: ModelConfig) -> dict[str, int]:
@@ -22,7 +34,7 @@ def param_counts(cfg: ModelConfig) -> dict[str, int]:
     routed to, and without the media embedders (a text token never uses them).
     The token embedding table counts in both (it is stored; a lookup costs no FLOPs).
     """
-    tree = abstract_params(cfg)
+    tree = without_routing_state(abstract_params(cfg))
     experts = 0
     for kind, unit in zip(cfg.layer_kinds, tree["units"], strict=True):
         if kind == "moe":

@@ -35,6 +35,11 @@ def moe_info(cfg: ModelConfig) -> dict[str, ParamInfo]:
         "router": ParamInfo(
             (d, e), ("embed", "router_experts"), std=cfg.router_init_std / cfg.router_logit_scale
         ),
+        # Routing state, not weights: no gradient reaches them (`route`); `model.balance`
+        # moves them after each step. They sit with the weights because evaluation routes
+        # with them too, and so they are checkpointed and restored with the weights.
+        "router_bias": ParamInfo((e,), ("router_experts",), init="zeros"),
+        "router_center": ParamInfo((d,), ("norm",), init="zeros"),
         "w_gate": ParamInfo((e, d, f), ("experts", "embed", "expert_mlp"), std=cfg.init_std),
         "w_up": ParamInfo((e, d, f), ("experts", "embed", "expert_mlp"), std=cfg.init_std),
         "w_down": ParamInfo((e, f, d), ("experts", "expert_mlp", "embed"), std=std_out),
@@ -64,16 +69,28 @@ def _top_k(logits: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
 
 
 def route(
-    x: jax.Array, router: jax.Array, top_k: int, logit_scale: float = 1.0
+    x: jax.Array,
+    router: jax.Array,
+    top_k: int,
+    logit_scale: float = 1.0,
+    bias: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Router in float32: bf16 logits flip near-tied top-k choices between replicas.
+
+    `bias` [E] (DeepSeek-V3's balancing bias) shifts which experts are chosen but not
+    how much each contributes: the combine weights, probabilities and losses use the
+    unbiased logits, and no gradient flows into it.
 
     Returns (experts [..., k], combine weights [..., k], probabilities [..., E], logits).
     """
     logits = jnp.einsum("...d,de->...e", x.astype(jnp.float32), router.astype(jnp.float32))
     logits = logits * logit_scale
     probs = jax.nn.softmax(logits, axis=-1)
-    top_logits, experts = _top_k(logits, top_k)
+    choice = logits
+    if bias is not None:
+        choice = logits + jax.lax.stop_gradient(bias.astype(jnp.float32))
+    _, experts = _top_k(choice, top_k)
+    top_logits = jnp.take_along_axis(logits, experts, axis=-1)
     if top_k == 1:
         # A softmax over one logit is 1.0 whatever the router does; the probability of the
         # chosen expert among all of them is what carries the task gradient (Switch).
@@ -81,6 +98,20 @@ def route(
     else:
         weights = jax.nn.softmax(top_logits, axis=-1)
     return experts, weights, probs, logits
+
+
+def router_input(params: dict[str, Any], x: jax.Array) -> jax.Array:
+    """The normed hidden state minus the layer's running mean of it (`model.balance`).
+
+    Every token's hidden state carries a shared component (what the model adds to all
+    positions alike); it grows from the peak learning rate on until it dominates, and a
+    router that sees it routes every token the same way. The centre is state from
+    earlier steps, so a token's route never depends on other tokens of its batch.
+    """
+    center = params.get("router_center")
+    if center is None:
+        return x
+    return x.astype(jnp.float32) - jax.lax.stop_gradient(center.astype(jnp.float32))
 
 
 def load_balance_loss(
@@ -198,19 +229,21 @@ def moe(
     """
     with jax.named_scope("router"):
         experts, weights, probs, logits = route(
-            x, params["router"], cfg.top_k, cfg.router_logit_scale
-        )
+            router_input(params, x), params["router"], cfg.top_k, cfg.router_logit_scale,
+            params.get("router_bias"),
+        )  # fmt: skip
         aux, load = load_balance_loss(experts, probs, mask, cfg.aux_loss_coef)
         stats = {"aux_loss": aux, "z_loss": router_z_loss(logits, mask, cfg.z_loss_coef)}
         stats["expert_load"] = load
+        stats["router_input_mean"] = _masked_mean(x.astype(jnp.float32), mask, (0, 1))
     if cfg.dropless:
         from polymix.model.attention import platform_of
         from polymix.model.moe_dropless import dropless_moe
 
-        out = dropless_moe(
-            params, x, experts, weights, mask, cfg.ragged_collectives, rules, platform_of(rules)
-        )
-        stats["dropped_fraction"] = jnp.zeros((), jnp.float32)
+        out, stats["dropped_fraction"] = dropless_moe(
+            params, x, experts, weights, mask, cfg.ragged_collectives, rules,
+            platform_of(rules), cfg.dropless_buffer_factor,
+        )  # fmt: skip
         return out, stats
     b, n, d = x.shape
     xg, c = _capacity_groups(x, rules)

@@ -151,6 +151,7 @@ def loss_fn(
         metrics["z_loss"] = stats["z_loss"].mean()
         metrics["expert_load"] = stats["expert_load"]
         metrics["dropped_fraction"] = stats["dropped_fraction"]
+        metrics["router_input_mean"] = stats["router_input_mean"]
         total = total + metrics["aux_loss"] + metrics["z_loss"]
     metrics["loss"] = total
     return total, metrics

@@ -19,6 +19,7 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from polymix.model.balance import update_routing_state
 from polymix.model.batch import FIELDS
 from polymix.model.config import ModelConfig
 from polymix.model.sharding import ShardingRules
@@ -159,7 +160,7 @@ def loss_and_grads(
         "ce_loss": (per["ce_loss"] * per["loss_tokens"]).sum() / total,
         "loss_tokens": per["loss_tokens"].sum(),
     }
-    for name in ("aux_loss", "z_loss", "expert_load", "dropped_fraction"):
+    for name in ("aux_loss", "z_loss", "expert_load", "dropped_fraction", "router_input_mean"):
         if name in per:
             aux[name] = jnp.mean(per[name], axis=0)
     loss = aux["ce_loss"] + aux.get("aux_loss", 0.0) + aux.get("z_loss", 0.0)
@@ -191,7 +192,11 @@ def make_step(
         grad_norm = optax.global_norm(grads)
         ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         updates, new_opt = optimizer.update(grads, state["opt_state"], params)
-        new_params = optax.apply_updates(params, updates)
+        # The routing state (balancing bias, router input centre) is moved from this
+        # step's routing, not by the optimizer (`model.balance`).
+        new_params = update_routing_state(
+            optax.apply_updates(params, updates), params, aux, model_cfg
+        )
 
         def pick(new: Any, old: Any) -> Any:
             return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)

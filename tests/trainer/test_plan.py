@@ -24,6 +24,8 @@ from polymix.trainer.plan_memory import PlanMesh, memory, sharded_param_elements
 ROOT = Path(__file__).resolve().parents[2]
 TINY = get_config("tiny")
 TOTAL, EXPERTS, NORMS = 121_792, 49_152, 320  # tiny by hand (tests/model/test_model_config.py)
+# tiny's one MoE layer's routing state (bias [4], router centre [64]): held, whole, like norms
+ROUTING = 4 + 64
 
 
 def test_one_configuration_within_15_percent_of_xla() -> None:
@@ -56,11 +58,11 @@ def test_every_calibration_configuration_within_15_percent_of_xla() -> None:
 
 
 def test_param_elements_per_chip_follow_the_sharding_table() -> None:
-    assert sharded_param_elements(TINY, PlanMesh(1, 1, 1, 1)) == TOTAL
+    assert sharded_param_elements(TINY, PlanMesh(1, 1, 1, 1)) == TOTAL + ROUTING
     # expert axis 2 splits only the experts
-    assert sharded_param_elements(TINY, PlanMesh(2, 1, 1, 2)) == TOTAL - EXPERTS / 2
+    assert sharded_param_elements(TINY, PlanMesh(2, 1, 1, 2)) == TOTAL + ROUTING - EXPERTS / 2
     # fsdp 2 splits every matrix's embed dimension (norms have none) and the experts too
-    expected = (TOTAL - NORMS - EXPERTS) / 2 + EXPERTS / 4 + NORMS
+    expected = (TOTAL - NORMS - EXPERTS) / 2 + EXPERTS / 4 + NORMS + ROUTING
     assert sharded_param_elements(TINY, PlanMesh(1, 2, 1, 2)) == expected
 
 
@@ -71,7 +73,7 @@ def test_accumulation_adds_an_accumulator_and_matches_xla() -> None:
 
     assert memory(TINY, PlanMesh(1, 1, 1, 1), 32, 16).grad_accumulator == 0
     two = memory(TINY, PlanMesh(1, 1, 1, 1), 32, 16, microbatches=2)
-    assert two.grad_accumulator == 121_792 * 4
+    assert two.grad_accumulator == (TOTAL + ROUTING) * 4
     case = ("tiny", WIDE_TINY, (1, 1, 1), 16, 64, 2)
     ratio = plan_bytes(*case) / xla_bytes(*case)
     assert 0.85 < ratio < 1.15, ratio
