@@ -71,7 +71,9 @@ def main() -> None:
     kinds = elements(args.docs)
     text_bytes = sum(len(e.text.encode()) for e in kinds["Example as read"]) / args.docs
     print(f"{args.docs} real documents, {text_bytes:.0f} B of text each on average")
-    print(f"{'element':<22}{'pickle µs':>10}{'ours µs':>9}{'ratio':>7}{'pickle B':>10}{'ours B':>8}")
+    print(
+        f"{'element':<22}{'pickle µs':>10}{'ours µs':>9}{'ratio':>7}{'pickle B':>10}{'ours B':>8}"
+    )
     for kind, values in kinds.items():
         for name, impl in sides.items():
             assert impl.decode(impl.encode(values[0])) == values[0], (kind, name)
@@ -80,8 +82,10 @@ def main() -> None:
             for name in list(sides)[:: 1 if r % 2 == 0 else -1]:
                 cpu[name] += _cpu(sides[name], values)
         per = {name: cpu[name] / (args.rounds * len(values)) * 1e6 for name in sides}
-        size = {name: sum(len(impl.encode(v)) for v in values) / len(values) - text_bytes
-                for name, impl in sides.items()}
+        size = {
+            name: sum(len(impl.encode(v)) for v in values) / len(values) - text_bytes
+            for name, impl in sides.items()
+        }
         print(
             f"{kind:<22}{per['pickle']:>10.2f}{per['polymix']:>9.2f}"
             f"{per['pickle'] / per['polymix']:>6.2f}x"

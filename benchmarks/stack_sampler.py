@@ -25,14 +25,14 @@ import threading
 import time
 from pathlib import Path
 
-_SITE = '''
+_SITE = """
 import os
 if os.environ.get("POLYMIX_SAMPLE_DIR"):
     import sys
     sys.path.insert(0, {bench!r})
     import stack_sampler
     stack_sampler.start(os.environ["POLYMIX_SAMPLE_DIR"])
-'''
+"""
 _TICK = os.sysconf("SC_CLK_TCK")
 
 

@@ -64,7 +64,15 @@ def write_corpus(work: Path, docs: int | None) -> tuple[Path, int]:
     model.parent.mkdir()
     model.write_bytes(model_proto([d["text"] for d in corpus(None)], 8000))
     config = {
-        "sources": [{"name": "real", "modality": "text", "paths": ["docs/*.jsonl"], "format": "jsonl", "id_field": "id"}],
+        "sources": [
+            {
+                "name": "real",
+                "modality": "text",
+                "paths": ["docs/*.jsonl"],
+                "format": "jsonl",
+                "id_field": "id",
+            }
+        ],
         "tokenizer": {"model": "tokenizer/spm.model", "vocab_size": 8000},
         "near_dedup": {"bands": BANDS, "rows": ROWS},
         "eval": {"fraction": 0.0},

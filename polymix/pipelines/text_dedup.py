@@ -63,9 +63,7 @@ class TextDuplicates(beam.PTransform):
             examples
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.near.batch_size)
             | "Sign"
-            >> beam.ParDo(_Sign(self.exact, self.near)).with_outputs(
-                _SKETCHES, _ITEMS, main="keys"
-            )
+            >> beam.ParDo(_Sign(self.exact, self.near)).with_outputs(_SKETCHES, _ITEMS, main="keys")
         )
         decisions = []
         if self.exact.enabled:

@@ -31,7 +31,12 @@ HOSTILE_ATTRIBUTES = {
 
 def _hostile() -> Example:
     return Example(
-        "src \u00e9", "id/\ud83d\ude00", "text", "t\udcffxt\0", {"k": ["\ud800"]}, HOSTILE_ATTRIBUTES,
+        "src \u00e9",
+        "id/\ud83d\ude00",
+        "text",
+        "t\udcffxt\0",
+        {"k": ["\ud800"]},
+        HOSTILE_ATTRIBUTES,
         b"\0\xff",
     )
 
