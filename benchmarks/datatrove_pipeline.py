@@ -71,32 +71,16 @@ class SentencePieceTokens(PipelineStep):
 
 
 def filters(output: str) -> list:
-    from datatrove.pipeline.filters import (
-        C4QualityFilter,
-        FineWebQualityFilter,
-        GopherQualityFilter,
-        GopherRepetitionFilter,
-        LanguageFilter,
-    )
+    """The chain of `benchmarks/filters.py`, each filter writing what it drops."""
     from datatrove.pipeline.formatters import PIIFormatter
     from datatrove.pipeline.writers import JsonlWriter
-    from datatrove.utils.lid import FT176LID
 
-    from polymix.transforms.filters.fasttext_models import lid_model_path
+    from benchmarks.filters import datatrove_chain
 
-    FT176LID.MODEL_URL = lid_model_path()  # the same model, read locally instead of downloaded
-
-    def rejected(name: str):
-        return JsonlWriter(f"{output}/rejected/{name}")
-
-    return [
-        LanguageFilter(languages=["en"], language_threshold=0.65, exclusion_writer=rejected("lid")),
-        GopherRepetitionFilter(exclusion_writer=rejected("gopher_repetition")),
-        GopherQualityFilter(exclusion_writer=rejected("gopher_quality")),
-        C4QualityFilter(exclusion_writer=rejected("c4")),
-        FineWebQualityFilter(exclusion_writer=rejected("fineweb")),
-        PIIFormatter(),
-    ]
+    chain = [(name, block) for name, block in datatrove_chain() if name != "pii"]
+    for name, block in chain:
+        block.exclusion_writer = JsonlWriter(f"{output}/rejected/{name}")
+    return [block for _, block in chain] + [PIIFormatter()]
 
 
 def main() -> None:

@@ -145,8 +145,12 @@ def _stage_child(n_docs: int) -> dict[str, float]:
 
     counters: dict[str, int] = {}
 
+    cpu: dict[bool, float] = {}
+
     def run(dedup: bool) -> float:
         start = time.perf_counter()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_start = usage.ru_utime + usage.ru_stime
         pipeline = beam.Pipeline()
         if True:
             # Generated inside the pipeline: `Create` of the corpus would time pickling.
@@ -178,6 +182,8 @@ def _stage_child(n_docs: int) -> dict[str, float]:
                 beam.metrics.MetricsFilter().with_namespace("near_dedup")
             )
             counters.update({c.key.metric.name: c.committed for c in query["counters"]})
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu[dedup] = usage.ru_utime + usage.ru_stime - cpu_start
         return time.perf_counter() - start
 
     MinHasher().signatures(["warm up the compiled kernels"])
@@ -190,6 +196,7 @@ def _stage_child(n_docs: int) -> dict[str, float]:
         "seconds": total,
         "generate_seconds": generating,
         "docs_per_s": n_docs / (total - generating),
+        "docs_per_cpu_s": n_docs / (cpu[True] - cpu[False]),
         "rss_before_mib": before / 1024,
         "peak_rss_mib": peak / 1024,
         "stage_mib": (peak - before) / 1024,
@@ -221,7 +228,8 @@ def bench_stage(sizes: list[int]) -> None:
     for row in rows:
         print(
             f"  {row['docs']:7d} docs  {row['seconds']:6.1f} s (generating alone "
-            f"{row['generate_seconds']:4.1f} s)  {row['docs_per_s']:6.0f} docs/s  "
+            f"{row['generate_seconds']:4.1f} s)  {row['docs_per_s']:6.0f} docs/s, "
+            f"{row['docs_per_cpu_s']:6.0f} docs/CPU-s  "
             f"peak RSS {row['peak_rss_mib']:6.0f} MiB (before {row['rss_before_mib']:5.0f}, "
             f"stage +{row['stage_mib']:5.0f} MiB = {row['stage_mib'] * 1024 / row['docs']:.1f} KiB/doc)"
         )

@@ -68,13 +68,13 @@ def _thread_ticks(native_id: int) -> int:
 def start(folder: str, interval: float = 0.01) -> None:
     """Sample this process into `folder/<pid>.json` until it exits."""
     counts: collections.Counter[str] = collections.Counter()
-    me = threading.get_ident()
     out = Path(folder) / f"{os.getpid()}.json"
     argv = " ".join(sys.argv)[:200]
 
     seen: dict[int, int] = {}
 
     def loop() -> None:
+        me = threading.get_ident()  # the sampler's own thread
         last = time.monotonic()
         while True:
             time.sleep(interval)
