@@ -5,9 +5,10 @@ this samples from inside: `enable(folder)` puts a `sitecustomize` on `PYTHONPATH
 starts a daemon thread in every Python process started afterwards (the run, its
 DirectRunner workers). Every 10 ms the thread reads each other Python thread's CPU
 time (/proc/self/task/<tid>/stat) and stack, and adds the CPU that thread spent since
-the last look to one key: the innermost frame in polymix's own code
-(`polymix.pipelines.text_dedup._Sign.process`, libraries it calls included), or, with
-none on the stack, `beam` or `other` by the leaf's package. Sleeping threads spend no
+the last look to one key, found from the leaf up: the first frame in polymix's own
+code (`polymix.pipelines.text_dedup._Sign.process`, with the libraries it calls), or
+`beam` when a Beam frame comes first (the runner, its coders, its metrics, even when
+polymix code called it), or `other` (threads outside both). Sleeping threads spend no
 CPU, so they add nothing. The counts and the process's own CPU total are rewritten as
 `<pid>.json` every second, so a worker that is killed still leaves them.
 
@@ -47,14 +48,16 @@ def enable(folder: Path, env: dict[str, str]) -> dict[str, str]:
 
 
 def _key(frame) -> str:
-    leaf = frame
+    """From the leaf up, the first frame that is polymix's or Beam's decides."""
     while frame is not None:
         path = frame.f_code.co_filename
+        if "apache_beam" in path:
+            return "beam"
         if "/polymix/" in path and "/site-packages/" not in path:
             module = path.split("/polymix/", 1)[1].removesuffix(".py").replace("/", ".")
             return f"polymix.{module}.{frame.f_code.co_qualname}"
         frame = frame.f_back
-    return "beam" if "apache_beam" in leaf.f_code.co_filename else "other"
+    return "other"
 
 
 def _thread_ticks(native_id: int) -> int:

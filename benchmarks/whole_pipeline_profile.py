@@ -29,14 +29,14 @@ def _stages(process: dict) -> collections.Counter[str]:
     return stages
 
 
-def one_worker(config: Path, work: Path, tree: Path, label: str) -> tuple[dict, float]:
+def one_worker(config: Path, work: Path, tree: Path, label: str) -> tuple[dict, dict]:
     folder = work / f"profile-{label}"
     env = stack_sampler.enable(folder, dict(os.environ))
     result = run_polymix(config, work / f"out-profile-{label}", 1, tree, env)
     total: collections.Counter[str] = collections.Counter()
     for process in stack_sampler.summary(folder):
         total.update(_stages(process))
-    return dict(total), result["cpu"]
+    return dict(total), result
 
 
 def two_workers(config: Path, work: Path) -> None:
@@ -45,7 +45,7 @@ def two_workers(config: Path, work: Path) -> None:
     result = run_polymix(config, work / "out-profile-2w", 2, env=env)
     print(f"\n2 DirectRunner workers: {result['wall']:.1f} s wall, {result['cpu']:.1f} CPU-s")
     for process in stack_sampler.summary(folder):
-        role = "worker" if "sdk_worker_main" in process["argv"] else "runner"
+        role = "runner" if "--output" in process["argv"] else "worker"
         top = _stages(process).most_common(4)
         parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in top)
         print(f"  {role:<7} pid {process['pid']}: {process['cpu']:6.1f} CPU-s; {parts}")
@@ -64,6 +64,8 @@ def profile(config: Path, work: Path, docs: int, before: Path | None) -> None:
     for name in names:
         row = [runs[label][0].get(name, 0.0) * 1000 / docs for label in labels]
         print(f"{name:<48}" + "".join(f"{ms:>10.2f}" for ms in row))
-    totals = [runs[label][1] * 1000 / docs for label in labels]
+    totals = [runs[label][1]["cpu"] * 1000 / docs for label in labels]
     print(f"{'total (CPU-s of the run)':<48}" + "".join(f"{ms:>10.2f}" for ms in totals))
+    walls = ", ".join(f"{label} {runs[label][1]['wall']:.1f} s" for label in labels)
+    print(f"1 worker, wall: {walls}")
     two_workers(config, work)
