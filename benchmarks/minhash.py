@@ -145,8 +145,12 @@ def _stage_child(n_docs: int) -> dict[str, float]:
 
     counters: dict[str, int] = {}
 
+    cpu: dict[bool, float] = {}
+
     def run(dedup: bool) -> float:
         start = time.perf_counter()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_start = usage.ru_utime + usage.ru_stime
         pipeline = beam.Pipeline()
         if True:
             # Generated inside the pipeline: `Create` of the corpus would time pickling.
@@ -178,6 +182,8 @@ def _stage_child(n_docs: int) -> dict[str, float]:
                 beam.metrics.MetricsFilter().with_namespace("near_dedup")
             )
             counters.update({c.key.metric.name: c.committed for c in query["counters"]})
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu[dedup] = usage.ru_utime + usage.ru_stime - cpu_start
         return time.perf_counter() - start
 
     MinHasher().signatures(["warm up the compiled kernels"])
@@ -190,6 +196,7 @@ def _stage_child(n_docs: int) -> dict[str, float]:
         "seconds": total,
         "generate_seconds": generating,
         "docs_per_s": n_docs / (total - generating),
+        "docs_per_cpu_s": n_docs / (cpu[True] - cpu[False]),
         "rss_before_mib": before / 1024,
         "peak_rss_mib": peak / 1024,
         "stage_mib": (peak - before) / 1024,
@@ -221,7 +228,8 @@ def bench_stage(sizes: list[int]) -> None:
     for row in rows:
         print(
             f"  {row['docs']:7d} docs  {row['seconds']:6.1f} s (generating alone "
-            f"{row['generate_seconds']:4.1f} s)  {row['docs_per_s']:6.0f} docs/s  "
+            f"{row['generate_seconds']:4.1f} s)  {row['docs_per_s']:6.0f} docs/s, "
+            f"{row['docs_per_cpu_s']:6.0f} docs/CPU-s  "
             f"peak RSS {row['peak_rss_mib']:6.0f} MiB (before {row['rss_before_mib']:5.0f}, "
             f"stage +{row['stage_mib']:5.0f} MiB = {row['stage_mib'] * 1024 / row['docs']:.1f} KiB/doc)"
         )
@@ -240,8 +248,8 @@ def bench_stage(sizes: list[int]) -> None:
 _MEASURED: dict[str, dict[str, float]] = {}
 # (label substring, stage name): the first match names a shuffle's stage
 _STAGES = [
-    ("Exact/Groups/KeptCopy", "exact: kept id per hash (combine)"),
-    ("Exact/Groups/NameKept", "exact: members meet it (meet)"),
+    ("Exact/KeptCopy", "exact: kept id per hash (combine)"),
+    ("Exact/NameKept", "exact: members meet it (meet)"),
     ("Buckets/Summary", "near: LSH buckets (combine)"),
     ("Buckets/Star", "near: big-bucket stars (meet)"),
     ("Verify/HubSalts", "near: verify, hub salts (combine)"),
@@ -258,19 +266,29 @@ def _stage_of(label: str) -> str:
     return next((name for part, name in _STAGES if part in label), label)
 
 
-def _record_input(element, label: str, grouped: bool):
-    from apache_beam.coders import FastPrimitivesCoder
+def _beam_coder():
+    """The coder Beam gives an untyped PCollection once polymix's element coders are in."""
+    from typing import Any
 
+    import apache_beam as beam
+
+    import polymix.pipelines  # noqa: F401  (registers the element coders)
+
+    return beam.coders.registry.get_coder(Any)
+
+
+def _record_input(element, label: str, grouped: bool):
+    coder = _beam_coder()
     stats = _MEASURED.setdefault(label, {"elements": 0, "bytes": 0, "largest": 0, "largest_b": 0})
     if grouped:
         _key, values = element
         values = list(values)
-        size = sum(len(FastPrimitivesCoder().encode(v)) for v in values)
+        size = sum(len(coder.encode(v)) for v in values)
         stats["largest"] = max(stats["largest"], len(values))
         stats["largest_b"] = max(stats["largest_b"], size)
         return element[0], values
     stats["elements"] += 1
-    stats["bytes"] += len(FastPrimitivesCoder().encode(element))
+    stats["bytes"] += len(coder.encode(element))
     return element
 
 
@@ -363,8 +381,6 @@ def _dedup_shard(shard: int, n_docs: int) -> list[Example]:
 def dedup_shuffle_bytes(n_docs: int) -> tuple[dict[str, dict[str, float]], float]:
     """Per stage: elements and bytes shuffled per input document, largest group; and the
     mean document (its encoded Example) in bytes."""
-    from apache_beam.coders import FastPrimitivesCoder
-
     from polymix.core.config.near_dedup import NearDedupConfig
     from polymix.core.config.text import ExactDedupConfig
     from polymix.pipelines.text_dedup import TextDuplicates
@@ -376,7 +392,8 @@ def dedup_shuffle_bytes(n_docs: int) -> tuple[dict[str, dict[str, float]], float
 
     stages = _by_stage(_measure(build))
     sample = _dedup_shard(0, min(n_docs, _SHARD_DOCS))
-    document = sum(len(FastPrimitivesCoder().encode(e)) for e in sample) / len(sample)
+    coder = _beam_coder()
+    document = sum(len(coder.encode(e)) for e in sample) / len(sample)
     for stats in stages.values():
         stats["elements"] /= n_docs
         stats["bytes"] /= n_docs

@@ -1,7 +1,7 @@
 """Exact then near dedup of text, decided on ids, with one join of each document.
 
     examples ─► Sign (batched): node, content hash, LSH band keys; shingle sets or
-                signatures (sketches)
+                signatures (sketches); the example keyed by node for the join
     (hash, node, band keys) ─► ExactGroups ─► exact duplicates (node, kept)
                                           └► one survivor per hash, with its band keys
     survivors + sketches ─► NearClusters ─► near duplicates (node, kept, similarity),
@@ -30,13 +30,13 @@ from apache_beam.metrics import Metrics
 from polymix.core.config.near_dedup import NearDedupConfig
 from polymix.core.config.text import ExactDedupConfig
 from polymix.pipelines import exact_dedup, near_dedup
-from polymix.pipelines.dedup_join import DUPLICATES, JoinDecisions
+from polymix.pipelines.dedup_join import DUPLICATES, JoinDecisions, as_decision, as_item
 from polymix.transforms.example import Duplicate, Example
 from polymix.transforms.hashing import content_hash
 from polymix.transforms.lsh import band_keys, node_id, node_key
 from polymix.transforms.minhash import MinHasher
 
-_SKETCHES = "sketches"
+_SKETCHES, _ITEMS = "sketches", "items"
 _EXACT, _NEAR, _SIZE = "exact", "near", "size"
 
 _DOCUMENTS = Metrics.counter(near_dedup.STAGE, "documents")
@@ -63,33 +63,23 @@ class TextDuplicates(beam.PTransform):
             examples
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.near.batch_size)
             | "Sign"
-            >> beam.ParDo(_Sign(self.exact, self.near)).with_outputs(_SKETCHES, main="keys")
+            >> beam.ParDo(_Sign(self.exact, self.near)).with_outputs(_SKETCHES, _ITEMS, main="keys")
         )
         decisions = []
         if self.exact.enabled:
-            exact = signed.keys | "Exact" >> _Exact()
+            exact = signed.keys | "Exact" >> exact_dedup.ExactGroups(order=_source_then_id)
             survivors = exact["survivors"]
             decisions.append(exact["duplicates"] | "ExactDecision" >> beam.MapTuple(_exact))
         else:
-            survivors = signed.keys | "AllSurvive" >> beam.MapTuple(
-                lambda node, _h, bands: (node, bands)
-            )
+            survivors = signed.keys  # already (node, band keys)
         if self.near.enabled:
             near = (survivors, signed[_SKETCHES]) | "Near" >> near_dedup.NearClusters(self.near)
             decisions.append(near["duplicates"] | "NearDecision" >> beam.MapTuple(_near))
             decisions.append(near["sizes"] | "SizeDecision" >> beam.MapTuple(_size))
-        keyed = examples | "KeyByNode" >> beam.Map(lambda e: (node_key(e.source, e.id), e))
-        joined = (keyed, *decisions) | "Join" >> JoinDecisions(_decide, (self.near.enabled,))
-        return {"kept": joined.kept, "duplicates": joined[DUPLICATES]}
-
-
-class _Exact(beam.PTransform):
-    def expand(self, keys: beam.PCollection) -> dict[str, beam.PCollection]:
-        return (
-            keys
-            | "ByHash" >> beam.MapTuple(lambda node, digest, bands: (digest, (node, bands)))
-            | "Groups" >> exact_dedup.ExactGroups(order=_source_then_id)
+        joined = (signed[_ITEMS], *decisions) | "Join" >> JoinDecisions(
+            _decide, (self.near.enabled,), tagged=True
         )
+        return {"kept": joined.kept, "duplicates": joined[DUPLICATES]}
 
 
 def _source_then_id(node: str) -> tuple[str, str]:
@@ -99,16 +89,16 @@ def _source_then_id(node: str) -> tuple[str, str]:
 
 
 def _exact(node: str, kept: str) -> tuple:
-    return node, (_EXACT, kept)
+    return as_decision(node, (_EXACT, kept))
 
 
 def _near(node: str, kept_and_similarity: tuple) -> tuple:
     kept, similarity = kept_and_similarity
-    return node, (_NEAR, kept, similarity)
+    return as_decision(node, (_NEAR, kept, similarity))
 
 
 def _size(node: str, size: int) -> tuple:
-    return node, (_SIZE, size)
+    return as_decision(node, (_SIZE, size))
 
 
 def _decide(example: Example, decisions: list, near_enabled: bool) -> Iterator:
@@ -132,7 +122,10 @@ def _decide(example: Example, decisions: list, near_enabled: bool) -> Iterator:
 
 
 class _Sign(beam.DoFn):
-    """A batch of examples → (node, content hash, band keys) and (node, sketch) each."""
+    """A batch of examples → per example, each in the shape its next stage takes (no Map
+    between): the keys of exact dedup `(hash, (node, band keys))`, or the near-dedup
+    survivor `(node, band keys)` when exact dedup is off; `(node, sketch)`; and the
+    example itself keyed for the final join."""
 
     def __init__(self, exact: ExactDedupConfig, near: NearDedupConfig) -> None:
         self.exact = exact
@@ -158,7 +151,7 @@ class _Sign(beam.DoFn):
             signatures = self.hasher.signatures(texts)
         for i, example in enumerate(batch):
             node = node_key(example.source, example.id)
-            digest = self._digest(example) if self.exact.enabled else None
+            yield beam.pvalue.TaggedOutput(_ITEMS, as_item(node, example))
             bands = None
             if signatures is not None:
                 _DOCUMENTS.inc()
@@ -168,7 +161,10 @@ class _Sign(beam.DoFn):
                     bands = self._bands(example, signatures[i])
                     sketch = self._sketch(signatures[i], hashes, offsets, i)
                     yield beam.pvalue.TaggedOutput(_SKETCHES, (node, sketch))
-            yield node, digest, bands
+            if self.exact.enabled:
+                yield self._digest(example), (node, bands)
+            else:
+                yield node, bands
 
     def _digest(self, example: Example) -> bytes:
         digest = bytes.fromhex(content_hash(example.text or ""))  # 32 bytes, not 64 hex
