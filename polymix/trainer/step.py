@@ -167,24 +167,14 @@ def loss_and_grads(
     return loss, aux, grads
 
 
-def make_step(
+def _train_step(
     model_cfg: ModelConfig,
     rules: ShardingRules,
     optimizer: optax.GradientTransformation,
     lr_fn: optax.Schedule,
-    shardings: State,
-    batch_sharding: dict[str, NamedSharding],
-    *,
-    grad_accum: int = 1,
-    stop_sharding: NamedSharding | None = None,
+    grad_accum: int,
 ) -> StepFn:
-    """The jitted step; the old state is donated, so it must not be used afterwards.
-
-    With `stop_sharding` the step takes a third argument, every process's "stop
-    requested" flag ([devices] ints, `trainer.distributed.stop_flags`), and reports their
-    maximum as `stop`: the all-reduce that makes every host stop at the same step rides
-    along with the step's own collectives instead of adding a round trip.
-    """
+    """The step before jit: the update, kept only when loss and gradient are finite."""
 
     def step(state: State, batch: Batch) -> tuple[State, dict[str, jax.Array]]:
         params = state["params"]
@@ -209,24 +199,59 @@ def make_step(
             "skipped": state["skipped"] + bad,
             "bad_streak": (state["bad_streak"] + 1) * bad,
         }
-        metrics = {
-            "loss": loss,
-            "ce_loss": aux["ce_loss"],
-            "loss_tokens": aux["loss_tokens"],
-            "grad_norm": grad_norm,
-            # The schedule advances with applied updates only (optax's own count).
-            "lr": lr_fn(state["step"] - state["skipped"]),
-            "finite": ok,
-            "skipped": new_state["skipped"],
-            "bad_streak": new_state["bad_streak"],
-        }
-        if "aux_loss" in aux:
-            metrics["aux_loss"] = aux["aux_loss"]
-            metrics["z_loss"] = aux["z_loss"]
-            metrics["dropped_fraction"] = jnp.mean(aux["dropped_fraction"])
-            metrics.update(_load_metrics(aux["expert_load"]))
-        return new_state, metrics
+        # The schedule advances with applied updates only (optax's own count).
+        lr = lr_fn(state["step"] - state["skipped"])
+        return new_state, _step_metrics(loss, aux, grad_norm, ok, lr, new_state)
 
+    return step
+
+
+def _step_metrics(
+    loss: jax.Array,
+    aux: dict[str, jax.Array],
+    grad_norm: jax.Array,
+    ok: jax.Array,
+    lr: jax.Array,
+    new_state: State,
+) -> dict[str, jax.Array]:
+    """What a step reports: losses, the schedule, the skip counters and, for MoE, routing."""
+    metrics = {
+        "loss": loss,
+        "ce_loss": aux["ce_loss"],
+        "loss_tokens": aux["loss_tokens"],
+        "grad_norm": grad_norm,
+        "lr": lr,
+        "finite": ok,
+        "skipped": new_state["skipped"],
+        "bad_streak": new_state["bad_streak"],
+    }
+    if "aux_loss" in aux:
+        metrics["aux_loss"] = aux["aux_loss"]
+        metrics["z_loss"] = aux["z_loss"]
+        metrics["dropped_fraction"] = jnp.mean(aux["dropped_fraction"])
+        metrics.update(_load_metrics(aux["expert_load"]))
+    return metrics
+
+
+def make_step(
+    model_cfg: ModelConfig,
+    rules: ShardingRules,
+    optimizer: optax.GradientTransformation,
+    lr_fn: optax.Schedule,
+    shardings: State,
+    batch_sharding: dict[str, NamedSharding],
+    *,
+    grad_accum: int = 1,
+    stop_sharding: NamedSharding | None = None,
+) -> StepFn:
+    """The jitted step; the old state is donated, so it must not be used afterwards.
+
+    With `stop_sharding` the step takes a third argument, every process's "stop
+    requested" flag ([devices] ints, `trainer.distributed.stop_flags`), and reports their
+    maximum as `stop`: the all-reduce that makes every host stop at the same step rides
+    along with the step's own collectives instead of adding a round trip.
+    """
+    step = _train_step(model_cfg, rules, optimizer, lr_fn, grad_accum)
     replicated = NamedSharding(next(iter(jax.tree.leaves(shardings))).mesh, P())
     if stop_sharding is None:
         return jax.jit(
