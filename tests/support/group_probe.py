@@ -14,15 +14,17 @@ DoFn shares this module with the test.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import apache_beam as beam
-from apache_beam.coders import FastPrimitivesCoder
 
+import polymix.pipelines  # noqa: F401  (registers the element coders Beam then uses)
 from polymix.transforms.example import Example
 
 _REAL_GBK = beam.GroupByKey
 _REAL_COGBK = beam.CoGroupByKey
-_CODER = FastPrimitivesCoder()
+# The coder an untyped collection gets: polymix's element coders, pickle for the rest.
+_CODER = beam.coders.registry.get_coder(Any)
 
 
 @dataclass
