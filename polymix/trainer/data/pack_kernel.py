@@ -62,6 +62,63 @@ def first_fit(sizes: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 @numba.njit(cache=True)
+def _place_records(
+    seq, lengths, rows, starts, tokens, modality, segment_ids, positions, patch_coords,
+    frame_coords,
+):  # fmt: skip
+    """Each record's positions into its row: kind, segment, position, token or media coords."""
+    in_row = np.zeros(tokens.shape[0], dtype=np.int32)
+    source = 0
+    for j in range(len(lengths)):
+        r = rows[j]
+        in_row[r] += 1
+        segment = in_row[r]
+        for i in range(lengths[j]):
+            p = starts[j] + i
+            kind = seq[source + i, 1]
+            modality[r, p] = kind
+            segment_ids[r, p] = segment
+            positions[r, p] = i
+            if kind == TEXT:
+                tokens[r, p] = seq[source + i, 0]
+            elif kind == IMAGE:
+                patch_coords[r, p, 0] = seq[source + i, 2]
+                patch_coords[r, p, 1] = seq[source + i, 3]
+            elif kind == AUDIO:
+                frame_coords[r, p] = seq[source + i, 2]
+        source += lengths[j]
+
+
+@numba.njit(cache=True)
+def _number_media_and_targets(
+    tokens, modality, segment_ids, markers, targets, loss_mask, patch_index, frame_index
+):
+    """Per row: running patch and frame numbers, next-token targets and the loss mask."""
+    n_rows, seq_len = tokens.shape
+    for r in range(n_rows):
+        patch, frame = 0, 0
+        for p in range(seq_len):
+            kind = modality[r, p]
+            if kind == IMAGE:
+                patch_index[r, p] = patch
+                patch += 1
+            elif kind == AUDIO:
+                frame_index[r, p] = frame
+                frame += 1
+            if p + 1 < seq_len and kind != PAD:
+                nxt = p + 1
+                if modality[r, nxt] == TEXT and segment_ids[r, nxt] == segment_ids[r, p]:
+                    target = tokens[r, nxt]
+                    targets[r, p] = target
+                    if kind == TEXT:
+                        is_marker = False
+                        for m in markers:
+                            if target == m:
+                                is_marker = True
+                        loss_mask[r, p] = not is_marker
+
+
+@numba.njit(cache=True)
 def fill_fields(
     seq: np.ndarray,
     lengths: np.ndarray,
@@ -90,47 +147,13 @@ def fill_fields(
     patch_coords = np.zeros((n_rows, seq_len, 2), dtype=np.int32)
     frame_index = np.zeros(shape, dtype=np.int32)
     frame_coords = np.zeros(shape, dtype=np.int32)
-    in_row = np.zeros(n_rows, dtype=np.int32)
-    source = 0
-    for j in range(len(lengths)):
-        r = rows[j]
-        in_row[r] += 1
-        segment = in_row[r]
-        for i in range(lengths[j]):
-            p = starts[j] + i
-            kind = seq[source + i, 1]
-            modality[r, p] = kind
-            segment_ids[r, p] = segment
-            positions[r, p] = i
-            if kind == TEXT:
-                tokens[r, p] = seq[source + i, 0]
-            elif kind == IMAGE:
-                patch_coords[r, p, 0] = seq[source + i, 2]
-                patch_coords[r, p, 1] = seq[source + i, 3]
-            elif kind == AUDIO:
-                frame_coords[r, p] = seq[source + i, 2]
-        source += lengths[j]
-    for r in range(n_rows):
-        patch, frame = 0, 0
-        for p in range(seq_len):
-            kind = modality[r, p]
-            if kind == IMAGE:
-                patch_index[r, p] = patch
-                patch += 1
-            elif kind == AUDIO:
-                frame_index[r, p] = frame
-                frame += 1
-            if p + 1 < seq_len and kind != PAD:
-                nxt = p + 1
-                if modality[r, nxt] == TEXT and segment_ids[r, nxt] == segment_ids[r, p]:
-                    target = tokens[r, nxt]
-                    targets[r, p] = target
-                    if kind == TEXT:
-                        is_marker = False
-                        for m in markers:
-                            if target == m:
-                                is_marker = True
-                        loss_mask[r, p] = not is_marker
+    _place_records(
+        seq, lengths, rows, starts, tokens, modality, segment_ids, positions, patch_coords,
+        frame_coords,
+    )  # fmt: skip
+    _number_media_and_targets(
+        tokens, modality, segment_ids, markers, targets, loss_mask, patch_index, frame_index
+    )
     return (
         tokens,
         targets,
