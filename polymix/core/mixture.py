@@ -212,6 +212,31 @@ def check_mixture_config(config: MixtureConfig, modalities: Mapping[str, str]) -
             raise MixtureError(f"mixture.modality_weights has no entry for modality {missing}")
 
 
+def _source_plans(
+    supply: Mapping[str, Supply],
+    targets: Mapping[str, float],
+    caps: Mapping[str, float],
+    planned: Mapping[str, float],
+    capped: set[str],
+    budget: float,
+) -> dict[str, SourcePlan]:
+    """Each source's row of the plan, in positions and as a share of the budget."""
+    return {
+        name: SourcePlan(
+            modality=s.modality,
+            available=s.total,
+            positions=dict(sorted(s.positions.items())),
+            target_weight=targets[name],
+            planned_weight=planned.get(name, 0.0) / budget,
+            planned_positions=planned.get(name, 0.0),
+            epochs=planned.get(name, 0.0) / s.total if s.total else 0.0,
+            max_epochs=caps[name],
+            capped=name in capped,
+        )
+        for name, s in supply.items()
+    }
+
+
 def plan_mixture(supply: Mapping[str, Supply], config: MixtureConfig) -> MixturePlan:
     """Planned weights and epochs per source; raises `MixtureError` when the budget is infeasible."""
     if not supply:
@@ -251,20 +276,7 @@ def plan_mixture(supply: Mapping[str, Supply], config: MixtureConfig) -> Mixture
     for name in sorted(sources_capped):
         if supply[name].total == 0:
             warnings.append(f"source {name} kept no positions; its target weight is redistributed")
-    sources = {
-        name: SourcePlan(
-            modality=s.modality,
-            available=s.total,
-            positions=dict(sorted(s.positions.items())),
-            target_weight=targets[name],
-            planned_weight=planned.get(name, 0.0) / budget,
-            planned_positions=planned.get(name, 0.0),
-            epochs=planned.get(name, 0.0) / s.total if s.total else 0.0,
-            max_epochs=caps[name],
-            capped=name in sources_capped,
-        )
-        for name, s in supply.items()
-    }
+    sources = _source_plans(supply, targets, caps, planned, sources_capped, budget)
     modalities = {
         group: GroupPlan(
             available=sum(s.total for n, s in supply.items() if group_of[n] == group),
