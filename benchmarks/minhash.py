@@ -141,7 +141,7 @@ def _stage_child(n_docs: int) -> dict[str, float]:
     import apache_beam as beam
 
     from polymix.core.config.near_dedup import NearDedupConfig
-    from polymix.pipelines.near_dedup import NearDuplicates
+    from polymix.pipelines.dedup_alone import NearDuplicates
 
     counters: dict[str, int] = {}
 

@@ -112,7 +112,7 @@ def polymix_core(texts: list[str], config: NearDedupConfig) -> Pairs:
 def polymix_beam(texts: list[str], config: NearDedupConfig) -> Pairs:
     import apache_beam as beam
 
-    from polymix.pipelines.near_dedup import NearDuplicates
+    from polymix.pipelines.dedup_alone import NearDuplicates
     from polymix.transforms.example import Example
 
     examples = [

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from benchmarks import stack_sampler
-from benchmarks.whole_pipeline import run_polymix
+from benchmarks.measured_process import ROOT, run_polymix
 
 
 def _stages(process: dict) -> collections.Counter[str]:
@@ -52,8 +52,6 @@ def two_workers(config: Path, work: Path) -> None:
 
 
 def profile(config: Path, work: Path, docs: int, before: Path | None) -> None:
-    from benchmarks.whole_pipeline import ROOT
-
     runs = {"after": one_worker(config, work, ROOT, "after")}
     if before is not None:
         runs["before"] = one_worker(config, work, before, "before")

@@ -164,3 +164,56 @@ def test_the_checker_sees_function_level_and_relative_imports():
     path = PACKAGE / "commands" / "demo.py"
     found = list(imported_names("polymix.commands.demo", path, tree))
     assert found == [(2, "polymix.cli", "main"), (3, "grain._src.x", "")]
+
+
+def module_arrows() -> dict[str, set[str]]:
+    """Module -> the polymix modules it imports (a package's `__init__` counts as a module)."""
+    known = {module for module, _, _ in modules()}
+    graph: dict[str, set[str]] = {module: set() for module in known}
+    for module, path, tree in modules():
+        for _, base, name in imported_names(module, path, tree):
+            target = f"{base}.{name}" if f"{base}.{name}" in known else base
+            if target in known and target != module:
+                graph[module].add(target)
+    return graph
+
+
+def cycles_of(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while not component or component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_cycle_between_modules():
+    """A package face (`__init__`) re-exporting its modules is the one allowed loop-back:
+    its modules must not import it."""
+    cycles = cycles_of(module_arrows())
+    assert not cycles, "import cycles between modules:\n" + "\n".join(map(str, cycles))
+
+
+def test_the_cycle_finder_finds_a_loop_of_three():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles_of(graph) == [["a", "b", "c"]]

@@ -25,7 +25,6 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from polymix.core.config.text import ExactDedupConfig
 from polymix.pipelines.salted_join import Meet, WithSalts, hub_copies, member_copy
 
 STAGE = "exact_dedup"
@@ -93,20 +92,3 @@ def _name_kept(_key, kept: str, node: str, _payload, counters: str) -> Iterator[
     if node != kept:
         Metrics.counter(counters, "duplicates").inc()
         yield node, kept
-
-
-class ExactDuplicates(beam.PTransform):
-    """PCollection[Example] → {"kept": PCollection[Example], "duplicates": PCollection[Duplicate]}.
-
-    Text exact dedup alone; `TextDuplicates` runs it with near dedup in one join.
-    """
-
-    def __init__(self, config: ExactDedupConfig):
-        super().__init__()
-        self.config = config
-
-    def expand(self, examples: beam.PCollection) -> Any:
-        from polymix.core.config.near_dedup import NearDedupConfig
-        from polymix.pipelines.text_dedup import TextDuplicates
-
-        return examples | "Text" >> TextDuplicates(self.config, NearDedupConfig(enabled=False))

@@ -43,7 +43,7 @@ from polymix.pipelines.cluster_floor import ClusterFloor
 from polymix.pipelines.connected_components import ConnectedComponents
 from polymix.pipelines.lsh_buckets import BucketPairs
 from polymix.pipelines.salted_join import Meet, WithSalts, hub_copies, member_copy
-from polymix.transforms.minhash import estimated_jaccard, exact_jaccard, manifest_scheme
+from polymix.transforms.minhash import estimated_jaccard, exact_jaccard
 
 STAGE = "near_dedup"
 CLUSTER_SIZE_ATTRIBUTE = "minhash_cluster_size"
@@ -186,27 +186,3 @@ def _compare(smaller: str, own: bytes, larger: str, sketch: bytes, similarity, t
         yield smaller, larger, score
     else:
         _FALSE_POSITIVE_EDGES.inc()
-
-
-class NearDuplicates(beam.PTransform):
-    """`PCollection[Example]` in; `{"kept": Example, "duplicates": Duplicate}` out.
-
-    Near dedup alone (`TextDuplicates` runs it after exact dedup in one join). Each
-    input comes out once. A cluster keeps its smallest id (ties on id broken by source);
-    kept documents carry `minhash_cluster_size` (1 when unique). Documents with no words
-    are kept and never compared. Node keys (id, source) must be unique.
-    """
-
-    def __init__(self, config: NearDedupConfig) -> None:
-        super().__init__()
-        self.config = config
-
-    def scheme(self) -> dict[str, object]:
-        """The manifest's `minhash` entry for this stage."""
-        return manifest_scheme(self.config)
-
-    def expand(self, examples: beam.PCollection):
-        from polymix.core.config.text import ExactDedupConfig
-        from polymix.pipelines.text_dedup import TextDuplicates
-
-        return examples | "Text" >> TextDuplicates(ExactDedupConfig(enabled=False), self.config)

@@ -21,7 +21,7 @@ from itertools import islice
 from typing import Any
 
 from polymix.core.manifest import Manifest, SourceTotals, join
-from polymix.core.manifest.schema import ManifestError, SideFileInfo, SideKind
+from polymix.core.manifest.entries import ManifestError, SideFileInfo, SideKind
 from polymix.core.manifest.storage import open_binary
 from polymix.transforms.unicode_safety import escape_unencodable
 

@@ -24,7 +24,7 @@ def _page(spec: tuple[str, str, str]) -> Example:
 
 
 def _run(examples: list[Example], config: ExactDedupConfig) -> tuple[list, list]:
-    from polymix.pipelines.exact_dedup import ExactDuplicates
+    from polymix.pipelines.dedup_alone import ExactDuplicates
 
     with beam.Pipeline() as pipeline:
         if all(e.text.startswith(_PAGE) for e in examples):

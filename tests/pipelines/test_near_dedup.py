@@ -22,7 +22,8 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from polymix.core.config.near_dedup import NearDedupConfig
-from polymix.pipelines.near_dedup import CLUSTER_SIZE_ATTRIBUTE, STAGE, NearDuplicates
+from polymix.pipelines.dedup_alone import NearDuplicates
+from polymix.pipelines.near_dedup import CLUSTER_SIZE_ATTRIBUTE, STAGE
 from polymix.transforms.example import Duplicate, Example
 from polymix.transforms.lsh import collision_probability
 from polymix.transforms.minhash import MinHasher, manifest_scheme

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from polymix.core.manifest import Manifest, SourceTotals
-from polymix.core.manifest.index import write_manifest
-from polymix.core.manifest.schema import SideFileInfo
+from polymix.core.manifest.entries import SideFileInfo
+from polymix.core.manifest.write import write_manifest
 from polymix.report import render_report
 from polymix.report.examples import run_samples
 from polymix.transforms.example import Duplicate, Example, Rejection

@@ -34,15 +34,22 @@ reader (loader, verify, report) opens files through it. Readers refuse any other
 schema version.
 """
 
+from polymix.core.manifest.entries import (
+    IndexFileInfo,
+    ManifestError,
+    ManifestRefused,
+    ShardInfo,
+    SideFileInfo,
+    one_line,
+)
 from polymix.core.manifest.files import shard_problem, unreadable_shard, verify_shard
 from polymix.core.manifest.index import (
     INDEX_FOLDER,
     encode_entry,
     index_file_name,
     read_index_file,
-    write_manifest,
 )
-from polymix.core.manifest.load import load_manifest, one_line, parse_manifest
+from polymix.core.manifest.load import load_manifest, parse_manifest
 from polymix.core.manifest.paths import (
     MANIFEST_NAME,
     check_relative,
@@ -50,17 +57,7 @@ from polymix.core.manifest.paths import (
     join,
     manifest_location,
 )
-from polymix.core.manifest.schema import (
-    SCHEMA_VERSION,
-    IndexFileInfo,
-    Manifest,
-    ManifestError,
-    ManifestRefused,
-    ShardInfo,
-    SideFileInfo,
-    SourceTotals,
-    TokenizerInfo,
-)
+from polymix.core.manifest.schema import SCHEMA_VERSION, Manifest, SourceTotals, TokenizerInfo
 from polymix.core.manifest.storage import read_bytes, sha256_file
 from polymix.core.manifest.verify import (
     find_problems,
@@ -68,6 +65,7 @@ from polymix.core.manifest.verify import (
     problems_line,
     verify_manifest,
 )
+from polymix.core.manifest.write import write_manifest
 
 __all__ = [
     "INDEX_FOLDER",

@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from polymix.core.manifest.entries import ManifestError, SideFileInfo
 from polymix.core.manifest.paths import is_remote, join
-from polymix.core.manifest.schema import ManifestError, SideFileInfo, TokenizerInfo
+from polymix.core.manifest.schema import TokenizerInfo
 from polymix.core.manifest.storage import chunks, size
 
 

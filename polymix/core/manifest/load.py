@@ -7,19 +7,10 @@ import os
 
 from pydantic import ValidationError
 
+from polymix.core.manifest.entries import ManifestError, ManifestRefused, one_line
 from polymix.core.manifest.paths import join, manifest_location
-from polymix.core.manifest.schema import SCHEMA_VERSION, Manifest, ManifestError, ManifestRefused
+from polymix.core.manifest.schema import SCHEMA_VERSION, Manifest
 from polymix.core.manifest.storage import read_bytes
-
-
-def one_line(exc: ValidationError) -> str:
-    """pydantic's several-line report as one line: field location and message per error."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "value"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts)
 
 
 def parse_manifest(text: str, *, origin: str = "manifest", folder: str | None = None) -> Manifest:

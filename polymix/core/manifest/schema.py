@@ -1,89 +1,29 @@
-"""What the top level and the index hold, field by field (the schema of the contract)."""
+"""The top level of the manifest, field by field (the index's entries: `entries.py`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
-from polymix.core.errors import UserFacingError
+from polymix.core.manifest.entries import (
+    Count,
+    IndexFileInfo,
+    ManifestError,
+    Sha256,
+    ShardInfo,
+    SideFileInfo,
+    SideKind,
+    _Strict,
+)
+from polymix.core.manifest.index import read_index_file
 from polymix.core.manifest.paths import RelativePath
 
 # 2: shards and side files moved from the top level into a checksummed index.
 # 3: `data` names the folder the run's files are in (a run's slot), relative to the manifest.
 SCHEMA_VERSION = 3
-IndexKind = Literal["shards", "eval", "rejected", "duplicates"]
-Split = Literal["train", "eval"]
-SideKind = Literal["rejected", "duplicates"]
-Count = Annotated[int, Field(ge=0)]
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-
-
-class ManifestError(UserFacingError, ValueError):
-    """A manifest or a file it names that the reader must refuse; the message names the culprit."""
-
-
-class ManifestRefused(ManifestError):
-    """An entry no pipeline writes (a path leaving the run, a field out of range): never used."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ShardInfo(_Strict):
-    """One index line of kind `shards`."""
-
-    path: RelativePath
-    source: str
-    modality: str
-    records: Count
-    tokens: int = Field(ge=0, description="sequence positions the records occupy")
-    bytes: Count
-    sha256: Sha256
-    positions: dict[str, int] = Field(
-        default_factory=dict, description="`tokens` split by kind: text, image, audio"
-    )
-    split: Split = Field(
-        "train", description="eval: held-out records, listed apart so training never reads them"
-    )
-
-    @property
-    def kind(self) -> IndexKind:
-        """The index this entry belongs in: held-out shards have their own."""
-        return "eval" if self.split == "eval" else "shards"
-
-
-class SideFileInfo(_Strict):
-    """One index line of kind `rejected` or `duplicates`: a part under that folder."""
-
-    path: RelativePath
-    kind: SideKind
-    source: str
-    stage: str
-    reason: str = Field("", description="rejection reason; empty for duplicates")
-    lines: int = Field(ge=0, description="examples in the file, one JSON line each")
-    bytes: Count
-    sha256: Sha256
-
-    @property
-    def folder(self) -> str:
-        """`rejected/<source>/<stage>/<reason>` or `duplicates/<source>/<stage>`."""
-        parts = [self.kind, self.source, self.stage] + ([self.reason] if self.reason else [])
-        return "/".join(parts)
-
-
-class IndexFileInfo(_Strict):
-    """One index file, as the top level lists it: where, what, how many, which bytes."""
-
-    path: RelativePath
-    kind: IndexKind
-    source: str
-    entries: Count
-    bytes: Count
-    sha256: Sha256
 
 
 class TokenizerInfo(_Strict):
@@ -191,23 +131,17 @@ class Manifest(_Strict):
 
     def shards(self, source: str | None = None) -> Iterator[ShardInfo]:
         """Stream the shard entries (of one source), one index file in memory at a time."""
-        from polymix.core.manifest.index import read_index_file
-
         for info in self.index_files("shards", source):
             yield from read_index_file(self.root, info)  # type: ignore[misc]
 
     def eval_shards(self, source: str | None = None) -> Iterator[ShardInfo]:
         """The held-out shards (of one source): never part of `shards`, so never trained on."""
-        from polymix.core.manifest.index import read_index_file
-
         for info in self.index_files("eval", source):
             yield from read_index_file(self.root, info)  # type: ignore[misc]
 
     def side_files(
         self, source: str | None = None, kind: SideKind | None = None
     ) -> Iterator[SideFileInfo]:
-        from polymix.core.manifest.index import read_index_file
-
         for info in self.index:
             if (
                 info.kind not in ("shards", "eval")

@@ -23,16 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 
+from polymix.core.manifest.entries import ManifestError, ManifestRefused, ShardInfo
 from polymix.core.manifest.files import shard_problem, side_file_check, tokenizer_problem
 from polymix.core.manifest.index import read_index_file
 from polymix.core.manifest.load import load_manifest
-from polymix.core.manifest.schema import (
-    Manifest,
-    ManifestError,
-    ManifestRefused,
-    ShardInfo,
-    SourceTotals,
-)
+from polymix.core.manifest.schema import Manifest, SourceTotals
 
 
 @dataclass

@@ -12,10 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from polymix.transforms.media.errors import MediaRejected
-
-DECODE = "decode"
-FILTER = "media_filter"
+from polymix.transforms.media.clipping import check_clipping
+from polymix.transforms.media.errors import DECODE, FILTER, MediaRejected
 
 
 def decode_audio(data: bytes, config: Any) -> np.ndarray:
@@ -87,14 +85,6 @@ def _pyav_decode(data: bytes, config: Any) -> tuple[np.ndarray, int]:
         # ffmpeg resamples while decoding, so its output is already at the target rate
         signal, _ = decode_audio_stream(container, stream, config, clip_check=True)
         return signal, config.sample_rate
-
-
-def check_clipping(signal: np.ndarray, config: Any) -> None:
-    clipped = float(np.mean(np.abs(signal) >= config.clip_level)) if signal.size else 0.0
-    if clipped > config.max_clipped_fraction:
-        raise MediaRejected(
-            "clipped", f"{clipped:.3f} of samples >= {config.clip_level}", stage=FILTER
-        )
 
 
 def resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from polymix.transforms.media.errors import MediaRejected, WorkBudget
+from polymix.transforms.media.clipping import check_clipping
+from polymix.transforms.media.errors import FILTER, MediaRejected, WorkBudget
 
 
 def open_container(data: bytes) -> Any:
@@ -39,8 +40,6 @@ class AudioCollector:
         self.start: float | None = None
 
     def add(self, frame: Any) -> None:
-        from polymix.transforms.media.audio import check_clipping
-
         if self.start is None and frame.time is not None:
             self.start = float(frame.time)
         if self.clip_check:
@@ -49,9 +48,7 @@ class AudioCollector:
                 check_clipping(raw.reshape(-1), self.config)
         self._take(self.resampler.resample(frame))
         if self.total > self.limit:
-            raise MediaRejected(
-                "too_long", f"more than {self.config.max_seconds}s", stage="media_filter"
-            )
+            raise MediaRejected("too_long", f"more than {self.config.max_seconds}s", stage=FILTER)
 
     def _take(self, frames: list[Any]) -> None:
         for out in frames:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+# The two stages a media input can be refused by (its rejected/<stage>/ folder).
+DECODE = "decode"
+FILTER = "media_filter"
+
 
 class MediaRejected(Exception):
     """An input refused by a decoder or filter: the stage that refused it and a short,
     machine-readable reason (the rejected/<stage>/<reason>/ folder), plus a detail."""
 
-    def __init__(self, reason: str, detail: str = "", *, stage: str = "decode") -> None:
+    def __init__(self, reason: str, detail: str = "", *, stage: str = DECODE) -> None:
         super().__init__(f"{stage}/{reason}: {detail}" if detail else f"{stage}/{reason}")
         self.reason = reason
         self.detail = detail
@@ -32,4 +36,4 @@ class WorkBudget:
     def spend(self, units: int = 1) -> None:
         self.used += units
         if self.used > self.limit:
-            raise MediaRejected(self.reason, f"more than {self.limit} {self.unit}", stage="decode")
+            raise MediaRejected(self.reason, f"more than {self.limit} {self.unit}", stage=DECODE)

@@ -16,11 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from polymix.transforms.media.errors import MediaRejected
+from polymix.transforms.media.errors import DECODE, FILTER, MediaRejected
 from polymix.transforms.media.pixels import to_rgb8
 
-DECODE = "decode"
-FILTER = "media_filter"
 TOKENIZE = "media_tokenize"
 # Formats Pillow decodes by itself; others (EPS runs Ghostscript, PSD, ...) stay unopened.
 FORMATS = ("BMP", "GIF", "JPEG", "PNG", "PPM", "TIFF", "WEBP")  # JPEG covers MPO

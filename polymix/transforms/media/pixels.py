@@ -24,9 +24,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from polymix.transforms.media.errors import MediaRejected
+from polymix.transforms.media.errors import DECODE, MediaRejected
 
-DECODE = "decode"
 GREY_16 = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 WITH_ALPHA = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
 DIRECT = frozenset({"1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "HSV"})

@@ -19,7 +19,7 @@ from polymix.core import record_layout as L
 from polymix.transforms.example import Example, TokenizedRecord
 from polymix.transforms.media import records as R
 from polymix.transforms.media.audio import check_audio, decode_audio
-from polymix.transforms.media.errors import MediaRejected
+from polymix.transforms.media.errors import DECODE, MediaRejected
 from polymix.transforms.media.fingerprint import audio_signature
 from polymix.transforms.media.image import (
     check_image,
@@ -30,7 +30,7 @@ from polymix.transforms.media.image import (
 )
 from polymix.transforms.media.mel import MelExtractor
 from polymix.transforms.media.phash import image_hash
-from polymix.transforms.media.video import DECODE, decode_video
+from polymix.transforms.media.video import decode_video
 from polymix.transforms.normalize import normalize_text
 from polymix.transforms.sentencepiece_tokenizer import EOS_ID, TextTokenizer
 

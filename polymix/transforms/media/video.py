@@ -16,11 +16,7 @@ import numpy as np
 from PIL import Image
 
 from polymix.transforms.media.av_audio import AudioCollector, open_container
-from polymix.transforms.media.errors import MediaRejected, WorkBudget
-
-DECODE = "decode"
-FILTER = "media_filter"
-
+from polymix.transforms.media.errors import DECODE, FILTER, MediaRejected, WorkBudget
 
 FrameFn = Callable[[Image.Image], Any]
 
