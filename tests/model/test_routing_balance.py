@@ -11,21 +11,35 @@ and the dropped assignments.
 After the peak learning rate the shared component of the hidden states grows again
 and the routers collapse (busiest 3.0x on average over steps 10-60, 27% dropped).
 What keeps them apart (`.venv/bin/python benchmarks/routing.py`, steps 10-60, busiest
-x E max / mean, dropped max / mean):
+x E max / mean, dropped max / mean, cross-entropy of the last 5 steps / the demo's):
 
-    none (old demo)              3.78 3.00  0.429 0.273
-    aux_loss_coef 0.1            3.78 2.18  0.486 0.166
-    bias 0.003                   4.00 3.01  0.390 0.253
-    centre                       2.57 1.79  0.183 0.107
-    centre + bias                2.52 1.60  0.164 0.075
-    centre + bias + scale 0.1    2.25 1.58  0.198 0.079
-    demo preset (all + aux 0.1)  2.10 1.53  0.164 0.075
+    none (old demo)              3.78 3.00  0.429 0.273  loss 0.991
+    aux_loss_coef 0.1            3.78 2.18  0.486 0.166  loss 1.002
+    bias 0.003                   4.00 3.01  0.390 0.253  loss 0.989
+    centre                       2.57 1.79  0.183 0.107  loss 1.002
+    centre + bias                2.52 1.60  0.164 0.075  loss 1.000
+    centre + bias + scale 0.1    2.25 1.58  0.198 0.079  loss 0.998
+    demo preset (all + aux 0.1)  2.10 1.53  0.164 0.075  loss 1.000
+    demo, bias 0.01              3.22 1.73  0.243 0.089  loss 0.999
+    demo, bias 0.03              3.31 1.90  0.295 0.113  loss 1.004
+    demo, aux 0.3                2.27 1.54  0.184 0.070  loss 1.000
+    demo, scale 0.03             2.20 1.54  0.172 0.073  loss 1.001
+    demo, capacity 1.5           2.20 1.53  0.111 0.034  loss 0.999
+    demo, capacity 1.75          2.16 1.56  0.075 0.019  loss 1.002
 
 A bias alone cannot split tokens whose router inputs are nearly the same vector; the
 centre (the router reads the hidden state minus its running mean) is what makes them
 differ again, and the bias, a slower router and a larger balance loss then trim the
-peaks. The peaks are not gone: a few steps after the peak learning rate (steps 8-15)
-one expert still takes 2.1x its share in the worst layer.
+peaks. The peaks are not gone: one expert still takes 2.1-2.2x its share in the worst
+layer on a few steps. They have two sources. At steps 8-11 the component shared by all
+tokens grows faster than the centre (the previous step's mean) follows it, and what is
+left of it pushes every token towards the same experts. Later peaks fall on batches
+whose rows hold long runs of one byte (the `json` module's tables of '-' and ' '):
+those tokens look alike to every router and pile onto the same two experts, which no
+state carried from earlier steps can foresee. A faster bias overshoots: bytes come in
+large classes of identical tokens, so a step of the bias moves a whole class at once.
+A capacity of 1.75 keeps every step's drops under 10% at the same loss, but costs 40%
+more expert slots and leaves the busiest expert where it was.
 """
 
 from __future__ import annotations
@@ -96,9 +110,10 @@ SIXTY_STEPS = TrainConfig(peak_lr=3e-3, warmup_steps=5, steps=60)  # an ablation
 
 def _train(
     cfg: ModelConfig, steps: int, train_cfg: TrainConfig = DEMO_OPTIMIZER, shuffle: bool = True
-) -> list[tuple[float, float]]:
-    """(busiest expert's share x E in the worst layer, dropped fraction) of every step,
-    by default with the demo's optimizer settings (peak 3e-3 after 5 warm-up steps)."""
+) -> list[tuple[float, float, float]]:
+    """(busiest expert's share x E in the worst layer, dropped fraction, cross-entropy) of
+    every step, by default with the demo's optimizer settings (peak 3e-3 after 5 warm-up
+    steps); the cross-entropy tells a remedy that balances by hurting the fit."""
     optimizer = make_optimizer(train_cfg, decay_mask(param_info(cfg), train_cfg))
     params = init_params(cfg, jax.random.key(0))
     state = optimizer.init(params)
@@ -112,17 +127,17 @@ def _train(
         new_params = jax.tree.map(jnp.add, params, updates)
         params = update_routing_state(new_params, params, metrics, cfg)
         load = jnp.max(metrics["expert_load"]) * cfg.n_experts
-        return params, state, load, jnp.mean(metrics["dropped_fraction"])
+        return params, state, load, jnp.mean(metrics["dropped_fraction"]), metrics["ce_loss"]
 
     history = []
     for batch in _batches(cfg, steps, shuffle):
-        params, state, load, dropped = step(params, state, batch)
-        history.append((float(load), float(dropped)))
+        params, state, load, dropped, ce = step(params, state, batch)
+        history.append((float(load), float(dropped), float(ce)))
     return history
 
 
-def _report(history: list[tuple[float, float]]) -> str:
-    return json.dumps([[round(a, 2), round(b, 3)] for a, b in history])
+def _report(history: list[tuple[float, float, float]]) -> str:
+    return json.dumps([[round(a, 2), round(b, 3)] for a, b, _ in history])
 
 
 def test_demo_like_routers_start_balanced() -> None:
@@ -130,7 +145,7 @@ def test_demo_like_routers_start_balanced() -> None:
     busiest expert averaged 3.2x its share here and 27% of assignments were dropped; with
     std 1.0, 1.7x and 7%."""
     history = _train(_demo_like(), steps=6)
-    busiest, dropped = np.array(history).mean(0)
+    busiest, dropped, _ = np.array(history).mean(0)
     assert busiest <= 2.0 and dropped <= 0.08, _report(history)
 
 
@@ -139,15 +154,16 @@ def test_demo_routers_stay_balanced_on_average_after_ten_steps() -> None:
     """Steps 10-60 of the demo preset: 1.53x and 7.5% measured; without the centre 1.8x
     and 11%, without any routing state or coefficient 3.0x and 27%."""
     late = np.array(_train(_demo_like(), steps=60, train_cfg=SIXTY_STEPS)[10:])
-    busiest, dropped = late.mean(0)
+    busiest, dropped, _ = late.mean(0)
     assert busiest <= 1.7 and dropped <= 0.09, (busiest, dropped)
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="a few steps after the peak learning rate one expert still takes 2.1x its "
-    "share in the worst layer and 16% of assignments are dropped (benchmarks/routing.py)",
+    reason="on a few steps one expert still takes 2.1x its share in the worst layer and "
+    "16% of assignments are dropped; no remedy in benchmarks/routing.py brings the busiest "
+    "expert under 2x on every step",
 )
 def test_demo_like_routers_stay_balanced_after_ten_steps() -> None:
     history = _train(_demo_like(), steps=60, train_cfg=SIXTY_STEPS)
