@@ -55,7 +55,7 @@ class ConnectedComponents(beam.PTransform):
         current = edges | "Rank" >> beam.ParDo(_RankedHalfEdges()).with_outputs(
             _MEMBERS, main=_CONTRIBUTIONS
         )
-        active = (current[_CONTRIBUTIONS], current[_MEMBERS])
+        active = (current[_CONTRIBUTIONS], (current[_MEMBERS],))
         labels = []
         for r in range(self.max_rounds):
             out = active | f"Round{r:02d}" >> _Round(r)
@@ -99,8 +99,10 @@ class _RankedHalfEdges(beam.DoFn):
 class _Round(beam.PTransform):
     """One large-star and one small-star step: two lifted combines and two salted meets
     (four shuffles), each step's per-node work in one ParDo. Takes and gives the active
-    edges as half-edge contributions + meet members; also gives the edges themselves
-    (for the last round's leftovers) and the labels of the stars that finished."""
+    edges as half-edge contributions + meet members (the members as the PCollections that
+    made them: the next large-star meet flattens them with its hubs, one Flatten fewer);
+    the last round's contributions are the leftovers. Also gives the labels of the stars
+    that finished."""
 
     def __init__(self, index: int) -> None:
         super().__init__()
@@ -114,7 +116,7 @@ class _Round(beam.PTransform):
             >> beam.CombinePerKey(WithSalts(Fold(cc.large_star_add, cc.large_star_merge)))
             | "LargeStep" >> beam.ParDo(_large_step).with_outputs(_HUBS, _NOTES, main=_ROOTS)
         )
-        hung = (large[_HUBS], members) | "LargeMeet" >> Meet(
+        hung = (large[_HUBS], *members) | "LargeMeet" >> Meet(
             _large_answer, outputs=(_FINAL, _MEMBERS), distinct=True
         )
         small = (
@@ -130,7 +132,7 @@ class _Round(beam.PTransform):
         )
         return {
             _CONTRIBUTIONS: (small[_CONTRIBUTIONS], rehung.main) | "NextIn" >> beam.Flatten(),
-            _MEMBERS: (small[_MEMBERS], rehung[_MEMBERS]) | "NextMembers" >> beam.Flatten(),
+            _MEMBERS: (small[_MEMBERS], rehung[_MEMBERS]),
             _FINAL: hung[_FINAL],
             _ROOTS: large[_ROOTS],
         }
