@@ -100,3 +100,57 @@ def compare(sides: list[tuple[str, Path, dict]], n_docs: int, repeat: int) -> No
             f"graph: {count[0]} transforms (x{count[0] / base_counts[0]:.2f}), {count[1]} "
             f"leaves, {count[2]} shuffles (x{count[2] / base_counts[2]:.2f})"
         )
+
+
+def _chain_page(i: int, words: list[str]) -> object:
+    """Page `i` of a sliding 300-word window, 30 words a step: neighbours J ~0.82, pages
+    two steps apart ~0.66, so only neighbours are duplicates."""
+    from polymix.transforms.example import Example
+
+    text = " ".join(words[i * 30 : i * 30 + 300])
+    return Example(source="web", id=f"page{i:05d}", modality="text", text=text)
+
+
+def _kept_of_chain(n_pages: int, max_rounds: int) -> int:
+    """Pages NearDuplicates keeps of the chain (DirectRunner runs in this process)."""
+    import apache_beam as beam
+
+    from benchmarks.minhash import generate
+    from polymix.core.config.near_dedup import NearDedupConfig
+    from polymix.pipelines.near_dedup import NearDuplicates
+
+    words = " ".join(e.text for e in generate(n_pages // 4 + 2, seed=8, dup_share=0.0)).split()
+    pages = [_chain_page(i, words) for i in range(n_pages)]
+    pipeline = beam.Pipeline()
+    config = NearDedupConfig(bands=32, rows=4, max_rounds=max_rounds)
+    out = pipeline | beam.Create(pages, reshuffle=False) | NearDuplicates(config)
+    _ = out["kept"] | beam.combiners.Count.Globally() | beam.Map(_note_kept)
+    pipeline.run().wait_until_finish()
+    return _KEPT.pop()
+
+
+_KEPT: list[int] = []
+
+
+def _note_kept(count: int) -> None:
+    _KEPT.append(count)
+
+
+def chain_kept(n_pages: int, rounds: list[int]) -> None:
+    """Pages a near-duplicate chain keeps when the components rounds run out, against the
+    rounds it needs (in memory, `star_cc`), as ratios to the last (most) rounds given."""
+    from polymix.transforms.star_cc import components_by_rounds, rank
+
+    ids = [f"page{i:05d}\x1fweb" for i in range(n_pages)]
+    _, needed, _ = components_by_rounds(
+        [(rank(a), rank(b)) for a, b in zip(ids, ids[1:], strict=False)], 64
+    )
+    kept = {r: _kept_of_chain(n_pages, r) for r in rounds}
+    last = kept[rounds[-1]]
+    print(
+        f"a chain of {n_pages} near-duplicate pages (neighbours J ~0.82), {needed} rounds needed:"
+    )
+    for r in rounds:
+        print(
+            f"  max_rounds {r:2d}: {kept[r]} pages kept (x{kept[r] / last:.3f} of {rounds[-1]} rounds)"
+        )

@@ -8,15 +8,21 @@ no worker more than one accumulator per bundle and ~24,400 streamed edges per ke
 
 A component that has become a star leaves the rounds one round later: its edges are
 output as final labels and never shuffled again. Later rounds see only components still
-changing; once none is, a round shuffles nothing. An LSH-like graph (pairs, small stars,
-short paths, some 60-node clusters) is 80% gone after 3 rounds and done after 7; a chain
-of 10^7 (ids sorted along it or not: ranks are hashes) needs 19, and the default of 24
-covers chains ~30x longer (`benchmarks/scale.py cc`). Should the rounds still run out,
-nothing fails: each unfinished node is labelled with its smallest current neighbour
-below it (or itself), which cuts the unfinished component into stars, each inside that
-component. Dedup stays correct on such a cut (every removal is checked against its kept
-document, `cluster_floor.py`), it only keeps more; the `unfinished_nodes` counter says
-how many nodes it touched and that raising `max_rounds` would remove more.
+changing; once none is, a round shuffles nothing, but it is still in the graph: ~31
+transforms and 4 shuffles a round, a fixed cost on every runner (DirectRunner spends
+~0.3 CPU-s a round building, translating and running them; on Dataflow each is a step).
+So the default is what the graphs near dedup makes need, with room: an LSH-like graph
+(pairs, small stars, short paths, some 60-node clusters) is 80% gone after 3 rounds and
+done after 7; 12 (the default) also finish a chain of ~10^4 (ids sorted along it or not:
+ranks are hashes), a chain of 10^5 needs 15 and one of 10^7 19 (`benchmarks/scale.py
+cc`). Should the rounds run out, nothing fails: each unfinished node is labelled with
+its smallest current neighbour below it (or itself), which cuts the unfinished
+component into stars, each inside that component. Dedup stays correct on such a cut
+(every removal is checked against its kept document, `cluster_floor.py`), it only keeps
+more, and little on the long chains that need the rounds: their far ends are below the
+floor anyway (a 2,000-page chain that needs 10 rounds keeps 872 pages with 6, 863 with
+8 or more). The `unfinished_nodes` counter says how many nodes it touched and that
+raising `max_rounds` would remove more.
 
 Shuffled per active edge and round (node ids ~40 B with their 8-byte rank): 2 half-edges
 into the large-star combine, 1 member into its meet, 1 edge into the small-star combine,
