@@ -3,9 +3,12 @@
     .venv/bin/python benchmarks/minhash.py                  # signatures and stage
     .venv/bin/python benchmarks/minhash.py signatures --docs 2000
     .venv/bin/python benchmarks/minhash.py stage --docs 20000 80000
+    .venv/bin/python benchmarks/minhash.py stage --docs 5000 --repeat 3 --before TREE
+    .venv/bin/python benchmarks/minhash.py stage --docs 5000 --rounds 24:4 12:4
     .venv/bin/python benchmarks/minhash.py dedup --docs 20000
     .venv/bin/python benchmarks/minhash.py hot --members 1000000 --run-members 20000
     .venv/bin/python benchmarks/minhash.py curve
+    .venv/bin/python benchmarks/minhash.py chain --pages 2000 --max-rounds 4 6 8 12 24
 
 `curve`: the LSH S-curve P(candidate | J) of the default config beside the previous
 default (128 permutations, 9 x 13), with the recall at and above the threshold; pure
@@ -16,6 +19,10 @@ arithmetic (`polymix.core.lsh_curve`), no documents.
 in the same run, on one core; checks the values are identical and prints the ratio.
 `stage`: `NearDuplicates` with the default config on a generated corpus (10% of documents
 are edited copies), one subprocess per size so each peak RSS (ru_maxrss) is its own.
+With `--before TREE` or `--rounds`: sides compared in one run, their CPU and graph
+sizes as ratios (`benchmarks/stage_rounds.py`).
+`chain`: pages kept of a chain of near duplicates (each page like its neighbours only)
+with too few connected-components rounds, against enough of them.
 `dedup`: exact + near dedup (`TextDuplicates`, default config) on a corpus with 30%
 duplicates (15% exact copies, 15% edited copies); every user-level GroupByKey and
 CombinePerKey input is encoded with Beam's coder as it enters, giving the elements and
@@ -137,7 +144,7 @@ def _best_interleaved(fns: list, repeat: int) -> list[float]:
     return best
 
 
-def _stage_child(n_docs: int) -> dict[str, float]:
+def _stage_child(n_docs: int, rounds: dict[str, int]) -> dict[str, float]:
     import apache_beam as beam
 
     from polymix.core.config.near_dedup import NearDedupConfig
@@ -164,7 +171,7 @@ def _stage_child(n_docs: int) -> dict[str, float]:
             if not dedup:
                 _ = examples | beam.combiners.Count.Globally() | beam.Map(_check_total, n_docs)
             else:
-                out = examples | NearDuplicates(NearDedupConfig())
+                out = examples | NearDuplicates(NearDedupConfig(**rounds))
                 counts = [
                     out[name] | f"Count{name}" >> beam.combiners.Count.Globally()
                     for name in ("kept", "duplicates")
@@ -566,17 +573,27 @@ def print_curve() -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "_stage_child":
-        print(json.dumps(_stage_child(int(sys.argv[2]))))
+    if len(sys.argv) >= 3 and sys.argv[1] == "_stage_child":
+        rounds = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+        print(json.dumps(_stage_child(int(sys.argv[2]), rounds)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    choices = ["signatures", "stage", "dedup", "hot", "curve", "all"]
+    choices = ["signatures", "stage", "dedup", "hot", "curve", "chain", "all"]
     parser.add_argument("what", nargs="?", choices=choices, default="all")
     parser.add_argument("--docs", type=int, nargs="*", help="signatures: one size; stage: sizes")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--members", type=int, default=10**6)
     parser.add_argument("--run-members", type=int, default=20000)
+    parser.add_argument("--before", type=Path, help="stage: a checkout to compare with")
+    parser.add_argument("--rounds", nargs="*", help="stage: max_rounds:floor_rounds sides")
+    parser.add_argument("--pages", type=int, default=2000, help="chain: its length")
+    parser.add_argument("--max-rounds", type=int, nargs="*", default=[4, 6, 8, 12, 24])
     args = parser.parse_args()
+    if args.what == "stage" and (args.before or args.rounds):
+        from benchmarks.stage_rounds import compare, parse_sides
+
+        compare(parse_sides(args.before, args.rounds), (args.docs or [5000])[0], args.repeat)
+        return
     if args.what in ("signatures", "all"):
         bench_signatures(
             args.docs[0] if args.docs and args.what == "signatures" else 2000, args.repeat
@@ -589,6 +606,10 @@ def main() -> None:
         bench_hot(args.members, args.run_members)
     if args.what == "curve":
         print_curve()
+    if args.what == "chain":
+        from benchmarks.stage_rounds import chain_kept
+
+        chain_kept(args.pages, args.max_rounds)
 
 
 if __name__ == "__main__":

@@ -378,6 +378,24 @@ def bench_cc(chain: int) -> None:
             f"    previous rules ({needed} rounds by id, 20 unrolled): {before} elements per "
             f"edge; now {now / before:.2f}x of that"
         )
+    _chain_rounds()
+
+
+def _chain_rounds() -> None:
+    """Rounds a chain needs by length (three hashed orders each) against the default."""
+    import numpy as np
+
+    from polymix.core.config.near_dedup import NearDedupConfig
+
+    default = NearDedupConfig().max_rounds
+    print(f"  rounds a chain needs, three random rank orders each (default max_rounds {default}):")
+    for n in (10**3, 10**4, 10**5, 10**6):
+        needed = []
+        for seed in range(3):
+            ranked = np.random.default_rng(seed).permutation(n)
+            needed.append(len(cc_simulate(ranked[:-1], ranked[1:], n)[0]))
+        within = "within" if max(needed) <= default else "beyond"
+        print(f"    chain of {n:>9,}: {needed} rounds, {within} the default")
 
 
 # --------------------------------------------------------------------------- phash

@@ -8,15 +8,21 @@ no worker more than one accumulator per bundle and ~24,400 streamed edges per ke
 
 A component that has become a star leaves the rounds one round later: its edges are
 output as final labels and never shuffled again. Later rounds see only components still
-changing; once none is, a round shuffles nothing. An LSH-like graph (pairs, small stars,
-short paths, some 60-node clusters) is 80% gone after 3 rounds and done after 7; a chain
-of 10^7 (ids sorted along it or not: ranks are hashes) needs 19, and the default of 24
-covers chains ~30x longer (`benchmarks/scale.py cc`). Should the rounds still run out,
-nothing fails: each unfinished node is labelled with its smallest current neighbour
-below it (or itself), which cuts the unfinished component into stars, each inside that
-component. Dedup stays correct on such a cut (every removal is checked against its kept
-document, `cluster_floor.py`), it only keeps more; the `unfinished_nodes` counter says
-how many nodes it touched and that raising `max_rounds` would remove more.
+changing; once none is, a round shuffles nothing, but it is still in the graph: ~31
+transforms and 4 shuffles a round, a fixed cost on every runner (DirectRunner spends
+~0.3 CPU-s a round building, translating and running them; on Dataflow each is a step).
+So the default is what the graphs near dedup makes need, with room: an LSH-like graph
+(pairs, small stars, short paths, some 60-node clusters) is 80% gone after 3 rounds and
+done after 7; 12 (the default) also finish a chain of ~10^4 (ids sorted along it or not:
+ranks are hashes), a chain of 10^5 needs 15 and one of 10^7 19 (`benchmarks/scale.py
+cc`). Should the rounds run out, nothing fails: each unfinished node is labelled with
+its smallest current neighbour below it (or itself), which cuts the unfinished
+component into stars, each inside that component. Dedup stays correct on such a cut
+(every removal is checked against its kept document, `cluster_floor.py`), it only keeps
+more, and little on the long chains that need the rounds: their far ends are below the
+floor anyway (a 2,000-page chain that needs 10 rounds keeps 872 pages with 6, 863 with
+8 or more). The `unfinished_nodes` counter says how many nodes it touched and that
+raising `max_rounds` would remove more.
 
 Shuffled per active edge and round (node ids ~40 B with their 8-byte rank): 2 half-edges
 into the large-star combine, 1 member into its meet, 1 edge into the small-star combine,
@@ -55,7 +61,7 @@ class ConnectedComponents(beam.PTransform):
         current = edges | "Rank" >> beam.ParDo(_RankedHalfEdges()).with_outputs(
             _MEMBERS, main=_CONTRIBUTIONS
         )
-        active = (current[_CONTRIBUTIONS], current[_MEMBERS])
+        active = (current[_CONTRIBUTIONS], (current[_MEMBERS],))
         labels = []
         for r in range(self.max_rounds):
             out = active | f"Round{r:02d}" >> _Round(r)
@@ -99,8 +105,10 @@ class _RankedHalfEdges(beam.DoFn):
 class _Round(beam.PTransform):
     """One large-star and one small-star step: two lifted combines and two salted meets
     (four shuffles), each step's per-node work in one ParDo. Takes and gives the active
-    edges as half-edge contributions + meet members; also gives the edges themselves
-    (for the last round's leftovers) and the labels of the stars that finished."""
+    edges as half-edge contributions + meet members (the members as the PCollections that
+    made them: the next large-star meet flattens them with its hubs, one Flatten fewer);
+    the last round's contributions are the leftovers. Also gives the labels of the stars
+    that finished."""
 
     def __init__(self, index: int) -> None:
         super().__init__()
@@ -114,7 +122,7 @@ class _Round(beam.PTransform):
             >> beam.CombinePerKey(WithSalts(Fold(cc.large_star_add, cc.large_star_merge)))
             | "LargeStep" >> beam.ParDo(_large_step).with_outputs(_HUBS, _NOTES, main=_ROOTS)
         )
-        hung = (large[_HUBS], members) | "LargeMeet" >> Meet(
+        hung = (large[_HUBS], *members) | "LargeMeet" >> Meet(
             _large_answer, outputs=(_FINAL, _MEMBERS), distinct=True
         )
         small = (
@@ -130,7 +138,7 @@ class _Round(beam.PTransform):
         )
         return {
             _CONTRIBUTIONS: (small[_CONTRIBUTIONS], rehung.main) | "NextIn" >> beam.Flatten(),
-            _MEMBERS: (small[_MEMBERS], rehung[_MEMBERS]) | "NextMembers" >> beam.Flatten(),
+            _MEMBERS: (small[_MEMBERS], rehung[_MEMBERS]),
             _FINAL: hung[_FINAL],
             _ROOTS: large[_ROOTS],
         }

@@ -195,7 +195,7 @@ class PerceptualDedupConfig(Section):
         8.0, gt=0, description="Length of one audio window (a shorter clip is one window)."
     )
     max_rounds: int = Field(
-        24, ge=1, le=64, description="Connected-components rounds (see near_dedup.max_rounds)."
+        12, ge=1, le=64, description="Connected-components rounds (see near_dedup.max_rounds)."
     )
 
     @model_validator(mode="after")
