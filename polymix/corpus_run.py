@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from polymix.core.config import Config
 from polymix.core.errors import UserFacingError
@@ -245,6 +246,7 @@ class _Staged:
     manifest: Manifest
     report: str  # the staging folder of the report
     table: str
+    notices: list[str]
 
 
 def _execute(prepared: Prepared, beam_args: list[str], slot: str, report: str) -> _Staged:
@@ -259,13 +261,36 @@ def _execute(prepared: Prepared, beam_args: list[str], slot: str, report: str) -
     job = replace(job, facts=replace(job.facts, output=slot))  # type: ignore[type-var]
     pipeline = new_pipeline(pipeline_options(beam_args))
     build_corpus_pipeline(pipeline, job)
-    run_with_progress(pipeline, inputs=job.patterns)
+    result = run_with_progress(pipeline, inputs=job.patterns)
     manifest = finished_manifest(slot)
     if manifest is None:
         raise UserFacingError(f"{slot}/{MANIFEST_NAME}: the pipeline finished without it")
     files, data = render_files(slot, shown_as=prepared.output)
     stage_report(prepared.output, files, report)
-    return _Staged(manifest, report, render_table(data))
+    return _Staged(manifest, report, render_table(data), unconverged_notices(result))
+
+
+def unconverged_notices(result: Any) -> list[str]:
+    """What the run could not finish deciding: clusters still changing after the last round.
+
+    Dedup stays correct when the rounds run out (each unfinished cluster is cut into the
+    stars it reached), it only keeps more than it would have; the counter says how much.
+    """
+    from polymix.progress import counter_totals
+
+    try:
+        totals = counter_totals(result)
+    except Exception:  # noqa: BLE001  (a runner without metrics: nothing to say)
+        return []
+    nodes = totals.get("connected_components.unfinished_nodes", 0)
+    if not nodes:
+        return []
+    return [
+        f"duplicate clusters of {nodes:,} documents were still merging after the last "
+        "connected-components round and were cut into smaller clusters (more documents "
+        "kept than needed); raise near_dedup.max_rounds (media: "
+        "media.perceptual_dedup.max_rounds) to finish them"
+    ]
 
 
 def _after_publishing(output: str, staged: _Staged, previous) -> list[str]:
@@ -316,6 +341,7 @@ def run_corpus(prepared: Prepared, beam_args: list[str], *, break_lock: bool = F
         folder = claim_slot(output, slot)
         staged = _execute(prepared, beam_args, folder, staged_report(output, lease.run_id))
         manifest = publish(output, lease, slot, staged.manifest)
+        notices += staged.notices
     except BaseException as exc:
         if slot is not None:
             _quietly(abandon, output, slot, lease.run_id)

@@ -163,3 +163,19 @@ def test_converged_components_stop_shuffling(monkeypatch, tmp_path: Path):
 def _round_of(label: str) -> int:
     digits = [int(part[-2:]) for part in label.replace("/", " ").split() if part[-2:].isdigit()]
     return digits[0] if digits else -1
+
+
+@pytest.mark.parametrize(("rounds", "warned"), [(2, True), (12, False)])
+def test_a_run_whose_rounds_ran_out_says_so(rounds: int, warned: bool):
+    """The cut keeps dedup correct but keeps more documents: the user is told, with the key."""
+    from polymix.corpus_run import unconverged_notices
+
+    chain = [(f"n{i:03d}", f"n{i + 1:03d}") for i in range(200)]
+    pipeline = beam.Pipeline()
+    _ = pipeline | beam.Create(chain) | ConnectedComponents(rounds)
+    result = pipeline.run()
+    result.wait_until_finish()
+    notices = unconverged_notices(result)
+    assert bool(notices) == warned, notices
+    if warned:
+        assert "near_dedup.max_rounds" in notices[0] and "documents" in notices[0]
