@@ -115,9 +115,9 @@ def ablation_command(
     """The demo's sweep on the run's held-out sets, as a `polymix` command line.
 
     Side by side by default, so the demo exercises the sweep's vmapped path: on 2 CPU
-    cores 8 proxies side by side cost about the CPU of 8 one by one at the same steps
-    (the group's shared set-up is offset by a dearer vmapped step) and learn the same
-    losses; 60 steps would cost 1.6x (`benchmarks/demo_ablation.py`). Public so that
+    cores 8 proxies side by side cost ~1.05x the CPU of 8 one by one at the same steps
+    (the group's shared set-up is offset by a dearer vmapped step) and choose the same
+    weights; 60 steps would cost 1.6x (`benchmarks/demo_ablation.py`). Public so that
     benchmark times the demo's own line.
     """
     sweep = ["ablate", "--manifest", str(run / "manifest.json"), "--output", str(ablation)]
