@@ -189,11 +189,11 @@ def run_side_by_side(
     losses do not depend on when the sweep was killed. Results already written are kept.
     """
     from polymix.ablation.side_by_side import train_group
-    from polymix.trainer.loop import _StopFlag
+    from polymix.trainer.loop import StopFlag
 
     k, total = settings.side_by_side, len(mixtures)
     done = [read_result(proxy_folder(output, i)) for i in range(total)]
-    with _StopFlag().installed() as flag:
+    with StopFlag().installed() as flag:
         for start in range(0, total, k):
             group = range(start, min(start + k, total))
             if all(done[i] is not None for i in group):

@@ -102,9 +102,9 @@ class Group:
         """One step of every proxy on its own next batch; the losses, shape [K]."""
         import jax
 
-        from polymix.trainer.loop import _next_batch
+        from polymix.trainer.loop import next_batch
 
-        batches = [_next_batch(loader) for loader in self.loaders]
+        batches = [next_batch(loader) for loader in self.loaders]
         if self._step is None:
             self._compile(batches[0])
         self.state, metrics = self._step(self.state, _stack_batches(batches))

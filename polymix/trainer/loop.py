@@ -44,14 +44,19 @@ class TrainResult:
     state: Any = None  # the final train state (for tests; device arrays)
 
 
-class _StopFlag:
-    """SIGTERM/SIGINT -> a flag the loop polls; previous handlers come back on exit."""
+class StopFlag:
+    """SIGTERM/SIGINT -> a flag the loop polls; previous handlers come back on exit.
+
+    Public because anything that trains in this process (the training loop, a proxy
+    sweep) must stop at a step boundary on a signal rather than die mid-write; outside
+    the main thread it installs nothing and the flag stays unset.
+    """
 
     def __init__(self) -> None:
         self.signal: str | None = None
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[_StopFlag]:
+    def installed(self) -> Iterator[StopFlag]:
         previous = {}
 
         def handler(signum: int, _frame: Any) -> None:
@@ -69,8 +74,13 @@ class _StopFlag:
                 signal.signal(sig, old)
 
 
-def _next_batch(loader: Any) -> dict[str, np.ndarray]:
-    """The next batch; a record the model's media sizes cannot hold is a user error."""
+def next_batch(loader: Any) -> dict[str, np.ndarray]:
+    """The next batch; a record the model's media sizes cannot hold is a user error.
+
+    Every consumer of a trainer loader (the loop, proxies side by side) reads through
+    this, so a media-size mismatch reads as the same actionable message everywhere
+    instead of a bare layout error from deep in the loader.
+    """
     from polymix.trainer.data import RecordLayoutError
 
     try:
@@ -189,11 +199,11 @@ def run_loop(run: Any, latest: int | None, batch_hook: BatchHook | None) -> Trai
     _announce(run, latest)
     skipped = int(jax.device_get(run.state["skipped"]))
     result = TrainResult(run.start, run.start, skipped, None, latest)
-    stop = _StopFlag()
+    stop = StopFlag()
     step = run.start
     with stop.installed():
         while step < run.cfg.steps:
-            batch = _next_batch(run.loader)
+            batch = next_batch(run.loader)
             if batch_hook is not None:
                 batch = batch_hook(step, batch)
             record = run.step(step + 1, batch, stop.signal is not None)
