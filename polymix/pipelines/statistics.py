@@ -123,8 +123,8 @@ class _RunStatsFn(beam.CombineFn):
                 counts[outcome] = counts.get(outcome, 0) + 1
             elif not isinstance(value, str) and math.isfinite(value):
                 per_source = acc["by_source"].setdefault(source, {})
-                for hist in (acc["histograms"], per_source):
-                    _observe(hist.setdefault(path, _new_histogram()), outcome, value)
+                for histograms in (acc["histograms"], per_source):
+                    _observe(_histogram(histograms, path), outcome, value)
         return acc
 
     def merge_accumulators(self, accumulators: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -135,15 +135,23 @@ class _RunStatsFn(beam.CombineFn):
             _add_nested(out["removals"], acc["removals"])
             _add_nested(out["languages"], acc["languages"])
             for path, hist in acc["histograms"].items():
-                _merge_histogram(out["histograms"].setdefault(path, _new_histogram()), hist)
+                _merge_histogram(_histogram(out["histograms"], path), hist)
             for source, histograms in acc["by_source"].items():
                 into = out["by_source"].setdefault(source, {})
                 for path, hist in histograms.items():
-                    _merge_histogram(into.setdefault(path, _new_histogram()), hist)
+                    _merge_histogram(_histogram(into, path), hist)
         return out
 
     def extract_output(self, acc: dict[str, Any]) -> dict[str, Any]:
         return acc
+
+
+def _histogram(histograms: dict[str, Any], path: str) -> dict[str, Any]:
+    """The histogram of `path`, made only when missing: a new one is 286 counts to build."""
+    hist = histograms.get(path)
+    if hist is None:
+        hist = histograms[path] = _new_histogram()
+    return hist
 
 
 def _observe(hist: dict[str, Any], outcome: str, value: float) -> None:
