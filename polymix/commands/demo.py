@@ -44,8 +44,23 @@ def handle(args: argparse.Namespace) -> int:
         if previous.exists():
             shutil.rmtree(previous)
     root.mkdir(parents=True, exist_ok=True)
+    steps = _main_steps(args, corpus, run, train)
+    if args.proxies > 0:
+        sweep = ablation_command(run, ablation, args.proxies, args.proxy_steps, args.side_by_side)
+        steps += [sweep, ["report", str(run), "--mixture", str(ablation / "ablation.json")]]
+    for step in steps:
+        print(f"\n$ polymix {' '.join(step)}", flush=True)
+        code = polymix(step)
+        if code:
+            return code
+    _print_outputs(run, train, ablation if args.proxies > 0 else None)
+    return 0
+
+
+def _main_steps(args: argparse.Namespace, corpus: Path, run: Path, train: Path) -> list[list[str]]:
+    """The commands before the ablation: corpus, its models, the run, its check, training."""
     config = str(corpus / "polymix.yaml")
-    steps = [
+    return [
         ["sample", "--output", str(corpus), "--scale", str(args.scale)],
         ["tokenizer", "train", config],
         [
@@ -77,23 +92,18 @@ def handle(args: argparse.Namespace) -> int:
             "model.vocab_size=2048",
         ],
     ]
-    if args.proxies > 0:
-        sweep = ablation_command(run, ablation, args.proxies, args.proxy_steps, args.side_by_side)
-        steps += [sweep, ["report", str(run), "--mixture", str(ablation / "ablation.json")]]
-    for step in steps:
-        print(f"\n$ polymix {' '.join(step)}", flush=True)
-        code = polymix(step)
-        if code:
-            return code
+
+
+def _print_outputs(run: Path, train: Path, ablation: Path | None) -> None:
+    """Where to look next: the demo's point is what it wrote."""
     from polymix.core.manifest import load_manifest
 
     print(f"\nmanifest: {run / 'manifest.json'}")
     print(f"shards:   {load_manifest(run).root}/shards/ (the slot the manifest names)")
     print(f"report:   {run / 'report' / 'index.html'}")
     print(f"training: {train / 'metrics.jsonl'} and {train / 'loss.png'}")
-    if args.proxies > 0:
+    if ablation is not None:
         print(f"ablation: {ablation / 'ablation.json'} and {ablation / 'report' / 'index.html'}")
-    return 0
 
 
 # The tiny preset with the demo run's vocabulary and media layout (the trainer refuses a

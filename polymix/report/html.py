@@ -200,20 +200,8 @@ def languages_section(stats: Mapping[str, Any] | None, png: bytes | None) -> str
     return img(png, "languages") + table(["source", "language", "passed", "rejected"], rows)
 
 
-def mixture_section(data: ReportData, pngs: Mapping[str, bytes]) -> str:
-    plan = data.plan
-    if plan is None:
-        return (
-            f"<p class=warn>The mixture could not be planned: {escape(data.plan_error or '')}</p>"
-        )
-    origin = (
-        "the run (manifest)"
-        if data.plan_origin == "manifest"
-        else "this report (from the manifest's totals)"
-    )
-    budget = (
-        "the positions the run kept" if plan["budget_from"] == "kept" else "mixture.budget_tokens"
-    )
+def _plan_rows(plan: Mapping[str, Any]) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """The plan's three tables: per source, per modality group, per position kind."""
     rows = [
         (
             n,
@@ -242,6 +230,24 @@ def mixture_section(data: ReportData, pngs: Mapping[str, bytes]) -> str:
         (k, _fmt(v["available"]), _fmt(v["planned"]))
         for k, v in sorted(plan["position_kinds"].items())
     ]
+    return rows, groups, kinds
+
+
+def mixture_section(data: ReportData, pngs: Mapping[str, bytes]) -> str:
+    plan = data.plan
+    if plan is None:
+        return (
+            f"<p class=warn>The mixture could not be planned: {escape(data.plan_error or '')}</p>"
+        )
+    origin = (
+        "the run (manifest)"
+        if data.plan_origin == "manifest"
+        else "this report (from the manifest's totals)"
+    )
+    budget = (
+        "the positions the run kept" if plan["budget_from"] == "kept" else "mixture.budget_tokens"
+    )
+    rows, groups, kinds = _plan_rows(plan)
     warnings = "".join(f"<p class=warn>{escape(w)}</p>" for w in plan["warnings"])
     return (
         f"<p>Budget {plan['budget']:,} positions ({budget}); planned by {origin}.</p>{warnings}"

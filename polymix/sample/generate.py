@@ -145,7 +145,11 @@ def _web(rng: random.Random, root: Path, expected: Expected, scale: int) -> None
     expected.languages_planted.update(
         r["kind"].split(":")[1] for r in rows if r["kind"].startswith("foreign:")
     )
+    _web_broken_files(root, expected)
 
+
+def _web_broken_files(root: Path, expected: Expected) -> None:
+    """Lines and files every reader meets in real crawls, each with the rejection it must give."""
     bad_lines = [
         b'{"id": "bad-json-1", "text": "unterminated',
         b"this is not json at all",
