@@ -58,6 +58,11 @@ def mixture_text(weights: Mapping[str, float]) -> str:
     return ",".join(f"{name}={w!r}" for name, w in sorted(weights.items()) if w > 0)
 
 
+def shown_mixture(weights: Mapping[str, float]) -> str:
+    """The mixture as a person reads it: four decimals (the trainer gets every digit)."""
+    return ", ".join(f"{name} {w:.4f}" for name, w in sorted(weights.items()) if w > 0)
+
+
 def proxy_overrides(
     settings: AblationSettings, weights: Mapping[str, float], cache: Path
 ) -> list[str]:
@@ -164,7 +169,7 @@ def run_one_by_one(
     for index, weights in enumerate(mixtures):
         done = read_result(proxy_folder(output, index))
         if done is None:
-            say(f"proxy {index + 1}/{len(mixtures)}: {mixture_text(weights)}")
+            say(f"proxy {index + 1}/{len(mixtures)}: {shown_mixture(weights)}")
             overrides = proxy_overrides(settings, weights, output / "xla-cache")
             losses = train_proxy(manifest, overrides, proxy_folder(output, index), sources)
             if losses is None:
