@@ -40,7 +40,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -217,18 +216,9 @@ def _check_total(total: int, n_docs: int) -> None:
 
 
 def bench_stage(sizes: list[int]) -> None:
-    rows = []
-    for n in sizes:
-        proc = subprocess.run(
-            [sys.executable, __file__, "_stage_child", str(n)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode:
-            sys.stderr.write(proc.stderr[-3000:])
-            raise SystemExit(f"stage run with {n} docs failed")
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    from benchmarks.stage_rounds import stage_child_row
+
+    rows = [stage_child_row(Path(__file__).resolve().parents[1], n) for n in sizes]
     print(
         "near-dedup stage on DirectRunner (default config, verify on; docs/s excludes generating):"
     )

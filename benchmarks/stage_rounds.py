@@ -28,7 +28,10 @@ sys.path.insert(0, sys.argv[1])
 import apache_beam as beam
 from apache_beam.portability import common_urns
 from polymix.core.config.near_dedup import NearDedupConfig
-from polymix.pipelines.near_dedup import NearDuplicates
+try:  # where this tree keeps the stage (earlier trees: near_dedup.py)
+    from polymix.pipelines.dedup_alone import NearDuplicates
+except ImportError:
+    from polymix.pipelines.near_dedup import NearDuplicates
 from polymix.transforms.example import Example
 pipeline = beam.Pipeline()
 one = Example(source="web", id="a", modality="text", text="a b c")
@@ -52,7 +55,8 @@ def graph_counts(tree: Path, rounds: dict[str, int]) -> list[int]:
     return json.loads(line[len("COUNTS ") :])
 
 
-def _stage_cpu(tree: Path, n_docs: int, rounds: dict[str, int]) -> tuple[float, dict]:
+def stage_child_row(tree: Path, n_docs: int, rounds: dict[str, int] | None = None) -> dict:
+    """`minhash.py _stage_child` of `tree` in a fresh process: its figures for `n_docs`."""
     args = [sys.executable, str(tree / "benchmarks" / "minhash.py"), "_stage_child", str(n_docs)]
     proc = subprocess.run(
         args + ([json.dumps(rounds)] if rounds else []),
@@ -62,8 +66,12 @@ def _stage_cpu(tree: Path, n_docs: int, rounds: dict[str, int]) -> tuple[float, 
     )
     if proc.returncode:
         sys.stderr.write(proc.stderr[-3000:])
-        raise SystemExit(f"stage run in {tree} failed")
-    row = json.loads(proc.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"stage run of {n_docs} docs in {tree} failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _stage_cpu(tree: Path, n_docs: int, rounds: dict[str, int]) -> tuple[float, dict]:
+    row = stage_child_row(tree, n_docs, rounds)
     return row["docs"] / row["docs_per_cpu_s"], row["counters"]
 
 
