@@ -1,6 +1,7 @@
 """polymix near dedup against DataTrove's MinHash dedup on real text with planted copies.
 
     .venv/bin/python benchmarks/near_dedup_peers.py                 # all, 2 rounds
+    .venv/bin/python benchmarks/near_dedup_peers.py --marginal      # + per document beyond fixed cost
     .venv/bin/python benchmarks/near_dedup_peers.py --docs 2000 --copies 400 --rounds 1
 
 The corpus is the cached Debian documentation of `benchmarks/real_corpus.py` (man pages,
@@ -11,7 +12,9 @@ measured on polymix's shingle sets (5-word shingles of normalized text), spans ~
 
 Each contender deduplicates the whole corpus and gives its accepted pairs:
     polymix core   MinHasher + band_keys buckets + exact Jaccard (transforms/near_pairs.py)
-    polymix Beam   NearDuplicates on DirectRunner in this process (removed -> kept pairs)
+    polymix Beam   NearDuplicates on DirectRunner in this process (removed -> kept pairs),
+                   reading the texts as JSON lines; the same read alone is run as its own
+                   contender and subtracted, so the row is the stage
     DataTrove      MinhashDedupSignature / Buckets / Cluster / Filter, default MinhashConfig
                    (14 x 8 hashes; it accepts every bucket collision, no verification)
     text-dedup     0.4.1's MinHash (fingerprint, cluster, verify on exact 5-gram Jaccard),
@@ -22,7 +25,9 @@ Recall: share of planted copies at J >= 0.8 that end in their original's cluster
 components of the accepted pairs). Precision: share of accepted pairs whose exact J is
 >= 0.8. CPU: `time.process_time` of this process (all its threads), per document.
 Contenders take turns, the order reversed every round; the best CPU of each is printed,
-with its ratio to polymix core and to polymix Beam.
+with its ratio to polymix core and to polymix Beam. `--marginal` runs the Beam stage and
+text-dedup again on every other document and prints CPU per document beyond each one's
+fixed cost (a graph of ~580 transforms costs DirectRunner seconds whatever the input).
 
 text-dedup 0.4.1 needs Python 3.12, so it runs in a venv of its own, built once under
 ~/.cache/polymix/peers/ from a Python 3.12 on PATH or pyenv's (`--no-text-dedup` skips it).
@@ -58,6 +63,11 @@ from polymix.transforms.near_pairs import near_duplicate_pairs  # noqa: E402
 THRESHOLD = 0.8
 EDIT_RATES = (0.003, 0.006, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04)
 Pairs = set[tuple[int, int]]
+BEAM, BEAM_READ = "polymix Beam DirectRunner", "polymix Beam: the read alone"
+_DEFAULT = NearDedupConfig()
+TEXT_DEDUP_OWN = f"text-dedup 0.4.1 {_DEFAULT.num_perm}p own"
+TEXT_DEDUP = f"text-dedup 0.4.1 {_DEFAULT.num_perm}p {'x'.join(map(str, _DEFAULT.lsh_params()))}"
+MARGINAL = (BEAM, BEAM_READ, TEXT_DEDUP)
 
 
 def planted_corpus(n_docs: int | None, copies: int, seed: int = 0) -> tuple[list[str], dict]:
@@ -109,27 +119,49 @@ def polymix_core(texts: list[str], config: NearDedupConfig) -> Pairs:
     return set(near_duplicate_pairs(texts, config))
 
 
-def polymix_beam(texts: list[str], config: NearDedupConfig) -> Pairs:
+def polymix_beam(corpus: Path, config: NearDedupConfig | None) -> Pairs:
+    """`NearDuplicates` over the documents read from `corpus` (JSON lines), as a run reads
+    its inputs; with `config` None, the same read alone (the baseline to subtract).
+
+    Not `beam.Create(examples)`: Create pickles its whole list into the graph and Beam
+    compresses that with bz2 at level 9, ~3 ms a document of CPU no run pays."""
     import apache_beam as beam
 
     from polymix.pipelines.dedup_alone import NearDuplicates
-    from polymix.transforms.example import Example
 
-    examples = [
-        Example(source="docs", id=f"{i:07d}", modality="text", text=t) for i, t in enumerate(texts)
-    ]
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / "pairs.txt"
         with beam.Pipeline() as pipeline:
-            out = pipeline | beam.Create(examples, reshuffle=False) | NearDuplicates(config)
-            _ = (
-                out["duplicates"]
-                | "Pairs" >> beam.Map(lambda d: f"{d.example.id} {d.kept_id}")
-                | beam.combiners.ToList()
-                | beam.Map(lambda lines: target.write_text("\n".join(lines)))
+            examples = (
+                pipeline
+                | beam.io.ReadFromText(str(corpus))
+                | "Example" >> beam.Map(_example_of_line)
             )
-        lines = target.read_text().split("\n") if target.stat().st_size else []
-    return {tuple(sorted(int(x) for x in line.split())) for line in lines}
+            if config is None:
+                lines = examples | beam.combiners.Count.Globally() | beam.Map(lambda _: [])
+            else:
+                lines = (
+                    (examples | NearDuplicates(config))["duplicates"]
+                    | "Removed" >> beam.Map(lambda d: f"{d.example.id} {d.kept_id}")
+                    | beam.combiners.ToList()
+                )
+            _ = lines | beam.Map(lambda found: target.write_text("\n".join(found)))
+        found = target.read_text().split("\n") if target.stat().st_size else []
+    return {tuple(sorted(int(x) for x in line.split())) for line in found}
+
+
+def _example_of_line(line: str):
+    from polymix.transforms.example import Example
+
+    record = json.loads(line)
+    return Example(source="docs", id=f"{record['id']:07d}", modality="text", text=record["text"])
+
+
+def write_corpus(texts: list[str], path: Path) -> Path:
+    """The texts as JSON lines {id, text}: what the Beam stage and text-dedup read."""
+    lines = (json.dumps({"id": i, "text": t}) for i, t in enumerate(texts))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def datatrove(texts: list[str]) -> Pairs:
@@ -174,9 +206,8 @@ def text_dedup(
     """
     driver = Path(__file__).with_name("peers") / "text_dedup_run.py"
     with tempfile.TemporaryDirectory() as scratch:
-        corpus, out = Path(scratch) / "corpus.jsonl", Path(scratch) / "out.json"
-        lines = (json.dumps({"id": i, "text": t}) for i, t in enumerate(texts))
-        corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        corpus = write_corpus(texts, Path(scratch) / "corpus.jsonl")
+        out = Path(scratch) / "out.json"
         command = [str(python), str(driver), str(corpus), str(out)]
         command += ["--num-perm", str(config.num_perm), "--threshold", str(config.threshold)]
         command += ["--ngram", str(config.ngram), "--verify"]
@@ -221,6 +252,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-beam", action="store_true", help="skip the DirectRunner run")
     parser.add_argument("--no-text-dedup", action="store_true", help="skip text-dedup")
+    parser.add_argument(
+        "--marginal",
+        action="store_true",
+        help="also run the Beam stage and text-dedup on every other document: CPU per "
+        "document beyond each one's fixed cost",
+    )
     args = parser.parse_args()
     texts, originals = planted_corpus(args.docs, args.copies)
     truth = Truth(texts)
@@ -230,45 +267,99 @@ def main() -> None:
         f"{sum(j >= THRESHOLD for j in planted)} at J >= {THRESHOLD}), "
         f"{sum(map(len, texts)) / len(texts):.0f} characters each"
     )
+    python = None if args.no_text_dedup else peer_python()
+    if python is None and not args.no_text_dedup:
+        print("text-dedup skipped: no Python 3.12 found (PATH or pyenv)")
+    scratch = tempfile.TemporaryDirectory()
+    contenders = contenders_for(texts, Path(scratch.name), python, not args.no_beam)
+    MinHasher(num_perm=NearDedupConfig().num_perm).signatures(["warm up the compiled kernels"])
+    if not args.no_beam:  # Beam's imports and first graph are no contender's cost
+        polymix_beam(write_corpus(texts[:50], Path(scratch.name) / "warm.jsonl"), NearDedupConfig())
+    best, results = timed_rounds(
+        contenders, args.rounds, lambda p: scores(p, originals, truth, len(texts))
+    )
+    if args.marginal:
+        half = texts[::2]
+        print(f"every other document: {len(half)}")
+        halves = contenders_for(half, Path(scratch.name) / "half", python, not args.no_beam)
+        halves = {name: run for name, run in halves.items() if name in MARGINAL}
+        half_best, _ = timed_rounds(halves, args.rounds, lambda p: (0.0, 0.0, 0))
+        print_marginal(best, half_best, len(texts), len(half))
+    print_table(best, results, len(texts))
+
+
+def contenders_for(
+    texts: list[str], scratch: Path, python: Path | None, with_beam: bool
+) -> dict[str, Callable[[], Pairs | tuple[Pairs, float]]]:
+    """Every contender over `texts`, by name (the Beam ones read `scratch`'s JSON lines)."""
     new, old = NearDedupConfig(), NearDedupConfig(num_perm=128, bands=9, rows=13)
-    contenders: dict[str, Callable[[], Pairs]] = {
-        f"polymix core {new.num_perm}p {'x'.join(map(str, new.lsh_params()))}": (
-            lambda: polymix_core(texts, new)
-        ),
+    bands, rows = new.lsh_params()
+    contenders: dict[str, Callable[[], Pairs | tuple[Pairs, float]]] = {
+        f"polymix core {new.num_perm}p {bands}x{rows}": lambda: polymix_core(texts, new),
         "polymix core 128p 9x13 (old)": lambda: polymix_core(texts, old),
         "datatrove 112p 14x8": lambda: datatrove(texts),
     }
-    if not args.no_beam:
-        contenders["polymix Beam DirectRunner"] = lambda: polymix_beam(texts, new)
-    python = None if args.no_text_dedup else peer_python()
+    if with_beam:
+        scratch.mkdir(parents=True, exist_ok=True)
+        corpus = write_corpus(texts, scratch / "corpus.jsonl")
+        contenders[BEAM] = lambda: polymix_beam(corpus, new)
+        contenders[BEAM_READ] = lambda: polymix_beam(corpus, None)
     if python is not None:
-        bands, rows = new.lsh_params()
-        contenders[f"text-dedup 0.4.1 {new.num_perm}p own"] = lambda: text_dedup(
-            texts, new, python, None
-        )
-        contenders[f"text-dedup 0.4.1 {new.num_perm}p {bands}x{rows}"] = lambda: text_dedup(
-            texts, new, python, (bands, rows)
-        )
-    elif not args.no_text_dedup:
-        print("text-dedup skipped: no Python 3.12 found (PATH or pyenv)")
-    MinHasher(num_perm=new.num_perm).signatures(["warm up the compiled kernels"])
+        contenders[TEXT_DEDUP_OWN] = lambda: text_dedup(texts, new, python, None)
+        contenders[TEXT_DEDUP] = lambda: text_dedup(texts, new, python, (bands, rows))
+    return contenders
+
+
+def timed_rounds(contenders: dict, rounds: int, score: Callable) -> tuple[dict, dict]:
+    """Each contender's best CPU-seconds over `rounds` (order reversed every round), and
+    the scores of its pairs."""
     best: dict[str, float] = {}
     results: dict[str, tuple[float, float, int]] = {}
     names = list(contenders)
-    for round_ in range(args.rounds):
+    for round_ in range(rounds):
         for name in names if round_ % 2 == 0 else names[::-1]:
             pairs, seconds = _timed(contenders[name])
             best[name] = min(best.get(name, float("inf")), seconds)
-            results[name] = scores(pairs, originals, truth, len(texts))
+            results[name] = score(pairs)
             print(f"  round {round_} {name}: {seconds:.1f} CPU-s", flush=True)
-    core = best[names[0]]
-    beam_s = best.get("polymix Beam DirectRunner")
+    return best, results
+
+
+def print_marginal(full: dict, half: dict, n_full: int, n_half: int) -> None:
+    """CPU per document beyond each side's fixed cost: (all - every other) / the documents
+    between; the Beam stage with its read subtracted at both sizes."""
+
+    def stage(best: dict, name: str) -> float:
+        return best[name] - (best[BEAM_READ] if name == BEAM else 0.0)
+
+    extra = n_full - n_half
+    marginal = {
+        name: (stage(full, name) - stage(half, name)) / extra * 1000
+        for name in (BEAM, TEXT_DEDUP)
+        if name in full and name in half
+    }
+    for name, ms in marginal.items():
+        fixed = stage(full, name) - ms * n_full / 1000
+        print(f"marginal {name}: {ms:.3f} CPU-ms/doc (fixed ~{fixed:.1f} CPU-s)")
+    if len(marginal) == 2:
+        print(f"marginal: Beam stage {marginal[TEXT_DEDUP] / marginal[BEAM]:.2f}x text-dedup")
+
+
+def print_table(best: dict[str, float], results: dict, n_docs: int) -> None:
+    """Each contender's best CPU per document and its ratios; the Beam stage's row is the
+    stage alone (its read's best subtracted), the read printed apart."""
+    read = best.pop(BEAM_READ, None)
+    if read is not None:
+        print(f"{BEAM_READ}: {read:.1f} CPU-s, subtracted from {BEAM} ({best[BEAM]:.1f})")
+        best[BEAM] -= read
+    names = list(best)
+    core, beam_s = best[names[0]], best.get(BEAM)
     print(
         f"{'contender':32s} {'CPU-ms/doc':>10s} {'/core':>7s} {'/Beam':>7s} {'recall':>7s}"
         f" {'precision':>9s} {'<0.8 joined':>11s}"
     )
     for name in names:
-        ms = best[name] / len(texts) * 1000
+        ms = best[name] / n_docs * 1000
         recall, precision, below = results[name]
         vs_beam = f"{best[name] / beam_s:7.2f}" if beam_s else f"{'-':>7s}"
         print(

@@ -80,11 +80,7 @@ class NearClusters(beam.PTransform):
         survivors, sketches = inputs
         config = self.config
         similarity = set_similarity if config.verify else signature_similarity
-        candidates = (
-            survivors
-            | "BandMembers" >> beam.FlatMapTuple(_band_members)
-            | "Buckets" >> BucketPairs(_candidate)
-        )
+        candidates = survivors | "Buckets" >> BucketPairs(_candidate, explode=_band_members)
         verified = (candidates, sketches) | "Verify" >> VerifyCandidates(
             similarity, config.threshold
         )
@@ -100,7 +96,8 @@ class NearClusters(beam.PTransform):
         } | "Floor" >> ClusterFloor(similarity, config.floor(), config.floor_rounds, STAGE)
 
 
-def _band_members(node: str, band_keys: list[bytes] | None) -> Iterator[tuple]:
+def _band_members(survivor: tuple[str, list[bytes] | None]) -> Iterator[tuple]:
+    node, band_keys = survivor
     for key in band_keys or ():
         yield key, (node, None)
 
